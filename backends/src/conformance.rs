@@ -1,0 +1,412 @@
+//! The conformance suite: the scenarios every [`Store`] must pass.
+//!
+//! Each scenario is a public async function taking a fresh, empty store, so
+//! a failing test names both the store and the rule it broke. A store's test
+//! module runs them all with [`conformance_tests!`](crate::conformance_tests):
+//!
+//! ```ignore
+//! async fn open() -> (Arc<dyn Store>, tempfile::TempDir) { /* a fresh store */ }
+//! minikafka_backends::conformance_tests!(open);
+//! ```
+//!
+//! The second value `open` returns is kept alive for the test's duration (a
+//! temporary directory, say). A behaviour added to the trait is added here
+//! first.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{ReadLimits, Store, StoreError, Timestamp, TopicName};
+
+/// Generates one `#[tokio::test]` per scenario, each on a store from `$open`
+/// (an async fn returning `(Arc<dyn Store>, guard)`).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($open:path) => {
+        $crate::conformance_tests!(@each $open;
+            numbering_starts_at_one_in_every_topic,
+            batches_get_consecutive_offsets,
+            payloads_come_back_byte_for_byte,
+            read_from_zero_starts_at_the_earliest,
+            reading_at_the_end_is_empty_and_past_it_is_an_error,
+            reads_stop_at_max_messages,
+            reads_stop_at_max_bytes_but_return_one_message,
+            unknown_topics_are_not_found,
+            an_empty_batch_is_rejected_and_creates_nothing,
+            timestamps_never_decrease,
+            retention_removes_before_the_cutoff_and_keeps_the_boundary,
+            numbering_continues_after_everything_expired,
+            reading_removed_offsets_skips_to_the_earliest,
+            list_and_describe_report_every_topic,
+            concurrent_producers_get_distinct_ordered_offsets,
+            a_large_payload_round_trips
+        );
+    };
+    (@each $open:path; $($scenario:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let (store, _guard) = $open().await;
+                $crate::conformance::$scenario(store).await;
+            }
+        )+
+    };
+}
+
+/// A time well after the epoch, so cutoffs before it are representable.
+const T0: Timestamp = Timestamp::from_nanos(1_800_000_000_000_000_000);
+
+fn at(seconds: u64) -> Timestamp {
+    Timestamp::from_nanos(T0.as_nanos() + seconds * 1_000_000_000)
+}
+
+fn topic(name: &str) -> TopicName {
+    TopicName::new(name).expect("valid test topic name")
+}
+
+fn payloads(texts: &[&str]) -> Vec<Bytes> {
+    texts
+        .iter()
+        .map(|t| Bytes::copy_from_slice(t.as_bytes()))
+        .collect()
+}
+
+const ALL: ReadLimits = ReadLimits {
+    max_messages: usize::MAX,
+    max_bytes: usize::MAX,
+};
+
+async fn read_all(store: &dyn Store, name: &TopicName, from: u64) -> Vec<(u64, Bytes)> {
+    let result = store.read(name, from, ALL).await.expect("read");
+    result
+        .messages
+        .into_iter()
+        .map(|m| (m.offset, m.payload))
+        .collect()
+}
+
+async fn append(store: &dyn Store, name: &TopicName, texts: &[&str], now: Timestamp) -> (u64, u64) {
+    let range = store
+        .append(name, payloads(texts), now)
+        .await
+        .expect("append");
+    (range.first, range.last)
+}
+
+/// Every topic numbers its messages from 1, independently of the others.
+pub async fn numbering_starts_at_one_in_every_topic(store: Arc<dyn Store>) {
+    let (a, b) = (topic("a"), topic("b"));
+    assert_eq!(append(&*store, &a, &["a1"], at(0)).await, (1, 1));
+    assert_eq!(append(&*store, &b, &["b1"], at(0)).await, (1, 1));
+    assert_eq!(append(&*store, &a, &["a2"], at(0)).await, (2, 2));
+    assert_eq!(
+        read_all(&*store, &a, 1).await,
+        vec![(1, "a1".into()), (2, "a2".into())]
+    );
+    assert_eq!(read_all(&*store, &b, 1).await, vec![(1, "b1".into())]);
+}
+
+/// A batch gets consecutive offsets in the order of its payloads.
+pub async fn batches_get_consecutive_offsets(store: Arc<dyn Store>) {
+    let t = topic("batches");
+    assert_eq!(append(&*store, &t, &["x"], at(0)).await, (1, 1));
+    assert_eq!(append(&*store, &t, &["p", "q", "r"], at(0)).await, (2, 4));
+    let read = read_all(&*store, &t, 2).await;
+    assert_eq!(
+        read,
+        vec![(2, "p".into()), (3, "q".into()), (4, "r".into())]
+    );
+}
+
+/// Payloads are opaque bytes: every byte value and empty payloads survive.
+pub async fn payloads_come_back_byte_for_byte(store: Arc<dyn Store>) {
+    let t = topic("bytes");
+    let every_byte: Vec<u8> = (0..=255).collect();
+    let sent = vec![
+        Bytes::from(every_byte),
+        Bytes::new(),
+        Bytes::from_static(b"\n\r\0\xff"),
+    ];
+    store.append(&t, sent.clone(), at(0)).await.expect("append");
+    let read: Vec<Bytes> = read_all(&*store, &t, 0)
+        .await
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(read, sent);
+}
+
+/// Reading from 0 starts at the earliest message held.
+pub async fn read_from_zero_starts_at_the_earliest(store: Arc<dyn Store>) {
+    let t = topic("zero");
+    append(&*store, &t, &["old"], at(0)).await;
+    append(&*store, &t, &["new"], at(10)).await;
+    let result = store.read(&t, 0, ALL).await.expect("read");
+    assert_eq!(result.messages[0].offset, 1);
+    store.remove_older_than(at(5)).await.expect("remove");
+    let result = store.read(&t, 0, ALL).await.expect("read");
+    assert_eq!(result.messages.len(), 1);
+    assert_eq!(result.messages[0].offset, 2);
+    assert_eq!((result.earliest_offset, result.next_offset), (2, 3));
+}
+
+/// Reading at the next offset returns nothing; past it is an error, since
+/// offsets never go back and no such read could ever succeed.
+pub async fn reading_at_the_end_is_empty_and_past_it_is_an_error(store: Arc<dyn Store>) {
+    let t = topic("end");
+    append(&*store, &t, &["a", "b"], at(0)).await;
+    let result = store.read(&t, 3, ALL).await.expect("read at the end");
+    assert!(result.messages.is_empty());
+    assert_eq!((result.earliest_offset, result.next_offset), (1, 3));
+    match store.read(&t, 4, ALL).await {
+        Err(StoreError::OffsetOutOfRange {
+            requested: 4,
+            next_offset: 3,
+            ..
+        }) => {}
+        other => panic!("expected OffsetOutOfRange, got {other:?}"),
+    }
+}
+
+/// A read returns at most `max_messages` (0 counts as 1).
+pub async fn reads_stop_at_max_messages(store: Arc<dyn Store>) {
+    let t = topic("count");
+    append(&*store, &t, &["1", "2", "3", "4", "5"], at(0)).await;
+    let limits = ReadLimits {
+        max_messages: 2,
+        max_bytes: usize::MAX,
+    };
+    let result = store.read(&t, 2, limits).await.expect("read");
+    let offsets: Vec<u64> = result.messages.iter().map(|m| m.offset).collect();
+    assert_eq!(offsets, vec![2, 3]);
+    let limits = ReadLimits {
+        max_messages: 0,
+        max_bytes: usize::MAX,
+    };
+    assert_eq!(
+        store
+            .read(&t, 1, limits)
+            .await
+            .expect("read")
+            .messages
+            .len(),
+        1
+    );
+}
+
+/// A read returns no more than `max_bytes` of payload, except that one
+/// message is always returned if any is available.
+pub async fn reads_stop_at_max_bytes_but_return_one_message(store: Arc<dyn Store>) {
+    let t = topic("bytes-limit");
+    append(&*store, &t, &["aaaa", "bbbb", "cccc", "dddddddddd"], at(0)).await;
+    let limits = |max_bytes| ReadLimits {
+        max_messages: 100,
+        max_bytes,
+    };
+    let count = |r: crate::ReadResult| r.messages.len();
+    assert_eq!(count(store.read(&t, 1, limits(8)).await.expect("read")), 2);
+    assert_eq!(count(store.read(&t, 1, limits(11)).await.expect("read")), 2);
+    assert_eq!(count(store.read(&t, 1, limits(12)).await.expect("read")), 3);
+    assert_eq!(count(store.read(&t, 4, limits(1)).await.expect("read")), 1);
+    assert_eq!(count(store.read(&t, 1, limits(0)).await.expect("read")), 1);
+}
+
+/// Reading or describing a topic never produced to fails with
+/// `TopicNotFound` naming it, and creates nothing.
+pub async fn unknown_topics_are_not_found(store: Arc<dyn Store>) {
+    let t = topic("missing");
+    match store.read(&t, 0, ALL).await {
+        Err(StoreError::TopicNotFound(name)) => assert_eq!(name, t),
+        other => panic!("expected TopicNotFound, got {other:?}"),
+    }
+    match store.describe(&t).await {
+        Err(e @ StoreError::TopicNotFound(_)) => {
+            assert_eq!(e.to_string(), "topic 'missing' not found")
+        }
+        other => panic!("expected TopicNotFound, got {other:?}"),
+    }
+    assert!(store.list().await.expect("list").is_empty());
+}
+
+/// An empty batch fails and does not create the topic.
+pub async fn an_empty_batch_is_rejected_and_creates_nothing(store: Arc<dyn Store>) {
+    let t = topic("empty");
+    assert!(matches!(
+        store.append(&t, Vec::new(), at(0)).await,
+        Err(StoreError::EmptyBatch)
+    ));
+    assert!(matches!(
+        store.describe(&t).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    assert!(store.list().await.expect("list").is_empty());
+}
+
+/// A batch appended with an earlier `now` than the topic's newest message
+/// gets the newest timestamp instead: timestamps never go back.
+pub async fn timestamps_never_decrease(store: Arc<dyn Store>) {
+    let t = topic("clock");
+    append(&*store, &t, &["first"], at(10)).await;
+    append(&*store, &t, &["clock went back"], at(3)).await;
+    append(&*store, &t, &["later"], at(20)).await;
+    let result = store.read(&t, 0, ALL).await.expect("read");
+    let stamps: Vec<Timestamp> = result.messages.iter().map(|m| m.timestamp).collect();
+    assert_eq!(stamps, vec![at(10), at(10), at(20)]);
+}
+
+/// Retention removes messages stored before the cutoff, keeps one stored
+/// exactly at it, and leaves other topics' newer messages alone.
+pub async fn retention_removes_before_the_cutoff_and_keeps_the_boundary(store: Arc<dyn Store>) {
+    let (t, other) = (topic("retained"), topic("other"));
+    append(&*store, &t, &["a", "b"], at(1)).await;
+    append(&*store, &t, &["c"], at(2)).await;
+    append(&*store, &t, &["d"], at(3)).await;
+    append(&*store, &other, &["x"], at(5)).await;
+    let report = store.remove_older_than(at(2)).await.expect("remove");
+    assert_eq!((report.messages_removed, report.bytes_removed), (2, 2));
+    assert_eq!(
+        read_all(&*store, &t, 0).await,
+        vec![(3, "c".into()), (4, "d".into())]
+    );
+    assert_eq!(read_all(&*store, &other, 0).await, vec![(1, "x".into())]);
+    let again = store.remove_older_than(at(2)).await.expect("remove again");
+    assert_eq!(again.messages_removed, 0);
+}
+
+/// When every message expired, the topic remains, empty, and numbering
+/// continues where it was.
+pub async fn numbering_continues_after_everything_expired(store: Arc<dyn Store>) {
+    let t = topic("expired");
+    append(&*store, &t, &["a", "b", "c"], at(0)).await;
+    store.remove_older_than(at(100)).await.expect("remove");
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!(
+        (info.earliest_offset, info.next_offset, info.message_count),
+        (4, 4, 0)
+    );
+    assert_eq!((info.size_bytes, info.oldest_timestamp), (0, None));
+    let empty = store.read(&t, 0, ALL).await.expect("read");
+    assert!(empty.messages.is_empty());
+    assert_eq!((empty.earliest_offset, empty.next_offset), (4, 4));
+    assert_eq!(append(&*store, &t, &["d"], at(200)).await, (4, 4));
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(4, "d".into())]);
+}
+
+/// A reader asking for offsets retention removed gets the earliest held
+/// instead, and `earliest_offset` tells it what it missed.
+pub async fn reading_removed_offsets_skips_to_the_earliest(store: Arc<dyn Store>) {
+    let t = topic("gap");
+    append(&*store, &t, &["1", "2", "3"], at(0)).await;
+    append(&*store, &t, &["4", "5"], at(10)).await;
+    store.remove_older_than(at(5)).await.expect("remove");
+    let result = store.read(&t, 2, ALL).await.expect("read");
+    assert_eq!(result.earliest_offset, 4);
+    let offsets: Vec<u64> = result.messages.iter().map(|m| m.offset).collect();
+    assert_eq!(offsets, vec![4, 5]);
+}
+
+/// `list` describes every topic sorted by name; `describe` agrees with it.
+pub async fn list_and_describe_report_every_topic(store: Arc<dyn Store>) {
+    let (b, a) = (topic("beta"), topic("alpha"));
+    append(&*store, &b, &["12345", "678"], at(7)).await;
+    append(&*store, &a, &["x"], at(8)).await;
+    append(&*store, &a, &["yy"], at(9)).await;
+    let list = store.list().await.expect("list");
+    let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+    let beta = store.describe(&b).await.expect("describe");
+    assert_eq!(list[1], beta);
+    assert_eq!(
+        (beta.earliest_offset, beta.next_offset, beta.message_count),
+        (1, 3, 2)
+    );
+    assert_eq!((beta.size_bytes, beta.oldest_timestamp), (8, Some(at(7))));
+    store.remove_older_than(at(9)).await.expect("remove");
+    let alpha = store.describe(&a).await.expect("describe");
+    assert_eq!(
+        (alpha.earliest_offset, alpha.message_count, alpha.size_bytes),
+        (2, 1, 2)
+    );
+    assert_eq!(alpha.oldest_timestamp, Some(at(9)));
+}
+
+/// Producers appending concurrently to one topic get every offset exactly
+/// once, and each producer's batches keep their order.
+pub async fn concurrent_producers_get_distinct_ordered_offsets(store: Arc<dyn Store>) {
+    const PRODUCERS: usize = 8;
+    const BATCHES: usize = 50;
+    let t = topic("busy");
+    let tasks: Vec<_> = (0..PRODUCERS)
+        .map(|producer| {
+            let (store, t) = (Arc::clone(&store), t.clone());
+            tokio::spawn(async move {
+                let mut ranges = Vec::new();
+                for batch in 0..BATCHES {
+                    let texts = [
+                        format!("{producer}:{batch}:a"),
+                        format!("{producer}:{batch}:b"),
+                    ];
+                    let batch = texts.iter().map(|s| Bytes::from(s.clone())).collect();
+                    let range = store.append(&t, batch, at(0)).await.expect("append");
+                    ranges.push((range.first, range.last));
+                }
+                ranges
+            })
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    for task in futures::future::join_all(tasks).await {
+        let ranges = task.expect("producer task");
+        assert!(
+            ranges.windows(2).all(|w| w[0].1 < w[1].0),
+            "a producer's batches out of order"
+        );
+        for (first, last) in ranges {
+            assert_eq!(last, first + 1, "a batch's offsets are consecutive");
+            assert!(
+                seen.insert(first) && seen.insert(last),
+                "offset given twice"
+            );
+        }
+    }
+    let total = (PRODUCERS * BATCHES * 2) as u64;
+    assert_eq!(seen, (1..=total).collect::<BTreeSet<u64>>());
+    let read = read_all(&*store, &t, 0).await;
+    assert_eq!(read.len() as u64, total);
+    for pair in read.chunks(2) {
+        // Both halves of a batch sit next to each other, in order.
+        let (a, b) = (&pair[0].1, &pair[1].1);
+        assert_eq!(a.slice(..a.len() - 1), b.slice(..b.len() - 1));
+        assert!(a.ends_with(b"a") && b.ends_with(b"b"));
+    }
+}
+
+/// A payload far larger than a read's byte limit is stored and read whole.
+pub async fn a_large_payload_round_trips(store: Arc<dyn Store>) {
+    let t = topic("large");
+    let large: Bytes = (0..8 * 1024 * 1024)
+        .map(|i: u32| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    store
+        .append(&t, vec![Bytes::from_static(b"small"), large.clone()], at(0))
+        .await
+        .expect("append");
+    let limits = ReadLimits {
+        max_messages: 10,
+        max_bytes: 1024,
+    };
+    let first = store.read(&t, 0, limits).await.expect("read");
+    assert_eq!(
+        first.messages.len(),
+        1,
+        "the small message fills the byte limit"
+    );
+    let second = store.read(&t, 2, limits).await.expect("read");
+    assert_eq!(second.messages.len(), 1);
+    assert_eq!(second.messages[0].payload, large);
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!(info.size_bytes, large.len() as u64 + 5);
+}

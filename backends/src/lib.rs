@@ -1,0 +1,30 @@
+//! Storage for minikafka: the [`Store`] trait and its implementations.
+//!
+//! Nothing here knows about gRPC: the server validates requests, passes the
+//! time in, and maps [`StoreError`] to status codes in one place.
+//!
+//! # Layout
+//! - [`store`]: the [`Store`] trait, the contract every store keeps.
+//! - [`types`]: what flows through it: [`Timestamp`], [`Message`],
+//!   [`ReadLimits`], [`ReadResult`], [`TopicInfo`].
+//! - [`topic`]: [`TopicName`], a validated topic name.
+//! - [`error`]: [`StoreError`].
+//! - [`memory`]: [`MemoryStore`], everything in memory.
+//! - `conformance` (feature `conformance`): the scenarios every store passes.
+
+pub mod error;
+pub mod memory;
+pub mod store;
+pub mod topic;
+pub mod types;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use store::Store;
+pub use topic::{TopicName, TopicNameError};
+pub use types::{
+    Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Timestamp, TopicInfo,
+};

@@ -1,0 +1,148 @@
+//! The values that flow through the [`Store`](crate::Store) trait.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use crate::TopicName;
+
+/// When a message was stored: nanoseconds since the Unix epoch.
+///
+/// A plain integer, so stores can persist and compare it cheaply; it covers
+/// the years 1970 to 2554.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The timestamp `nanos` nanoseconds after the Unix epoch.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Self(nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// The current wall-clock time. Stores never call this: the server
+    /// passes the time in, so tests control it.
+    pub fn now() -> Self {
+        Self::from_system_time(SystemTime::now())
+    }
+
+    /// Converts a wall-clock time, clamping times before 1970 to the epoch
+    /// and times after 2554 to the last representable instant.
+    pub fn from_system_time(time: SystemTime) -> Self {
+        let nanos = time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Self(nanos)
+    }
+
+    /// Converts back to a wall-clock time.
+    pub fn to_system_time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.0)
+    }
+
+    /// This timestamp moved `age` into the past, stopping at the epoch: the
+    /// retention cutoff for messages older than `age`.
+    pub fn saturating_sub(self, age: Duration) -> Self {
+        let age = u64::try_from(age.as_nanos()).unwrap_or(u64::MAX);
+        Self(self.0.saturating_sub(age))
+    }
+}
+
+/// One stored message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Its offset in its topic, from 1.
+    pub offset: u64,
+    /// When it was stored; never decreases within a topic.
+    pub timestamp: Timestamp,
+    /// The bytes the producer sent.
+    pub payload: Bytes,
+}
+
+/// The offsets an appended batch received: `first..=last`, consecutive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffsetRange {
+    /// The offset of the batch's first payload.
+    pub first: u64,
+    /// The offset of the batch's last payload.
+    pub last: u64,
+}
+
+/// How much one read may return.
+///
+/// One message is always returned if any is available, however large, so a
+/// message bigger than `max_bytes` can still be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// The most messages to return; 0 is treated as 1.
+    pub max_messages: usize,
+    /// The most payload bytes to return (but see above).
+    pub max_bytes: usize,
+}
+
+/// What a read found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadResult {
+    /// The messages, in offset order, within the read's limits.
+    pub messages: Vec<Message>,
+    /// The earliest offset the topic still holds (equal to `next_offset`
+    /// when it holds none). A reader that asked for less than this lost the
+    /// messages in between to retention.
+    pub earliest_offset: u64,
+    /// The offset the topic's next message will get.
+    pub next_offset: u64,
+}
+
+/// The state of one topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// The topic's name.
+    pub name: TopicName,
+    /// The earliest offset still held; equal to `next_offset` when empty.
+    pub earliest_offset: u64,
+    /// The offset the next message will get.
+    pub next_offset: u64,
+    /// How many messages are held: `next_offset - earliest_offset`.
+    pub message_count: u64,
+    /// The payload bytes held, without storage overhead.
+    pub size_bytes: u64,
+    /// The timestamp of the earliest message held; `None` when empty.
+    pub oldest_timestamp: Option<Timestamp>,
+}
+
+/// What one retention pass removed, for the sweeper's log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemovalReport {
+    /// Messages no longer readable after the pass.
+    pub messages_removed: u64,
+    /// Their payload bytes.
+    pub bytes_removed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_clamp() {
+        let t = UNIX_EPOCH + Duration::new(1_795_000_000, 123_456_789);
+        assert_eq!(Timestamp::from_system_time(t).to_system_time(), t);
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(
+            Timestamp::from_system_time(before_epoch),
+            Timestamp::from_nanos(0)
+        );
+        assert_eq!(
+            Timestamp::from_nanos(5).saturating_sub(Duration::from_secs(1)),
+            Timestamp::from_nanos(0)
+        );
+        assert_eq!(
+            Timestamp::from_nanos(5_000).saturating_sub(Duration::from_nanos(1_000)),
+            Timestamp::from_nanos(4_000)
+        );
+    }
+}
