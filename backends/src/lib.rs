@@ -4,12 +4,12 @@
 //! time in, and maps [`StoreError`] to status codes in one place.
 //!
 //! # Layout
-//! - [`store`]: the [`Store`] trait, the contract every store keeps.
-//! - [`types`]: what flows through it: [`Timestamp`], [`Message`],
+//! - [`store`] — the [`Store`] trait, the contract every store keeps.
+//! - [`types`] — what flows through it: [`Timestamp`], [`Message`],
 //!   [`ReadLimits`], [`ReadResult`], [`TopicInfo`].
-//! - [`topic`]: [`TopicName`], a validated topic name.
-//! - [`error`]: [`StoreError`].
-//! - [`memory`]: [`MemoryStore`], everything in memory.
+//! - [`topic`] — [`TopicName`], a validated topic name.
+//! - [`error`] — [`StoreError`].
+//! - [`memory`] — [`MemoryStore`], everything in memory.
 //! - `conformance` (feature `conformance`): the scenarios every store passes.
 
 pub mod error;

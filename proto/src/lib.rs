@@ -2,9 +2,9 @@
 //!
 //! # Layout
 //! - [`v1`]: service `minikafka.v1.MiniKafka`, the API new clients use.
-//! - [`protocol`]: service `protocol.MiniKafka`, the original Go project's
+//! - [`protocol`] — service `protocol.MiniKafka`, the original Go project's
 //!   API, served unchanged so its clients keep working.
-//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
+//! - [`FILE_DESCRIPTOR_SET`] — the encoded descriptors, for server reflection.
 //!
 //! `bytes` fields are generated as [`bytes::Bytes`](prost::bytes::Bytes), so
 //! a payload decoded from a request is not copied again.

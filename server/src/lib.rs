@@ -1,0 +1,198 @@
+//! The minikafka gRPC server.
+//!
+//! # Layout
+//! - [`config`] — [`Config`], read from `MINIKAFKA_*` environment variables.
+//! - [`service`] — the gRPC services: `minikafka.v1.MiniKafka` and the
+//!   original Go project's `protocol.MiniKafka`.
+//! - [`validate`] — request checks, made before the store is touched.
+//! - [`status`] — the one mapping from store errors to gRPC status codes.
+//! - [`sweeper`] — the retention sweeper.
+//! - [`clock`] — where "now" comes from, so tests can set it.
+//!
+//! [`Server::run`] serves on a listener the caller bound (so a test binds
+//! port 0) until the caller's shutdown future completes; [`open_store`]
+//! builds the store a [`Config`] names.
+
+pub mod clock;
+pub mod config;
+pub mod service;
+pub mod status;
+pub mod sweeper;
+pub mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use minikafka_backends::{MemoryStore, Store, StoreError};
+use minikafka_proto::{protocol, v1};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Backend, Config, ConfigError, Fsync};
+
+/// How long in-flight requests get to finish after shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the server could not open its store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenStoreError {
+    /// The configured backend is not part of this build yet.
+    #[error(
+        "MINIKAFKA_BACKEND={0}: the {0} store is not available yet; use MINIKAFKA_BACKEND=memory"
+    )]
+    NotAvailable(&'static str),
+}
+
+/// Opens the store that `config` names.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, OpenStoreError> {
+    match config.backend {
+        Backend::Memory => Ok(Arc::new(MemoryStore::new())),
+        Backend::File => Err(OpenStoreError::NotAvailable("file")),
+        Backend::Sqlite => Err(OpenStoreError::NotAvailable("sqlite")),
+    }
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The gRPC transport failed.
+    #[error("serving gRPC failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The compiled-in descriptors did not load: a build defect.
+    #[error("loading the reflection descriptors failed: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The final sync at shutdown failed: acknowledged data may not be durable.
+    #[error("syncing the store at shutdown failed: {0}")]
+    Sync(#[from] StoreError),
+}
+
+/// A configured server, ready to run.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Server {
+    /// A server for `store`, configured by `config`, on the wall clock.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        Self {
+            config,
+            store,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `clock` for message timestamps and retention, for tests.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sweeps once, then serves every service on `listener` until
+    /// `shutdown` completes; then stops accepting, lets in-flight requests
+    /// finish (up to [`DRAIN_TIMEOUT`]), stops the sweeper and syncs the store.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let Self {
+            config,
+            store,
+            clock,
+        } = self;
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+
+        if let Some(retention) = config.retention {
+            if let Err(error) = sweeper::sweep_once(&*store, &*clock, retention).await {
+                tracing::error!(%error, "start-up retention sweep failed; serving anyway");
+            }
+            tasks.spawn(sweeper::run_sweeper(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                retention,
+                config.sweep_interval,
+                stop.clone(),
+            ));
+        }
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<v1::mini_kafka_server::MiniKafkaServer<service::v1::V1Service>>()
+            .await;
+        health
+            .set_serving::<protocol::mini_kafka_server::MiniKafkaServer<service::compat::CompatService>>()
+            .await;
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(minikafka_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        // Both versions: grpcurl and most tools speak v1, older ones v1alpha.
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+
+        let max_request = config.max_request_bytes;
+        let v1 = v1::mini_kafka_server::MiniKafkaServer::new(service::v1::V1Service::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            config.max_message_bytes,
+        ))
+        .max_decoding_message_size(max_request);
+        let compat =
+            protocol::mini_kafka_server::MiniKafkaServer::new(service::compat::CompatService::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                config.max_message_bytes,
+            ))
+            .max_decoding_message_size(max_request);
+
+        // Small replies must not wait for Nagle's algorithm.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let begin_shutdown = {
+            let stop = stop.clone();
+            let health = health.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: draining in-flight requests");
+                health
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
+                stop.cancel();
+            }
+        };
+        let serve = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(v1)
+            .add_service(compat)
+            .serve_with_incoming_shutdown(incoming, begin_shutdown);
+        let drain_deadline = async {
+            stop.cancelled().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        };
+        tokio::select! {
+            served = serve => served?,
+            () = drain_deadline => tracing::warn!(
+                timeout = ?DRAIN_TIMEOUT,
+                "requests still in flight after the drain timeout; closing them"
+            ),
+        }
+
+        tasks.close();
+        tasks.wait().await;
+        store.sync().await?;
+        tracing::info!("store synced; server stopped");
+        Ok(())
+    }
+}

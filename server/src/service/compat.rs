@@ -1,0 +1,110 @@
+//! Service `protocol.MiniKafka`: the original Go project's API, so its
+//! clients work unchanged. It carries message numbers as `uint32`; offsets
+//! that do not fit answer OUT_OF_RANGE rather than wrap.
+
+use std::sync::Arc;
+
+use minikafka_backends::Store;
+use minikafka_proto::protocol::{self, mini_kafka_server::MiniKafka};
+use tonic::{Request, Response, Status};
+
+use super::reading;
+use crate::clock::Clock;
+use crate::status::store_error_to_status;
+use crate::validate;
+
+/// The original API over a store.
+#[derive(Debug, Clone)]
+pub struct CompatService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    max_message_bytes: usize,
+}
+
+impl CompatService {
+    /// Serves `store`, stamping messages with `clock` and refusing payloads
+    /// over `max_message_bytes`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_message_bytes: usize) -> Self {
+        Self {
+            store,
+            clock,
+            max_message_bytes,
+        }
+    }
+}
+
+fn msg_number(offset: u64) -> Result<protocol::MsgNumber, Status> {
+    u32::try_from(offset)
+        .map(|msg_number| protocol::MsgNumber { msg_number })
+        .map_err(|_| {
+            Status::out_of_range(format!(
+                "message number {offset} does not fit the original API's uint32; use minikafka.v1"
+            ))
+        })
+}
+
+#[tonic::async_trait]
+impl MiniKafka for CompatService {
+    async fn produce(
+        &self,
+        request: Request<protocol::ProduceRequest>,
+    ) -> Result<Response<protocol::MsgNumber>, Status> {
+        let request = request.into_inner();
+        let name = request.topic.map(|t| t.topic).unwrap_or_default();
+        let topic = validate::topic(&name)?;
+        let payload = request.payload.map(|p| p.payload).unwrap_or_default();
+        let payloads = vec![payload];
+        validate::payloads(&payloads, self.max_message_bytes)?;
+        // Refuse before storing when the number could not be answered: a
+        // failed request must change nothing.
+        if let Ok(info) = self.store.describe(&topic).await {
+            msg_number(info.next_offset)?;
+        }
+        let range = self
+            .store
+            .append(&topic, payloads, self.clock.now())
+            .await
+            .map_err(store_error_to_status)?;
+        Ok(Response::new(msg_number(range.first)?))
+    }
+
+    async fn poll(
+        &self,
+        request: Request<protocol::PollRequest>,
+    ) -> Result<Response<protocol::PollResponse>, Status> {
+        let request = request.into_inner();
+        let topic = validate::topic(&request.topic)?;
+        let read_from = request.read_from.map_or(0, |n| u64::from(n.msg_number));
+        let result = self
+            .store
+            .read(&topic, read_from, reading::read_limits(0, 0))
+            .await
+            .map_err(store_error_to_status)?;
+        let new_read_from = msg_number(reading::next_read_position(read_from, &result))?;
+        let payloads = result
+            .messages
+            .into_iter()
+            .map(|m| protocol::Payload { payload: m.payload })
+            .collect();
+        Ok(Response::new(protocol::PollResponse {
+            payloads,
+            new_read_from: Some(new_read_from),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_numbers_beyond_u32_are_out_of_range() {
+        assert_eq!(msg_number(7).expect("fits").msg_number, 7);
+        assert_eq!(
+            msg_number(u64::from(u32::MAX)).expect("fits").msg_number,
+            u32::MAX
+        );
+        let status = msg_number(u64::from(u32::MAX) + 1).expect_err("too large");
+        assert_eq!(status.code(), tonic::Code::OutOfRange);
+    }
+}

@@ -1,0 +1,7 @@
+//! The gRPC services: the v1 API, the original Go project's API, and what
+//! they share (read limits and conversions).
+
+pub mod compat;
+pub mod v1;
+
+mod reading;

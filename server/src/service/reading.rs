@@ -1,0 +1,127 @@
+//! What both APIs share about reads: limits, positions and conversions.
+
+use minikafka_backends::{Message, ReadLimits, ReadResult, Timestamp};
+use minikafka_proto::v1;
+
+/// Messages per read when the request leaves it to the server.
+pub const DEFAULT_MAX_MESSAGES: usize = 1_000;
+/// The most messages one read returns, whatever the request asks.
+pub const MAX_MESSAGES_CAP: usize = 10_000;
+/// Payload bytes per read when the request leaves it to the server.
+pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
+/// The most payload bytes one read returns (one larger message aside):
+/// with the per-message framing of at most `MAX_MESSAGES_CAP` messages, a
+/// reply stays under the 4 MiB gRPC clients accept by default.
+pub const MAX_BYTES_CAP: usize = 2 * 1024 * 1024;
+
+/// The limits for a read, from a request's fields (0: the server default).
+pub fn read_limits(max_messages: u32, max_bytes: u32) -> ReadLimits {
+    let pick = |asked: u32, default: usize, cap: usize| match asked {
+        0 => default,
+        n => (n as usize).min(cap),
+    };
+    ReadLimits {
+        max_messages: pick(max_messages, DEFAULT_MAX_MESSAGES, MAX_MESSAGES_CAP),
+        max_bytes: pick(max_bytes, DEFAULT_MAX_BYTES, MAX_BYTES_CAP),
+    }
+}
+
+/// Where the next read should start: past the last message returned, or,
+/// when none was, at the first offset not yet read.
+pub fn next_read_position(read_from: u64, result: &ReadResult) -> u64 {
+    match result.messages.last() {
+        Some(last) => last.offset + 1,
+        None => read_from.max(result.earliest_offset),
+    }
+}
+
+/// A store timestamp as a protobuf one.
+pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    const NANOS_PER_SECOND: u64 = 1_000_000_000;
+    let nanos = t.as_nanos();
+    prost_types::Timestamp {
+        seconds: (nanos / NANOS_PER_SECOND) as i64,
+        nanos: (nanos % NANOS_PER_SECOND) as i32,
+    }
+}
+
+/// A stored message as a v1 message; the payload is shared, not copied.
+pub fn message(m: Message) -> v1::Message {
+    v1::Message {
+        offset: m.offset,
+        timestamp: Some(timestamp(m.timestamp)),
+        payload: m.payload,
+    }
+}
+
+/// A read's result as a v1 poll response.
+pub fn poll_response(read_from: u64, result: ReadResult) -> v1::PollResponse {
+    v1::PollResponse {
+        new_read_from: next_read_position(read_from, &result),
+        earliest_offset: result.earliest_offset,
+        next_offset: result.next_offset,
+        messages: result.messages.into_iter().map(message).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn result(offsets: &[u64], earliest: u64, next: u64) -> ReadResult {
+        let messages = offsets
+            .iter()
+            .map(|&offset| Message {
+                offset,
+                timestamp: Timestamp::default(),
+                payload: Bytes::new(),
+            })
+            .collect();
+        ReadResult {
+            messages,
+            earliest_offset: earliest,
+            next_offset: next,
+        }
+    }
+
+    #[test]
+    fn limits_default_at_zero_and_are_capped() {
+        assert_eq!(
+            read_limits(0, 0),
+            ReadLimits {
+                max_messages: 1_000,
+                max_bytes: 1 << 20
+            }
+        );
+        assert_eq!(
+            read_limits(5, 100),
+            ReadLimits {
+                max_messages: 5,
+                max_bytes: 100
+            }
+        );
+        assert_eq!(
+            read_limits(u32::MAX, u32::MAX),
+            ReadLimits {
+                max_messages: MAX_MESSAGES_CAP,
+                max_bytes: MAX_BYTES_CAP
+            }
+        );
+    }
+
+    #[test]
+    fn the_next_position_follows_the_last_message_or_skips_a_gap() {
+        assert_eq!(next_read_position(3, &result(&[3, 4], 1, 9)), 5);
+        assert_eq!(next_read_position(9, &result(&[], 1, 9)), 9, "caught up");
+        assert_eq!(next_read_position(0, &result(&[], 4, 4)), 4, "empty topic");
+        assert_eq!(next_read_position(2, &result(&[], 7, 7)), 7, "all expired");
+    }
+
+    #[test]
+    fn timestamps_split_into_seconds_and_nanos() {
+        let t = timestamp(Timestamp::from_nanos(1_795_000_000_123_456_789));
+        assert_eq!((t.seconds, t.nanos), (1_795_000_000, 123_456_789));
+    }
+}

@@ -1,0 +1,125 @@
+//! Service `minikafka.v1.MiniKafka`: validates each request, calls the
+//! store, and shapes the reply.
+
+use std::sync::Arc;
+
+use minikafka_backends::{Store, TopicInfo};
+use minikafka_proto::v1::{self, mini_kafka_server::MiniKafka};
+use tonic::{Request, Response, Status};
+
+use super::reading;
+use crate::clock::Clock;
+use crate::status::store_error_to_status;
+use crate::validate;
+
+/// The v1 API over a store.
+#[derive(Debug, Clone)]
+pub struct V1Service {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    max_message_bytes: usize,
+}
+
+impl V1Service {
+    /// Serves `store`, stamping messages with `clock` and refusing payloads
+    /// over `max_message_bytes`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_message_bytes: usize) -> Self {
+        Self {
+            store,
+            clock,
+            max_message_bytes,
+        }
+    }
+}
+
+fn topic_info(info: TopicInfo) -> v1::TopicInfo {
+    v1::TopicInfo {
+        name: info.name.to_string(),
+        earliest_offset: info.earliest_offset,
+        next_offset: info.next_offset,
+        message_count: info.message_count,
+        size_bytes: info.size_bytes,
+        oldest_timestamp: info.oldest_timestamp.map(reading::timestamp),
+    }
+}
+
+#[tonic::async_trait]
+impl MiniKafka for V1Service {
+    async fn produce(
+        &self,
+        request: Request<v1::ProduceRequest>,
+    ) -> Result<Response<v1::ProduceResponse>, Status> {
+        let request = request.into_inner();
+        let topic = validate::topic(&request.topic)?;
+        validate::payloads(&request.payloads, self.max_message_bytes)?;
+        let range = self
+            .store
+            .append(&topic, request.payloads, self.clock.now())
+            .await
+            .map_err(store_error_to_status)?;
+        Ok(Response::new(v1::ProduceResponse {
+            first_offset: range.first,
+            last_offset: range.last,
+        }))
+    }
+
+    async fn poll(
+        &self,
+        request: Request<v1::PollRequest>,
+    ) -> Result<Response<v1::PollResponse>, Status> {
+        let request = request.into_inner();
+        let topic = validate::topic(&request.topic)?;
+        let waits = request
+            .max_wait
+            .is_some_and(|w| w.seconds > 0 || w.nanos > 0);
+        if waits {
+            return Err(Status::unimplemented(
+                "long polls (max_wait) are not supported by this server yet; poll without max_wait",
+            ));
+        }
+        let limits = reading::read_limits(request.max_messages, request.max_bytes);
+        let result = self
+            .store
+            .read(&topic, request.read_from, limits)
+            .await
+            .map_err(store_error_to_status)?;
+        Ok(Response::new(reading::poll_response(
+            request.read_from,
+            result,
+        )))
+    }
+
+    type SubscribeStream = tokio_stream::Empty<Result<v1::PollResponse, Status>>;
+
+    async fn subscribe(
+        &self,
+        _request: Request<v1::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        Err(Status::unimplemented(
+            "Subscribe is not supported by this server yet; use Poll",
+        ))
+    }
+
+    async fn list_topics(
+        &self,
+        _request: Request<v1::ListTopicsRequest>,
+    ) -> Result<Response<v1::ListTopicsResponse>, Status> {
+        let topics = self.store.list().await.map_err(store_error_to_status)?;
+        Ok(Response::new(v1::ListTopicsResponse {
+            topics: topics.into_iter().map(topic_info).collect(),
+        }))
+    }
+
+    async fn describe_topic(
+        &self,
+        request: Request<v1::DescribeTopicRequest>,
+    ) -> Result<Response<v1::TopicInfo>, Status> {
+        let topic = validate::topic(&request.into_inner().topic)?;
+        let info = self
+            .store
+            .describe(&topic)
+            .await
+            .map_err(store_error_to_status)?;
+        Ok(Response::new(topic_info(info)))
+    }
+}
