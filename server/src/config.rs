@@ -66,6 +66,16 @@ pub enum Backend {
     Memory,
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::File => "file",
+            Self::Sqlite => "sqlite",
+            Self::Memory => "memory",
+        })
+    }
+}
+
 /// When a persistent store makes appended data durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fsync {

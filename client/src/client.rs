@@ -1,0 +1,157 @@
+//! [`Client`]: a connection to a server, and the calls that are not about
+//! producing or consuming.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Response, Status};
+
+use crate::{ClientError, Consumer, Position, Producer, endpoint_uri};
+
+/// Replies up to this size are accepted. The server bounds its replies (a
+/// poll returns at most 2 MiB, or one message of up to the server's 1 GiB
+/// message limit), so this only guards against a misbehaving peer.
+const MAX_REPLY_BYTES: usize = (1 << 30) + (1 << 20);
+
+/// A connection to a minikafka server.
+///
+/// Cloning is cheap and shares the connection; so do the [`Producer`]s and
+/// [`Consumer`]s made from it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    grpc: MiniKafkaClient<Channel>,
+    timeout: Option<Duration>,
+}
+
+/// The state of one topic, as [`Client::describe_topic`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// The topic's name.
+    pub name: String,
+    /// The earliest offset still retained; equal to `next_offset` when empty.
+    pub earliest_offset: u64,
+    /// The offset the next message will get.
+    pub next_offset: u64,
+    /// How many messages the topic holds.
+    pub message_count: u64,
+    /// The payload bytes the topic holds.
+    pub size_bytes: u64,
+    /// When the earliest retained message was stored; `None` when empty.
+    pub oldest_timestamp: Option<SystemTime>,
+}
+
+impl Client {
+    /// Connects to `address` (`host:port`, `:port` or a URL).
+    pub async fn connect(address: &str) -> Result<Self, ClientError> {
+        let uri = endpoint_uri(address)?;
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|_| ClientError::InvalidAddress(address.to_owned()))?;
+        let channel = endpoint
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect {
+                address: address.to_owned(),
+                source,
+            })?;
+        Ok(Self::from_channel(channel))
+    }
+
+    /// Uses an existing channel, for callers that configure their own
+    /// (TLS, load balancing).
+    pub fn from_channel(channel: Channel) -> Self {
+        let grpc = MiniKafkaClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
+        Self {
+            grpc,
+            timeout: None,
+        }
+    }
+
+    /// Fails each call that takes longer than `timeout` with
+    /// [`ClientError::Timeout`]; the server is told the deadline too, so it
+    /// can drop the work. Producers and consumers made afterwards inherit it.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// A producer for `topic`.
+    pub fn producer(&self, topic: impl Into<String>) -> Producer {
+        Producer::new(self.clone(), topic.into())
+    }
+
+    /// A consumer of `topic`, starting at `from`.
+    pub fn consumer(&self, topic: impl Into<String>, from: Position) -> Consumer {
+        Consumer::new(self.clone(), topic.into(), from)
+    }
+
+    /// Every topic, sorted by name.
+    pub async fn list_topics(&self) -> Result<Vec<TopicInfo>, ClientError> {
+        let reply = self
+            .call(v1::ListTopicsRequest {}, |mut grpc, request| async move {
+                grpc.list_topics(request).await
+            })
+            .await?;
+        Ok(reply.topics.into_iter().map(topic_info).collect())
+    }
+
+    /// One topic; a topic that does not exist fails with code `NotFound`.
+    pub async fn describe_topic(&self, topic: &str) -> Result<TopicInfo, ClientError> {
+        let request = v1::DescribeTopicRequest {
+            topic: topic.to_owned(),
+        };
+        let reply = self
+            .call(request, |mut grpc, request| async move {
+                grpc.describe_topic(request).await
+            })
+            .await?;
+        Ok(topic_info(reply))
+    }
+
+    /// Makes one unary call, within the timeout if one is set.
+    pub(crate) async fn call<Req, Reply, Fut>(
+        &self,
+        message: Req,
+        call: impl FnOnce(MiniKafkaClient<Channel>, tonic::Request<Req>) -> Fut,
+    ) -> Result<Reply, ClientError>
+    where
+        Fut: Future<Output = Result<Response<Reply>, Status>>,
+    {
+        let mut request = tonic::Request::new(message);
+        let grpc = self.grpc.clone();
+        let reply = match self.timeout {
+            None => call(grpc, request).await?,
+            Some(timeout) => {
+                request.set_timeout(timeout);
+                tokio::time::timeout(timeout, call(grpc, request))
+                    .await
+                    .map_err(|_| ClientError::Timeout(timeout))??
+            }
+        };
+        Ok(reply.into_inner())
+    }
+}
+
+/// A protobuf timestamp as a wall-clock time (the server never sends one
+/// before 1970).
+pub(crate) fn system_time(t: Option<prost_types::Timestamp>) -> SystemTime {
+    let t = t.unwrap_or_default();
+    let since_epoch = Duration::new(
+        u64::try_from(t.seconds).unwrap_or(0),
+        u32::try_from(t.nanos).unwrap_or(0),
+    );
+    SystemTime::UNIX_EPOCH + since_epoch
+}
+
+fn topic_info(info: v1::TopicInfo) -> TopicInfo {
+    TopicInfo {
+        name: info.name,
+        earliest_offset: info.earliest_offset,
+        next_offset: info.next_offset,
+        message_count: info.message_count,
+        size_bytes: info.size_bytes,
+        oldest_timestamp: info.oldest_timestamp.map(|t| system_time(Some(t))),
+    }
+}

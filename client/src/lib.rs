@@ -1,0 +1,40 @@
+//! Rust client for minikafka: produce to and consume from topics.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), minikafka_client::ClientError> {
+//! use minikafka_client::{Client, Position};
+//!
+//! let client = Client::connect("127.0.0.1:9999").await?;
+//! let offset = client.producer("orders").send("hello").await?;
+//!
+//! let mut consumer = client.consumer("orders", Position::Offset(offset));
+//! let polled = consumer.poll().await?;
+//! assert_eq!(polled.messages[0].payload, "hello");
+//! // Persist this to resume here after a restart.
+//! let resume_at = consumer.position();
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`Client`] — one connection, shared by the producers and consumers made
+//!   from it (cheap to clone).
+//! - [`Producer`] — appends to one topic.
+//! - [`Consumer`] — reads one topic from a position it keeps.
+//! - [`ClientError`] — what can go wrong, with the gRPC status when the
+//!   server answered.
+
+mod address;
+mod client;
+mod consumer;
+mod error;
+mod producer;
+
+pub use address::endpoint_uri;
+pub use client::{Client, TopicInfo};
+pub use consumer::{Consumer, Gap, Message, Polled, Position};
+pub use error::ClientError;
+pub use producer::{OffsetRange, Producer};
+pub use tonic::Code;
+
+/// The server address used when none is given.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9999";

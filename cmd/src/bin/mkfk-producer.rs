@@ -1,0 +1,101 @@
+//! `mkfk-producer`: sends each line of standard input as one message.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use minikafka_client::{DEFAULT_ADDRESS, Producer};
+use minikafka_cmd::batching::{next_batch, spawn_line_reader};
+
+/// Sends each line of standard input to a topic as one message.
+///
+/// Piped input is sent in batches; a line typed at a terminal is sent at once.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[arg(long, env = "MINIKAFKA_HOST", default_value = DEFAULT_ADDRESS, help = minikafka_cmd::HOST_HELP)]
+    host: String,
+    /// The topic to send to (created on first use)
+    #[arg(long)]
+    topic: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    minikafka_cmd::logging::init("warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mkfk-producer: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let producer = match Producer::connect(&cli.host, cli.topic.as_str()).await {
+        Ok(producer) => producer,
+        Err(error) => {
+            eprintln!("mkfk-producer: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let interactive = std::io::stdin().is_terminal();
+    let prompt = move || {
+        if interactive {
+            eprint!("> ");
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let mut lines = spawn_line_reader(
+        std::io::BufReader::with_capacity(64 * 1024, std::io::stdin()),
+        prompt,
+    );
+    let (mut stored, mut first, mut last) = (0u64, None, 0u64);
+    let mut read = 0u64;
+    let outcome = loop {
+        let batch = match next_batch(&mut lines).await {
+            None => break Ok(()),
+            Some(Ok(batch)) => batch,
+            Some(Err(error)) => break Err(format!("reading standard input failed: {error}")),
+        };
+        let count = batch.len() as u64;
+        match producer.send_batch(batch).await {
+            Ok(range) => {
+                first.get_or_insert(range.first);
+                last = range.last;
+                stored += count;
+                read += count;
+            }
+            Err(error) => {
+                break Err(format!(
+                    "lines {}..{} were not stored: {error}",
+                    read + 1,
+                    read + count
+                ));
+            }
+        }
+    };
+    if interactive {
+        eprintln!();
+    }
+    let summary = match first {
+        Some(first) => format!(
+            "stored {stored} messages in '{}' (offsets {first}..{last})",
+            cli.topic
+        ),
+        None => format!("stored 0 messages in '{}'", cli.topic),
+    };
+    match outcome {
+        Ok(()) => {
+            eprintln!("mkfk-producer: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("mkfk-producer: {error}");
+            eprintln!("mkfk-producer: {summary} before the failure");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `mkfk-server`: runs a minikafka server configured by `MINIKAFKA_*`
+//! environment variables, until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use minikafka_server::config::{self, CLIENT_DEFAULT_RECEIVE_LIMIT};
+use minikafka_server::{Config, Server, open_store};
+use tokio::net::TcpListener;
+
+/// Runs a minikafka server. All configuration comes from the environment.
+#[derive(Parser)]
+#[command(version, after_help = ENVIRONMENT)]
+struct Cli {}
+
+const ENVIRONMENT: &str = "\
+Environment:
+  MINIKAFKA_HOST               listen address; :9999 means all interfaces [default: 127.0.0.1:9999]
+  MINIKAFKA_RETENTIONTIME      age after which messages are removed, or 'forever' [default: 7d]
+  MINIKAFKA_BACKEND            file, sqlite or memory [default: memory]
+  MINIKAFKA_ROOT_DIR           where the file and sqlite stores keep data [default: ./mkfk-data]
+  MINIKAFKA_FSYNC              always, never, or an interval such as 1s [default: always]
+  MINIKAFKA_SWEEP_INTERVAL     how often retention runs [default: retention/10, within 100ms..60s]
+  MINIKAFKA_MAX_MESSAGE_BYTES  largest payload accepted [default: 1MiB]
+  MINIKAFKA_MAX_REQUEST_BYTES  largest gRPC request accepted [default: 16MiB]
+  RUST_LOG                     log filter [default: info]
+
+SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";
+
+fn main() -> ExitCode {
+    Cli::parse();
+    minikafka_cmd::logging::init("info");
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("mkfk-server: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    for name in config::unknown_variables(std::env::vars()) {
+        tracing::warn!(
+            "ignoring {name}: no minikafka setting has that name (see mkfk-server --help)"
+        );
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mkfk-server: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mkfk-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (MINIKAFKA_HOST)", config.listen))?;
+    let address = listener
+        .local_addr()
+        .context("reading the listen address")?;
+    let retention = config.retention.map_or("forever".to_owned(), |r| {
+        humantime::format_duration(r).to_string()
+    });
+    tracing::info!(
+        backend = %config.backend,
+        root_dir = %config.root_dir.display(),
+        retention = %retention,
+        sweep_interval = %humantime::format_duration(config.sweep_interval),
+        max_message_bytes = config.max_message_bytes,
+        "listening on {address}"
+    );
+    if config.max_message_bytes as u64 > CLIENT_DEFAULT_RECEIVE_LIMIT {
+        tracing::warn!(
+            "MINIKAFKA_MAX_MESSAGE_BYTES is above 4 MiB: clients must raise their gRPC receive limit to read such messages"
+        );
+    }
+    Server::new(config, store)
+        .run(listener, shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+    }
+}
