@@ -11,5 +11,7 @@ pub fn init(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only where a person reads them, not in log files.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
