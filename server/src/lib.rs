@@ -141,20 +141,19 @@ impl Server {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
-        let max_request = config.max_request_bytes;
-        let v1 = v1::mini_kafka_server::MiniKafkaServer::new(service::v1::V1Service::new(
+        let core = service::core::Core::new(
             Arc::clone(&store),
             Arc::clone(&clock),
             config.max_message_bytes,
-        ))
+        );
+        let max_request = config.max_request_bytes;
+        let v1 =
+            v1::mini_kafka_server::MiniKafkaServer::new(service::v1::V1Service::new(core.clone()))
+                .max_decoding_message_size(max_request);
+        let compat = protocol::mini_kafka_server::MiniKafkaServer::new(
+            service::compat::CompatService::new(core),
+        )
         .max_decoding_message_size(max_request);
-        let compat =
-            protocol::mini_kafka_server::MiniKafkaServer::new(service::compat::CompatService::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                config.max_message_bytes,
-            ))
-            .max_decoding_message_size(max_request);
 
         // Small replies must not wait for Nagle's algorithm.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -2,34 +2,22 @@
 //! clients work unchanged. It carries message numbers as `uint32`; offsets
 //! that do not fit answer OUT_OF_RANGE rather than wrap.
 
-use std::sync::Arc;
-
-use minikafka_backends::Store;
 use minikafka_proto::protocol::{self, mini_kafka_server::MiniKafka};
 use tonic::{Request, Response, Status};
 
+use super::core::Core;
 use super::reading;
-use crate::clock::Clock;
-use crate::status::store_error_to_status;
-use crate::validate;
 
 /// The original API over a store.
 #[derive(Debug, Clone)]
 pub struct CompatService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    max_message_bytes: usize,
+    core: Core,
 }
 
 impl CompatService {
-    /// Serves `store`, stamping messages with `clock` and refusing payloads
-    /// over `max_message_bytes`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_message_bytes: usize) -> Self {
-        Self {
-            store,
-            clock,
-            max_message_bytes,
-        }
+    /// Serves the store behind `core`.
+    pub fn new(core: Core) -> Self {
+        Self { core }
     }
 }
 
@@ -50,21 +38,15 @@ impl MiniKafka for CompatService {
         request: Request<protocol::ProduceRequest>,
     ) -> Result<Response<protocol::MsgNumber>, Status> {
         let request = request.into_inner();
-        let name = request.topic.map(|t| t.topic).unwrap_or_default();
-        let topic = validate::topic(&name)?;
+        let topic = request.topic.map(|t| t.topic).unwrap_or_default();
         let payload = request.payload.map(|p| p.payload).unwrap_or_default();
-        let payloads = vec![payload];
-        validate::payloads(&payloads, self.max_message_bytes)?;
         // Refuse before storing when the number could not be answered: a
-        // failed request must change nothing.
-        if let Ok(info) = self.store.describe(&topic).await {
+        // failed request must change nothing. (A topic not created yet, or
+        // a bad name, is left to `produce` to handle.)
+        if let Ok(info) = self.core.describe(&topic).await {
             msg_number(info.next_offset)?;
         }
-        let range = self
-            .store
-            .append(&topic, payloads, self.clock.now())
-            .await
-            .map_err(store_error_to_status)?;
+        let range = self.core.produce(&topic, vec![payload]).await?;
         Ok(Response::new(msg_number(range.first)?))
     }
 
@@ -73,13 +55,11 @@ impl MiniKafka for CompatService {
         request: Request<protocol::PollRequest>,
     ) -> Result<Response<protocol::PollResponse>, Status> {
         let request = request.into_inner();
-        let topic = validate::topic(&request.topic)?;
         let read_from = request.read_from.map_or(0, |n| u64::from(n.msg_number));
         let result = self
-            .store
-            .read(&topic, read_from, reading::read_limits(0, 0))
-            .await
-            .map_err(store_error_to_status)?;
+            .core
+            .read(&request.topic, read_from, reading::read_limits(0, 0))
+            .await?;
         let new_read_from = msg_number(reading::next_read_position(read_from, &result))?;
         let payloads = result
             .messages

@@ -2,6 +2,7 @@
 //! they share (read limits and conversions).
 
 pub mod compat;
+pub mod core;
 pub mod v1;
 
 mod reading;

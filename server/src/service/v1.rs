@@ -1,34 +1,23 @@
 //! Service `minikafka.v1.MiniKafka`: validates each request, calls the
 //! store, and shapes the reply.
 
-use std::sync::Arc;
-
-use minikafka_backends::{Store, TopicInfo};
+use minikafka_backends::TopicInfo;
 use minikafka_proto::v1::{self, mini_kafka_server::MiniKafka};
 use tonic::{Request, Response, Status};
 
+use super::core::Core;
 use super::reading;
-use crate::clock::Clock;
-use crate::status::store_error_to_status;
-use crate::validate;
 
 /// The v1 API over a store.
 #[derive(Debug, Clone)]
 pub struct V1Service {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    max_message_bytes: usize,
+    core: Core,
 }
 
 impl V1Service {
-    /// Serves `store`, stamping messages with `clock` and refusing payloads
-    /// over `max_message_bytes`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_message_bytes: usize) -> Self {
-        Self {
-            store,
-            clock,
-            max_message_bytes,
-        }
+    /// Serves the store behind `core`.
+    pub fn new(core: Core) -> Self {
+        Self { core }
     }
 }
 
@@ -50,13 +39,7 @@ impl MiniKafka for V1Service {
         request: Request<v1::ProduceRequest>,
     ) -> Result<Response<v1::ProduceResponse>, Status> {
         let request = request.into_inner();
-        let topic = validate::topic(&request.topic)?;
-        validate::payloads(&request.payloads, self.max_message_bytes)?;
-        let range = self
-            .store
-            .append(&topic, request.payloads, self.clock.now())
-            .await
-            .map_err(store_error_to_status)?;
+        let range = self.core.produce(&request.topic, request.payloads).await?;
         Ok(Response::new(v1::ProduceResponse {
             first_offset: range.first,
             last_offset: range.last,
@@ -68,7 +51,6 @@ impl MiniKafka for V1Service {
         request: Request<v1::PollRequest>,
     ) -> Result<Response<v1::PollResponse>, Status> {
         let request = request.into_inner();
-        let topic = validate::topic(&request.topic)?;
         let waits = request
             .max_wait
             .is_some_and(|w| w.seconds > 0 || w.nanos > 0);
@@ -79,10 +61,9 @@ impl MiniKafka for V1Service {
         }
         let limits = reading::read_limits(request.max_messages, request.max_bytes);
         let result = self
-            .store
-            .read(&topic, request.read_from, limits)
-            .await
-            .map_err(store_error_to_status)?;
+            .core
+            .read(&request.topic, request.read_from, limits)
+            .await?;
         Ok(Response::new(reading::poll_response(
             request.read_from,
             result,
@@ -104,7 +85,7 @@ impl MiniKafka for V1Service {
         &self,
         _request: Request<v1::ListTopicsRequest>,
     ) -> Result<Response<v1::ListTopicsResponse>, Status> {
-        let topics = self.store.list().await.map_err(store_error_to_status)?;
+        let topics = self.core.list().await?;
         Ok(Response::new(v1::ListTopicsResponse {
             topics: topics.into_iter().map(topic_info).collect(),
         }))
@@ -114,12 +95,7 @@ impl MiniKafka for V1Service {
         &self,
         request: Request<v1::DescribeTopicRequest>,
     ) -> Result<Response<v1::TopicInfo>, Status> {
-        let topic = validate::topic(&request.into_inner().topic)?;
-        let info = self
-            .store
-            .describe(&topic)
-            .await
-            .map_err(store_error_to_status)?;
+        let info = self.core.describe(&request.into_inner().topic).await?;
         Ok(Response::new(topic_info(info)))
     }
 }
