@@ -43,12 +43,8 @@ fn main() -> ExitCode {
             "ignoring {name}: no minikafka setting has that name (see mkfk-server --help)"
         );
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("mkfk-server: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = minikafka_cmd::runtime("mkfk-server") else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,6 +56,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    // Handlers first: a signal that arrives once we say we are listening
+    // must drain and sync, not kill the process.
+    let shutdown = shutdown_signal()?;
     let store = open_store(&config)?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -83,26 +82,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
             "MINIKAFKA_MAX_MESSAGE_BYTES is above 4 MiB: clients must raise their gRPC receive limit to read such messages"
         );
     }
-    Server::new(config, store)
-        .run(listener, shutdown_signal())
-        .await?;
+    Server::new(config, store).run(listener, shutdown).await?;
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received"),
-    }
+/// Installs the SIGINT and SIGTERM handlers now, and returns a future that
+/// completes when either signal arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("watching SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("watching SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
 }
