@@ -10,6 +10,21 @@ pub mod batching;
 pub mod logging;
 pub mod output;
 
-/// `--host` help shared by the client tools.
-pub const HOST_HELP: &str =
-    "Server address: host:port or a URL [env: MINIKAFKA_HOST, default: 127.0.0.1:9999]";
+/// The server and topic every client tool works with.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Server address: host:port or a URL
+    #[arg(long, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
+    pub host: String,
+    /// The topic (a producer creates it on first use; a consumer waits for it)
+    #[arg(long)]
+    pub topic: String,
+}
+
+/// Starts the async runtime, or reports on standard error why it could not
+/// (with the program's name) and returns `None`.
+pub fn runtime(program: &str) -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new()
+        .inspect_err(|error| eprintln!("{program}: cannot start the async runtime: {error}"))
+        .ok()
+}

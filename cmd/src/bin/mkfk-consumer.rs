@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use minikafka_client::{ClientError, Code, Consumer, DEFAULT_ADDRESS, Position};
+use minikafka_client::{ClientError, Code, Consumer, Position};
+use minikafka_cmd::Target;
 use minikafka_cmd::output::{Format, write_message};
 
 /// Polls a topic and prints each message on standard output; diagnostics
@@ -13,11 +14,8 @@ use minikafka_cmd::output::{Format, write_message};
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    #[arg(long, env = "MINIKAFKA_HOST", default_value = DEFAULT_ADDRESS, help = minikafka_cmd::HOST_HELP)]
-    host: String,
-    /// The topic to read; if it does not exist yet, waits for it
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
     /// The first offset to print; 0 is the earliest retained message
     #[arg(long, default_value_t = 0)]
     from: u64,
@@ -35,12 +33,8 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     minikafka_cmd::logging::init("warn");
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("mkfk-consumer: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = minikafka_cmd::runtime("mkfk-consumer") else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,7 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         0 => Position::Earliest,
         offset => Position::Offset(offset),
     };
-    let mut consumer = Consumer::connect(&cli.host, cli.topic.as_str(), from).await?;
+    let mut consumer = Consumer::connect(&cli.target.host, cli.target.topic.as_str(), from).await?;
     let mut out = io::BufWriter::new(io::stdout());
     let mut remaining = cli.max.unwrap_or(u64::MAX);
     // Each condition is reported once when it starts, not on every retry.
@@ -80,7 +74,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     _ => return Err(error.into()),
                 };
                 if !*report {
-                    eprintln!("mkfk-consumer: {}", waiting_message(&error, &cli.topic));
+                    eprintln!(
+                        "mkfk-consumer: {}",
+                        waiting_message(&error, &cli.target.topic)
+                    );
                     *report = true;
                 }
                 tokio::time::sleep(cli.interval).await;

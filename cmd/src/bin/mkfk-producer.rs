@@ -4,7 +4,8 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use minikafka_client::{DEFAULT_ADDRESS, Producer};
+use minikafka_client::Producer;
+use minikafka_cmd::Target;
 use minikafka_cmd::batching::{next_batch, spawn_line_reader};
 
 /// Sends each line of standard input to a topic as one message.
@@ -13,28 +14,21 @@ use minikafka_cmd::batching::{next_batch, spawn_line_reader};
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    #[arg(long, env = "MINIKAFKA_HOST", default_value = DEFAULT_ADDRESS, help = minikafka_cmd::HOST_HELP)]
-    host: String,
-    /// The topic to send to (created on first use)
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     minikafka_cmd::logging::init("warn");
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("mkfk-producer: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = minikafka_cmd::runtime("mkfk-producer") else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let producer = match Producer::connect(&cli.host, cli.topic.as_str()).await {
+    let producer = match Producer::connect(&cli.target.host, cli.target.topic.as_str()).await {
         Ok(producer) => producer,
         Err(error) => {
             eprintln!("mkfk-producer: {error}");
@@ -80,12 +74,13 @@ async fn run(cli: Cli) -> ExitCode {
     if interactive {
         eprintln!();
     }
+    let messages = if stored == 1 { "message" } else { "messages" };
     let summary = match first {
         Some(first) => format!(
-            "stored {stored} messages in '{}' (offsets {first}..{last})",
-            cli.topic
+            "stored {stored} {messages} in '{}' (offsets {first}..{last})",
+            cli.target.topic
         ),
-        None => format!("stored 0 messages in '{}'", cli.topic),
+        None => format!("stored 0 messages in '{}'", cli.target.topic),
     };
     match outcome {
         Ok(()) => {
