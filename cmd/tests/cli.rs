@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use minikafka_client::{Client, Code, Message, Position, TopicInfo};
+use minikafka_server::config::KNOWN_VARIABLES;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_mkfk-server");
 const PRODUCER: &str = env!("CARGO_BIN_EXE_mkfk-producer");
@@ -33,18 +34,6 @@ const CONSUMER: &str = env!("CARGO_BIN_EXE_mkfk-consumer");
 
 /// How long any one awaited thing may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-/// Every variable `mkfk-server --help` must list.
-const VARIABLES: [&str; 8] = [
-    "MINIKAFKA_HOST",
-    "MINIKAFKA_RETENTIONTIME",
-    "MINIKAFKA_BACKEND",
-    "MINIKAFKA_ROOT_DIR",
-    "MINIKAFKA_FSYNC",
-    "MINIKAFKA_SWEEP_INTERVAL",
-    "MINIKAFKA_MAX_MESSAGE_BYTES",
-    "MINIKAFKA_MAX_REQUEST_BYTES",
-];
 
 /// The server's default `MINIKAFKA_MAX_MESSAGE_BYTES`.
 const ONE_MIB: usize = 1024 * 1024;
@@ -361,7 +350,7 @@ fn server_help_lists_every_variable() {
     let help = run(command(SERVER).arg("--help"), "mkfk-server --help", None);
     assert!(help.status.success(), "{:?}: {}", help.status, help.stderr);
     let stdout = String::from_utf8(help.stdout).expect("help is UTF-8");
-    for variable in VARIABLES {
+    for variable in KNOWN_VARIABLES {
         assert!(
             stdout.contains(variable),
             "--help does not mention {variable}:\n{stdout}"
