@@ -10,8 +10,9 @@
 //! ```
 //!
 //! The second value `open` returns is kept alive for the test's duration (a
-//! temporary directory, say). A behaviour added to the trait is added here
-//! first.
+//! temporary directory, say). Persistent stores also run the restart
+//! scenarios: `conformance_tests!(persistent open_at)`. A behaviour added to
+//! the trait is added here first.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,6 +23,12 @@ use crate::{ReadLimits, Store, StoreError, Timestamp, TopicName};
 
 /// Generates one `#[tokio::test]` per scenario, each on a store from `$open`
 /// (an async fn returning `(Arc<dyn Store>, guard)`).
+///
+/// `conformance_tests!(persistent $open_at)` adds the scenarios for stores
+/// that keep data across a restart: `$open_at` is a fn taking a directory
+/// (a fresh temporary one per test) and opening the store kept there.
+/// Dropping the last `Arc` of a store must close it, so it can be opened
+/// again.
 #[macro_export]
 macro_rules! conformance_tests {
     ($open:path) => {
@@ -43,6 +50,24 @@ macro_rules! conformance_tests {
             concurrent_producers_get_distinct_ordered_offsets,
             a_large_payload_round_trips
         );
+    };
+    (persistent $open_at:path) => {
+        $crate::conformance_tests!(@reopen $open_at;
+            reopening_keeps_every_message_and_the_numbering,
+            numbering_survives_expiring_everything_and_reopening,
+            retention_survives_reopening,
+            timestamps_never_decrease_across_reopening
+        );
+    };
+    (@reopen $open_at:path; $($scenario:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let path = dir.path().to_owned();
+                $crate::conformance::$scenario(&move || $open_at(&path)).await;
+            }
+        )+
     };
     (@each $open:path; $($scenario:ident),+ $(,)?) => {
         $(
@@ -409,4 +434,102 @@ pub async fn a_large_payload_round_trips(store: Arc<dyn Store>) {
     assert_eq!(second.messages[0].payload, large);
     let info = store.describe(&t).await.expect("describe");
     assert_eq!(info.size_bytes, large.len() as u64 + 5);
+}
+
+/// Opens the store kept in one directory, again and again.
+pub type Reopen<'a> = &'a (dyn Fn() -> Arc<dyn Store> + Sync);
+
+/// Everything appended survives closing and reopening, and numbering
+/// continues where it was.
+pub async fn reopening_keeps_every_message_and_the_numbering(open: Reopen<'_>) {
+    let (a, b) = (topic("a"), topic("b"));
+    let store = open();
+    append(&*store, &a, &["1", "2", "3"], at(1)).await;
+    append(&*store, &a, &["4"], at(2)).await;
+    append(&*store, &b, &["x"], at(3)).await;
+    let before = store.read(&a, 0, ALL).await.expect("read");
+    drop(store);
+
+    let store = open();
+    assert_eq!(
+        store.read(&a, 0, ALL).await.expect("read after reopening"),
+        before
+    );
+    assert_eq!(read_all(&*store, &b, 0).await, vec![(1, "x".into())]);
+    assert_eq!(append(&*store, &a, &["5"], at(4)).await, (5, 5));
+    assert_eq!(append(&*store, &b, &["y", "z"], at(4)).await, (2, 3));
+    let names: Vec<String> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, vec!["a", "b"]);
+}
+
+/// A topic whose every message expired keeps its next offset across a
+/// restart, and stays empty.
+pub async fn numbering_survives_expiring_everything_and_reopening(open: Reopen<'_>) {
+    let t = topic("expired");
+    let store = open();
+    append(&*store, &t, &["a", "b", "c"], at(0)).await;
+    store.remove_older_than(at(100)).await.expect("remove");
+    drop(store);
+
+    let store = open();
+    let info = store.describe(&t).await.expect("the topic is still there");
+    assert_eq!(
+        (info.earliest_offset, info.next_offset, info.message_count),
+        (4, 4, 0)
+    );
+    assert!(
+        store
+            .read(&t, 0, ALL)
+            .await
+            .expect("read")
+            .messages
+            .is_empty(),
+        "nothing expired comes back"
+    );
+    assert_eq!(append(&*store, &t, &["d"], at(200)).await, (4, 4));
+}
+
+/// What retention removed stays removed after a restart.
+pub async fn retention_survives_reopening(open: Reopen<'_>) {
+    let t = topic("retained");
+    let store = open();
+    append(&*store, &t, &["old", "older"], at(0)).await;
+    append(&*store, &t, &["new"], at(10)).await;
+    store.remove_older_than(at(5)).await.expect("remove");
+    drop(store);
+
+    let store = open();
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(3, "new".into())]);
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!(
+        (info.earliest_offset, info.size_bytes, info.oldest_timestamp),
+        (3, 3, Some(at(10)))
+    );
+}
+
+/// The newest timestamp is remembered across a restart: a clock that went
+/// back while the store was closed does not make timestamps go back.
+pub async fn timestamps_never_decrease_across_reopening(open: Reopen<'_>) {
+    let t = topic("clock");
+    let store = open();
+    append(&*store, &t, &["first"], at(10)).await;
+    drop(store);
+
+    let store = open();
+    append(&*store, &t, &["clock went back"], at(3)).await;
+    let stamps: Vec<Timestamp> = store
+        .read(&t, 0, ALL)
+        .await
+        .expect("read")
+        .messages
+        .iter()
+        .map(|m| m.timestamp)
+        .collect();
+    assert_eq!(stamps, vec![at(10), at(10)]);
 }

@@ -4,6 +4,7 @@
 //! messages are written for the person who reads them in a client or a log.
 
 use std::io;
+use std::path::PathBuf;
 
 use crate::TopicName;
 
@@ -38,6 +39,19 @@ pub enum StoreError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// Stored bytes failed their checks: nothing is served from them.
+    #[error("corrupt data in {path} at byte {position}: {detail}")]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Where in it the damage starts.
+        position: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The store has shut down and takes no more requests.
+    #[error("the store is shut down")]
+    Closed,
     /// Any other I/O failure.
     #[error("{context}: {source}")]
     Io {
@@ -46,4 +60,39 @@ pub enum StoreError {
         /// The operating system's error.
         source: io::Error,
     },
+}
+
+/// `ENOSPC` and `EDQUOT`: no space left, on the device or in the quota.
+const FULL_ERRNOS: [i32; 2] = [28, 122];
+
+impl StoreError {
+    /// Wraps an I/O error with what the store was doing, telling a full
+    /// disk (which a client can wait out) from other failures.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        let context = context.into();
+        if source
+            .raw_os_error()
+            .is_some_and(|code| FULL_ERRNOS.contains(&code))
+        {
+            Self::StorageFull { context, source }
+        } else {
+            Self::Io { context, source }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_apart_from_other_io_errors() {
+        let full = StoreError::io("appending", io::Error::from_raw_os_error(28));
+        assert!(matches!(full, StoreError::StorageFull { .. }), "{full:?}");
+        let quota = StoreError::io("appending", io::Error::from_raw_os_error(122));
+        assert!(matches!(quota, StoreError::StorageFull { .. }), "{quota:?}");
+        let other = StoreError::io("appending", io::Error::from_raw_os_error(5));
+        assert!(matches!(other, StoreError::Io { .. }), "{other:?}");
+        assert!(other.to_string().starts_with("appending: "), "{other}");
+    }
 }

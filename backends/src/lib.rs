@@ -9,10 +9,12 @@
 //!   [`ReadLimits`], [`ReadResult`], [`TopicInfo`].
 //! - [`topic`] — [`TopicName`], a validated topic name.
 //! - [`error`] — [`StoreError`].
+//! - [`file`] — [`FileStore`], the append-only segment log on disk.
 //! - [`memory`] — [`MemoryStore`], everything in memory.
 //! - `conformance` (feature `conformance`): the scenarios every store passes.
 
 pub mod error;
+pub mod file;
 pub mod memory;
 pub mod store;
 pub mod topic;
@@ -22,9 +24,10 @@ pub mod types;
 pub mod conformance;
 
 pub use error::StoreError;
+pub use file::{FileOptions, FileStore, Recovery};
 pub use memory::MemoryStore;
 pub use store::Store;
 pub use topic::{TopicName, TopicNameError};
 pub use types::{
-    Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Timestamp, TopicInfo,
+    Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Timestamp, TopicInfo,
 };

@@ -52,6 +52,22 @@ impl Timestamp {
     }
 }
 
+/// When a persistent store makes appended data durable
+/// (`MINIKAFKA_FSYNC`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Before acknowledging each append; appends that arrive together share
+    /// one sync (group commit).
+    #[default]
+    Always,
+    /// Never explicitly: the operating system writes back when it chooses.
+    /// A process crash loses nothing; a power cut can.
+    Never,
+    /// In the background, at most this far apart: a power cut can lose up to
+    /// that much.
+    Interval(Duration),
+}
+
 /// One stored message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {

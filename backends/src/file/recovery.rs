@@ -1,0 +1,464 @@
+//! Opening a topic directory after a clean stop or a crash.
+//!
+//! Sealed segments are trusted through their index files (a header check
+//! and a length comparison, no scan), so start-up does not grow with the
+//! data stored. The active segment is scanned record by record: a torn or
+//! corrupt tail, or a batch cut short, is cut back to the last whole batch
+//! with a warning. Damage anywhere else stops the store from opening,
+//! unless [`Recovery::Truncate`] allows cutting the log there.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::format::{self, SEGMENT_HEADER_LEN, SegmentIndex};
+use super::segment::{Damage, RecordCursor};
+use super::topic::{SegmentView, Topic, TopicView, payload_bytes};
+use super::{INDEX_INTERVAL, Recovery, SCAN_CHUNK, sync_dir, write_atomically};
+use crate::{StoreError, Timestamp};
+
+/// What a scan of one segment found.
+#[derive(Debug)]
+pub struct Scan {
+    /// The offset after the last whole batch.
+    pub end_offset: u64,
+    /// The length up to the end of the last whole batch.
+    pub good_len: u64,
+    /// The timestamp of the last whole batch.
+    pub newest_timestamp: Timestamp,
+    /// Sparse index entries of the records up to `good_len`.
+    pub index: Vec<(u64, u64)>,
+    /// What stopped the scan before the file's end, if anything.
+    pub damage: Option<Damage>,
+}
+
+/// Adds an index entry every [`INDEX_INTERVAL`] bytes, and for the first
+/// record, as records are appended or scanned.
+#[derive(Debug, Default, Clone)]
+pub struct IndexBuilder {
+    /// The entries so far.
+    pub entries: Vec<(u64, u64)>,
+}
+
+impl IndexBuilder {
+    /// Notes a record at `position` with `offset`.
+    pub fn observe(&mut self, offset: u64, position: u64) {
+        let due = self
+            .entries
+            .last()
+            .is_none_or(|&(_, last)| position >= last + INDEX_INTERVAL);
+        if due {
+            self.entries.push((offset, position));
+        }
+    }
+}
+
+/// Reads every record of a segment from its header to `len`, checking each.
+pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Scan, StoreError> {
+    let mut cursor = RecordCursor::new(file, SEGMENT_HEADER_LEN, len, Some(base), SCAN_CHUNK);
+    let mut builder = IndexBuilder::default();
+    let mut scan = Scan {
+        end_offset: base,
+        good_len: SEGMENT_HEADER_LEN,
+        newest_timestamp: Timestamp::default(),
+        index: Vec::new(),
+        damage: None,
+    };
+    loop {
+        match cursor
+            .next_record()
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?
+        {
+            Ok(Some(record)) => {
+                builder.observe(record.header.offset, record.position);
+                if record.header.batch_end {
+                    scan.end_offset = record.header.offset + 1;
+                    scan.good_len = cursor.position();
+                    scan.newest_timestamp = record.header.timestamp;
+                }
+            }
+            Ok(None) => break,
+            Err(damage) => {
+                scan.damage = Some(damage);
+                break;
+            }
+        }
+    }
+    if scan.damage.is_none() && scan.good_len < len {
+        scan.damage = Some(Damage {
+            position: scan.good_len,
+            reason: "the last batch is incomplete".into(),
+        });
+    }
+    builder
+        .entries
+        .retain(|&(offset, _)| offset < scan.end_offset);
+    scan.index = builder.entries;
+    Ok(scan)
+}
+
+/// A recovered topic: its published state, and the active segment's
+/// index as the writer continues it.
+pub struct Recovered {
+    /// The topic as readers will see it.
+    pub topic: Arc<Topic>,
+    /// The active segment's index, to be extended by appends.
+    pub active_index: IndexBuilder,
+}
+
+/// Opens the topic stored in `dir`; `None` if it holds no segment (a topic
+/// whose creation was cut short, which therefore never held a message).
+pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, StoreError> {
+    let mut bases = Vec::new();
+    let entries =
+        fs::read_dir(dir).map_err(|e| StoreError::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(format!("listing {}", dir.display()), e))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(base) = format::parse_segment_file_name(&file_name) {
+            bases.push(base);
+        } else if file_name.ends_with(".tmp") {
+            // Left by a crash before its rename: the rename never happened.
+            let _ = fs::remove_file(entry.path());
+        } else if !(file_name.ends_with(".index") || file_name == super::START_FILE) {
+            tracing::warn!(file = %entry.path().display(), "ignoring a file the file store did not write");
+        }
+    }
+    bases.sort_unstable();
+    let Some(&last_base) = bases.last() else {
+        return Ok(None);
+    };
+
+    let mut sealed = VecDeque::new();
+    let mut active_base = last_base;
+    for (i, pair) in bases.windows(2).enumerate() {
+        let (base, next_base) = (pair[0], pair[1]);
+        let path = dir.join(format::segment_file_name(base));
+        match open_sealed(open_segment(&path)?, base, path, next_base)? {
+            Ok(segment) => sealed.push_back(segment),
+            Err((file, path, good_len, damage)) => {
+                if recovery != Recovery::Truncate {
+                    return Err(StoreError::Corrupt {
+                        path,
+                        position: damage.position,
+                        detail: damage.reason,
+                    });
+                }
+                tracing::warn!(
+                    file = %path.display(), position = damage.position, reason = %damage.reason,
+                    "MINIKAFKA_RECOVERY=truncate: cutting the log here; later segments are deleted"
+                );
+                for &later in &bases[i + 1..] {
+                    remove_segment_files(dir, later)?;
+                }
+                truncate(&file, good_len, &path)?;
+                sync_dir(dir)?;
+                active_base = base;
+                break;
+            }
+        }
+    }
+    let path = dir.join(format::segment_file_name(active_base));
+    let (active, active_index) = recover_active(open_segment(&path)?, active_base, path, recovery)?;
+
+    let first = sealed.front().unwrap_or(&active);
+    let (mut start_offset, mut start_position) = (first.base, SEGMENT_HEADER_LEN);
+    match fs::read(dir.join(super::START_FILE)) {
+        Ok(bytes) => match format::decode_start(&bytes) {
+            Some((offset, position)) if offset >= first.base => {
+                (start_offset, start_position) = (offset, position)
+            }
+            Some(_) => {}
+            None => {
+                tracing::warn!(dir = %dir.display(), "start file is damaged; retention will re-apply at the start-up sweep")
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(StoreError::io(
+                format!("reading {}", dir.join(super::START_FILE).display()),
+                e,
+            ));
+        }
+    }
+    if start_offset > active.end {
+        tracing::warn!(
+            dir = %dir.display(), start_offset, next_offset = active.end,
+            "messages past the end were lost (a power cut with MINIKAFKA_FSYNC=never?)"
+        );
+        (start_offset, start_position) = (active.end, active.len);
+    }
+
+    let mut view = TopicView {
+        sealed,
+        active,
+        active_index: active_index.entries.clone(),
+        start_offset,
+        start_position,
+        size_bytes: 0,
+    };
+    if !position_holds(&view, start_offset, start_position) {
+        view.start_position = locate(&view, start_offset)?;
+    }
+    view.size_bytes = size_bytes(&view);
+    Ok(Some(Recovered {
+        topic: Arc::new(Topic {
+            dir: dir.to_owned(),
+            view: RwLock::new(view),
+        }),
+        active_index,
+    }))
+}
+
+/// The payload bytes from the start offset to the end.
+pub fn size_bytes(view: &TopicView) -> u64 {
+    view.sealed
+        .iter()
+        .chain(std::iter::once(&view.active))
+        .filter(|s| s.end > view.start_offset)
+        .map(|s| {
+            let (from, position) = if s.base <= view.start_offset {
+                (view.start_offset, view.start_position)
+            } else {
+                (s.base, SEGMENT_HEADER_LEN)
+            };
+            payload_bytes(position, s.len, s.end - from)
+        })
+        .sum()
+}
+
+/// Whether the record at `position` in the segment holding `offset` has it.
+fn position_holds(view: &TopicView, offset: u64, position: u64) -> bool {
+    if offset == view.next_offset() {
+        return position == view.active.len;
+    }
+    let segment = view.segment_of(offset);
+    let mut header = [0u8; format::RECORD_HEADER_LEN];
+    segment.file.read_exact_at(&mut header, position).is_ok()
+        && format::decode_record_header(&header).offset == offset
+}
+
+/// Finds where the record with `offset` starts, from the segment's start.
+pub fn locate(view: &TopicView, offset: u64) -> Result<u64, StoreError> {
+    if offset >= view.next_offset() {
+        return Ok(view.active.len);
+    }
+    let segment = view.segment_of(offset);
+    let mut cursor = RecordCursor::new(
+        &segment.file,
+        SEGMENT_HEADER_LEN,
+        segment.len,
+        Some(segment.base),
+        SCAN_CHUNK,
+    );
+    loop {
+        let position = cursor.position();
+        match cursor
+            .next_record()
+            .map_err(|e| StoreError::io(format!("reading {}", segment.path.display()), e))?
+        {
+            Ok(Some(record)) if record.header.offset == offset => return Ok(position),
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(segment.len),
+            Err(damage) => {
+                return Err(StoreError::Corrupt {
+                    path: segment.path.clone(),
+                    position: damage.position,
+                    detail: damage.reason,
+                });
+            }
+        }
+    }
+}
+
+fn open_segment(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))
+}
+
+fn file_len(file: &File, path: &Path) -> Result<u64, StoreError> {
+    file.metadata()
+        .map(|m| m.len())
+        .map_err(|e| StoreError::io(format!("reading the size of {}", path.display()), e))
+}
+
+fn truncate(file: &File, len: u64, path: &Path) -> Result<(), StoreError> {
+    file.set_len(len)
+        .map_err(|e| StoreError::io(format!("truncating {}", path.display()), e))?;
+    file.sync_all()
+        .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))
+}
+
+fn remove_segment_files(dir: &Path, base: u64) -> Result<(), StoreError> {
+    for name in [
+        format::segment_file_name(base),
+        format::index_file_name(base),
+    ] {
+        match fs::remove_file(dir.join(&name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("deleting {}", dir.join(name).display()),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_header(file: &File, base: u64, path: &Path) -> Result<(), Damage> {
+    let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
+    match file.read_exact_at(&mut header, 0) {
+        Ok(()) if format::decode_segment_header(&header) == Some(base) => Ok(()),
+        _ => Err(Damage {
+            position: 0,
+            reason: format!(
+                "{} has no valid segment header for offset {base}",
+                path.display()
+            ),
+        }),
+    }
+}
+
+/// A sealed segment that failed its checks: the file, its path, the length
+/// of its intact part, and what is wrong.
+type SealedFailure = (File, PathBuf, u64, Damage);
+
+/// Opens a sealed segment through its index; rebuilds a missing or damaged
+/// index by scanning the segment.
+fn open_sealed(
+    file: File,
+    base: u64,
+    path: PathBuf,
+    next_base: u64,
+) -> Result<Result<SegmentView, SealedFailure>, StoreError> {
+    let len = file_len(&file, &path)?;
+    if let Err(damage) = check_header(&file, base, &path) {
+        return Ok(Err((file, path, 0, damage)));
+    }
+    let index_path = path.with_extension("index");
+    let index = fs::read(&index_path)
+        .ok()
+        .and_then(|bytes| format::decode_index(&bytes));
+    let trusted = index.filter(|i| {
+        i.log_len == len
+            && i.end_offset == next_base
+            && i.entries.first().map(|e| e.0) == Some(base)
+    });
+    let index = match trusted {
+        Some(index) => index,
+        None => {
+            let scan = scan_segment(&file, base, len, &path)?;
+            if let Some(damage) = scan.damage {
+                return Ok(Err((file, path, scan.good_len, damage)));
+            }
+            if scan.end_offset != next_base {
+                let damage = Damage {
+                    position: scan.good_len,
+                    reason: format!(
+                        "segment ends at offset {} but the next segment starts at {next_base}",
+                        scan.end_offset
+                    ),
+                };
+                return Ok(Err((file, path, scan.good_len, damage)));
+            }
+            tracing::warn!(file = %index_path.display(), "rebuilt a missing or damaged index");
+            let index = SegmentIndex {
+                end_offset: scan.end_offset,
+                log_len: len,
+                newest_timestamp: scan.newest_timestamp,
+                entries: scan.index,
+            };
+            write_atomically(&index_path, &format::encode_index(&index), true)?;
+            index
+        }
+    };
+    Ok(Ok(SegmentView {
+        base,
+        end: index.end_offset,
+        len,
+        newest_timestamp: index.newest_timestamp,
+        file: Arc::new(file),
+        path,
+    }))
+}
+
+/// Opens the active segment: scans it, and cuts a torn or corrupt tail back
+/// to the last whole batch.
+fn recover_active(
+    file: File,
+    base: u64,
+    path: PathBuf,
+    recovery: Recovery,
+) -> Result<(SegmentView, IndexBuilder), StoreError> {
+    let len = file_len(&file, &path)?;
+    if len < SEGMENT_HEADER_LEN || check_header(&file, base, &path).is_err() {
+        // Fewer bytes than a header: its creation was cut short, and it
+        // never held a record.
+        let empty = len < SEGMENT_HEADER_LEN;
+        if !empty && recovery != Recovery::Truncate {
+            let reason = format!(
+                "{} has no valid segment header for offset {base}",
+                path.display()
+            );
+            return Err(StoreError::Corrupt {
+                path,
+                position: 0,
+                detail: reason,
+            });
+        }
+        tracing::warn!(file = %path.display(), bytes = len, "rewriting the header of a segment whose creation was cut short");
+        file.set_len(0)
+            .map_err(|e| StoreError::io(format!("truncating {}", path.display()), e))?;
+        file.write_all_at(&format::encode_segment_header(base), 0)
+            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))?;
+        return Ok((empty_segment(file, base, path), IndexBuilder::default()));
+    }
+    let scan = scan_segment(&file, base, len, &path)?;
+    if let Some(damage) = &scan.damage {
+        tracing::warn!(
+            file = %path.display(),
+            position = damage.position,
+            first_lost_offset = scan.end_offset,
+            bytes_dropped = len - scan.good_len,
+            reason = %damage.reason,
+            "cutting a torn or corrupt tail back to the last whole batch"
+        );
+        truncate(&file, scan.good_len, &path)?;
+    }
+    let view = SegmentView {
+        base,
+        end: scan.end_offset,
+        len: scan.good_len,
+        newest_timestamp: scan.newest_timestamp,
+        file: Arc::new(file),
+        path,
+    };
+    Ok((
+        view,
+        IndexBuilder {
+            entries: scan.index,
+        },
+    ))
+}
+
+/// A segment holding only its header.
+pub fn empty_segment(file: File, base: u64, path: PathBuf) -> SegmentView {
+    SegmentView {
+        base,
+        end: base,
+        len: SEGMENT_HEADER_LEN,
+        newest_timestamp: Timestamp::default(),
+        file: Arc::new(file),
+        path,
+    }
+}

@@ -1,0 +1,477 @@
+//! Tests of the file store on real files in temporary directories: the
+//! conformance suite at two segment sizes and in every durability mode,
+//! and what only a segment log has: rolling, reads across segment
+//! boundaries, recovery from torn and corrupt files, the root's lock.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::*;
+
+fn store_at(path: &Path, options: FileOptions) -> Arc<dyn Store> {
+    Arc::new(FileStore::open(path, options).expect("open the file store"))
+}
+
+mod default_options {
+    use super::*;
+
+    async fn open() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (store_at(dir.path(), FileOptions::default()), dir)
+    }
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        store_at(path, FileOptions::default())
+    }
+
+    crate::conformance_tests!(open);
+    crate::conformance_tests!(persistent open_at);
+}
+
+/// Segments of a few records each, so every scenario crosses segments.
+mod tiny_segments {
+    use super::*;
+
+    const OPTIONS: FileOptions = FileOptions {
+        durability: Durability::Always,
+        segment_bytes: 100,
+        recovery: Recovery::Strict,
+    };
+
+    async fn open() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (store_at(dir.path(), OPTIONS), dir)
+    }
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        store_at(path, OPTIONS)
+    }
+
+    crate::conformance_tests!(open);
+    crate::conformance_tests!(persistent open_at);
+}
+
+mod never_synced {
+    use super::*;
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        store_at(
+            path,
+            FileOptions {
+                durability: Durability::Never,
+                ..FileOptions::default()
+            },
+        )
+    }
+
+    crate::conformance_tests!(persistent open_at);
+}
+
+mod synced_on_an_interval {
+    use super::*;
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        let options = FileOptions {
+            durability: Durability::Interval(Duration::from_millis(5)),
+            ..FileOptions::default()
+        };
+        store_at(path, options)
+    }
+
+    crate::conformance_tests!(persistent open_at);
+}
+
+const ALL: ReadLimits = ReadLimits {
+    max_messages: usize::MAX,
+    max_bytes: usize::MAX,
+};
+
+fn t(name: &str) -> TopicName {
+    TopicName::new(name).expect("valid")
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_nanos(1_800_000_000_000_000_000)
+}
+
+fn topic_dir(root: &Path, topic: &str) -> PathBuf {
+    root.join(TOPICS_DIR).join(topic)
+}
+
+fn segment_files(root: &Path, topic: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(topic_dir(root, topic))
+        .expect("topic directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn offsets(store: &dyn Store, topic: &str, from: u64) -> Vec<u64> {
+    let read = store.read(&t(topic), from, ALL).await.expect("read");
+    read.messages.iter().map(|m| m.offset).collect()
+}
+
+async fn fill(store: &dyn Store, topic: &str, batches: u64, per_batch: u64) {
+    for batch in 0..batches {
+        let payloads: Vec<Bytes> = (0..per_batch)
+            .map(|i| Bytes::from(format!("message-{}", batch * per_batch + i + 1)))
+            .collect();
+        store
+            .append(&t(topic), payloads, now())
+            .await
+            .expect("append");
+    }
+}
+
+#[tokio::test]
+async fn segments_roll_at_the_size_limit_and_reads_cross_them() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(
+        dir.path(),
+        FileOptions {
+            segment_bytes: 512,
+            ..FileOptions::default()
+        },
+    );
+    fill(&*store, "rolling", 100, 1).await;
+    let segments = segment_files(dir.path(), "rolling");
+    assert_eq!(
+        segments.len(),
+        8,
+        "100 records of 35 bytes, 14 to a 512-byte segment: {segments:?}"
+    );
+    let names: Vec<String> = segments
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names[0], "00000000000000000001.log");
+    for path in &segments {
+        let len = fs::metadata(path).expect("metadata").len();
+        assert!(len <= 512, "{} is {len} bytes", path.display());
+    }
+    // Every sealed segment has its index; the active one does not need one.
+    for path in &segments[..segments.len() - 1] {
+        assert!(path.with_extension("index").exists(), "{}", path.display());
+    }
+    assert_eq!(
+        offsets(&*store, "rolling", 0).await,
+        (1..=100).collect::<Vec<_>>()
+    );
+    // From every offset, a small read crosses into the next segment.
+    for from in 1..=100 {
+        let read = store
+            .read(
+                &t("rolling"),
+                from,
+                ReadLimits {
+                    max_messages: 20,
+                    max_bytes: usize::MAX,
+                },
+            )
+            .await
+            .expect("read");
+        let got: Vec<u64> = read.messages.iter().map(|m| m.offset).collect();
+        assert_eq!(
+            got,
+            (from..=(from + 19).min(100)).collect::<Vec<_>>(),
+            "from {from}"
+        );
+        assert_eq!(read.messages[0].payload, format!("message-{from}"));
+    }
+}
+
+#[tokio::test]
+async fn a_batch_never_spans_two_segments() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(
+        dir.path(),
+        FileOptions {
+            segment_bytes: 300,
+            ..FileOptions::default()
+        },
+    );
+    fill(&*store, "batches", 10, 4).await;
+    for path in segment_files(dir.path(), "batches") {
+        let bytes = fs::read(&path).expect("read segment");
+        let base = format::decode_segment_header(&bytes).expect("header");
+        let mut at = SEGMENT_HEADER_LEN as usize;
+        let mut last_ends_batch = true;
+        while at < bytes.len() {
+            let header = format::decode_record_header(&bytes[at..]);
+            assert!(header.offset >= base);
+            last_ends_batch = header.batch_end;
+            at += header.record_len();
+        }
+        assert!(last_ends_batch, "{} ends inside a batch", path.display());
+        assert_eq!(
+            (base - 1) % 4,
+            0,
+            "{} starts inside a batch",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn retention_deletes_whole_segments_but_never_the_active_one() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(
+        dir.path(),
+        FileOptions {
+            segment_bytes: 200,
+            ..FileOptions::default()
+        },
+    );
+    for i in 0..30u64 {
+        let at = Timestamp::from_nanos(now().as_nanos() + i);
+        store
+            .append(&t("old"), vec![Bytes::from(format!("m{i:02}"))], at)
+            .await
+            .expect("append");
+    }
+    let before = segment_files(dir.path(), "old").len();
+    let report = store
+        .remove_older_than(Timestamp::from_nanos(now().as_nanos() + 20))
+        .await
+        .expect("remove");
+    assert_eq!(report.messages_removed, 20);
+    let after = segment_files(dir.path(), "old");
+    assert!(
+        after.len() < before,
+        "whole segments were deleted: {before} → {}",
+        after.len()
+    );
+    assert_eq!(
+        offsets(&*store, "old", 0).await,
+        (21..=30).collect::<Vec<_>>()
+    );
+    store
+        .remove_older_than(Timestamp::from_nanos(u64::MAX))
+        .await
+        .expect("remove all");
+    let last = segment_files(dir.path(), "old");
+    assert_eq!(last.len(), 1, "the active segment stays: {last:?}");
+    assert!(offsets(&*store, "old", 0).await.is_empty());
+}
+
+/// A crash mid-write leaves part of a record at the end of the active
+/// segment; reopening cuts it off and keeps everything before it.
+#[tokio::test]
+async fn a_torn_tail_is_cut_back_to_the_last_whole_batch() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), FileOptions::default());
+    fill(&*store, "torn", 3, 2).await;
+    drop(store);
+    let segment = segment_files(dir.path(), "torn").remove(0);
+    let whole = fs::metadata(&segment).expect("metadata").len();
+    // A batch of two whose second record was cut short.
+    let mut torn = Vec::new();
+    format::encode_record(&mut torn, 7, now(), b"first of the torn batch", false);
+    format::encode_record(&mut torn, 8, now(), b"second, cut short", true);
+    torn.truncate(torn.len() - 5);
+    OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .expect("open")
+        .write_all(&torn)
+        .expect("write");
+
+    let store = store_at(dir.path(), FileOptions::default());
+    assert_eq!(
+        offsets(&*store, "torn", 0).await,
+        (1..=6).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        fs::metadata(&segment).expect("metadata").len(),
+        whole,
+        "the torn batch was cut off whole"
+    );
+    let range = store
+        .append(&t("torn"), vec![Bytes::from_static(b"next")], now())
+        .await
+        .expect("append");
+    assert_eq!(
+        range.first, 7,
+        "numbering continues after the last whole batch"
+    );
+}
+
+#[tokio::test]
+async fn garbage_after_the_last_record_is_cut_off() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), FileOptions::default());
+    fill(&*store, "garbage", 2, 1).await;
+    drop(store);
+    let segment = segment_files(dir.path(), "garbage").remove(0);
+    OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .expect("open")
+        .write_all(&[0xAB; 100])
+        .expect("write");
+    let store = store_at(dir.path(), FileOptions::default());
+    assert_eq!(offsets(&*store, "garbage", 0).await, vec![1, 2]);
+}
+
+/// Damage inside a sealed segment is not a torn tail: opening stops and
+/// says where, unless truncation is allowed.
+#[tokio::test]
+async fn corruption_in_a_sealed_segment_stops_opening_unless_truncation_is_allowed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        segment_bytes: 200,
+        ..FileOptions::default()
+    };
+    let store = store_at(dir.path(), options);
+    fill(&*store, "damaged", 20, 1).await;
+    drop(store);
+    let segments = segment_files(dir.path(), "damaged");
+    assert!(segments.len() >= 3);
+    let second = &segments[1];
+    // Flip a payload byte of its first record, and lose its index so the
+    // segment is scanned.
+    let mut bytes = fs::read(second).expect("read");
+    let first_payload = SEGMENT_HEADER_LEN as usize + RECORD_HEADER_LEN;
+    bytes[first_payload] ^= 0xff;
+    fs::write(second, &bytes).expect("write");
+    fs::remove_file(second.with_extension("index")).expect("remove index");
+
+    match FileStore::open(dir.path(), options) {
+        Err(StoreError::Corrupt {
+            path,
+            position,
+            detail,
+        }) => {
+            assert_eq!(&path, second);
+            assert_eq!(position, SEGMENT_HEADER_LEN);
+            assert!(detail.contains("checksum"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // Nothing was changed by the refusal.
+    assert_eq!(fs::read(second).expect("read"), bytes);
+    assert_eq!(segment_files(dir.path(), "damaged").len(), segments.len());
+
+    let truncating = FileOptions {
+        recovery: Recovery::Truncate,
+        ..options
+    };
+    let store = store_at(dir.path(), truncating);
+    let kept = offsets(&*store, "damaged", 0).await;
+    let second_base =
+        format::parse_segment_file_name(&second.file_name().expect("name").to_string_lossy())
+            .expect("base");
+    assert_eq!(
+        kept,
+        (1..second_base).collect::<Vec<_>>(),
+        "the log ends where the damage began"
+    );
+    let range = store
+        .append(&t("damaged"), vec![Bytes::from_static(b"after")], now())
+        .await
+        .expect("append");
+    assert_eq!(range.first, second_base);
+}
+
+#[tokio::test]
+async fn a_missing_or_damaged_index_is_rebuilt() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        segment_bytes: 300,
+        ..FileOptions::default()
+    };
+    let store = store_at(dir.path(), options);
+    fill(&*store, "indexed", 30, 1).await;
+    drop(store);
+    let segments = segment_files(dir.path(), "indexed");
+    fs::remove_file(segments[0].with_extension("index")).expect("remove");
+    fs::write(segments[1].with_extension("index"), b"not an index").expect("damage");
+    let store = store_at(dir.path(), options);
+    assert_eq!(
+        offsets(&*store, "indexed", 0).await,
+        (1..=30).collect::<Vec<_>>()
+    );
+    for segment in &segments[..2] {
+        let bytes = fs::read(segment.with_extension("index")).expect("rebuilt");
+        assert!(
+            format::decode_index(&bytes).is_some(),
+            "{}",
+            segment.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_second_store_cannot_open_the_same_root() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), FileOptions::default());
+    let error = FileStore::open(dir.path(), FileOptions::default()).expect_err("locked");
+    assert!(
+        error
+            .to_string()
+            .contains("in use by another minikafka server"),
+        "{error}"
+    );
+    drop(store);
+    FileStore::open(dir.path(), FileOptions::default()).expect("free again once closed");
+}
+
+#[tokio::test]
+async fn entries_that_are_not_topics_are_left_alone() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let topics = dir.path().join(TOPICS_DIR);
+    fs::create_dir_all(topics.join("has space")).expect("mkdir");
+    fs::write(topics.join("has space").join("keep.txt"), b"mine").expect("write");
+    fs::create_dir_all(topics.join("empty-topic")).expect("mkdir");
+    let store = store_at(dir.path(), FileOptions::default());
+    assert!(store.list().await.expect("list").is_empty());
+    assert_eq!(
+        fs::read(topics.join("has space").join("keep.txt")).expect("kept"),
+        b"mine"
+    );
+}
+
+#[tokio::test]
+async fn a_segment_whose_creation_was_cut_short_is_repaired() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        segment_bytes: 100,
+        ..FileOptions::default()
+    };
+    let store = store_at(dir.path(), options);
+    fill(&*store, "cut", 3, 1).await;
+    drop(store);
+    // A crash right after creating the next segment file, before its header.
+    let next = topic_dir(dir.path(), "cut").join(format::segment_file_name(4));
+    if next.exists() {
+        fs::remove_file(&next).expect("remove");
+    }
+    let last = segment_files(dir.path(), "cut").pop().expect("a segment");
+    let bytes = fs::read(&last).expect("read");
+    let index = format::SegmentIndex {
+        end_offset: 4,
+        log_len: bytes.len() as u64,
+        newest_timestamp: now(),
+        entries: vec![(
+            format::decode_segment_header(&bytes).expect("header"),
+            SEGMENT_HEADER_LEN,
+        )],
+    };
+    fs::write(last.with_extension("index"), format::encode_index(&index)).expect("index");
+    fs::write(&next, b"MKFK").expect("a partial header");
+    let store = store_at(dir.path(), options);
+    assert_eq!(offsets(&*store, "cut", 0).await, vec![1, 2, 3]);
+    let range = store
+        .append(&t("cut"), vec![Bytes::from_static(b"4")], now())
+        .await
+        .expect("append");
+    assert_eq!(range.first, 4);
+}

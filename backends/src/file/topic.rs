@@ -1,0 +1,105 @@
+//! What readers see of a topic: its segments, its bounds, and how to find
+//! the file position of an offset. The writer thread is the only one that
+//! changes it, and only to publish data that is as durable as configured.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use super::format::RECORD_HEADER_LEN;
+use crate::Timestamp;
+
+/// One segment as readers see it.
+#[derive(Debug, Clone)]
+pub struct SegmentView {
+    /// The offset of its first record.
+    pub base: u64,
+    /// The offset after its last published record.
+    pub end: u64,
+    /// Its published length in bytes.
+    pub len: u64,
+    /// The timestamp of its last published record.
+    pub newest_timestamp: Timestamp,
+    /// The open file, shared with reads in flight (a deleted segment stays
+    /// readable until they finish).
+    pub file: Arc<File>,
+    /// The file's path, for errors and the index cache.
+    pub path: PathBuf,
+}
+
+/// A topic's published state.
+#[derive(Debug)]
+pub struct TopicView {
+    /// Sealed segments, oldest first.
+    pub sealed: VecDeque<SegmentView>,
+    /// The segment being appended to; never deleted.
+    pub active: SegmentView,
+    /// Sparse (offset, position) pairs of the active segment.
+    pub active_index: Vec<(u64, u64)>,
+    /// The first offset still readable.
+    pub start_offset: u64,
+    /// Where the record at `start_offset` starts, in its segment.
+    pub start_position: u64,
+    /// The payload bytes from `start_offset` to the end.
+    pub size_bytes: u64,
+}
+
+impl TopicView {
+    /// The offset the next message will get (as far as readers know).
+    pub fn next_offset(&self) -> u64 {
+        self.active.end
+    }
+
+    /// The segment holding `offset` (which must be in `start..next`).
+    pub fn segment_of(&self, offset: u64) -> &SegmentView {
+        let later = self.sealed.partition_point(|s| s.base <= offset);
+        match later.checked_sub(1).map(|i| &self.sealed[i]) {
+            Some(segment) if offset < segment.end => segment,
+            _ => &self.active,
+        }
+    }
+}
+
+/// A topic: its directory and its published state.
+#[derive(Debug)]
+pub struct Topic {
+    /// The topic's directory.
+    pub dir: PathBuf,
+    /// The published state.
+    pub view: RwLock<TopicView>,
+}
+
+/// The largest indexed position at or before `offset`, as (offset,
+/// position), from a sparse index sorted by offset.
+pub fn index_lookup(entries: &[(u64, u64)], offset: u64) -> Option<(u64, u64)> {
+    let after = entries.partition_point(|&(o, _)| o <= offset);
+    after.checked_sub(1).map(|i| entries[i])
+}
+
+/// The payload bytes of `count` records spanning `from..to` in a file.
+pub fn payload_bytes(from: u64, to: u64, count: u64) -> u64 {
+    (to - from) - count * RECORD_HEADER_LEN as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_find_the_entry_at_or_before() {
+        let entries = [(1, 16), (40, 4100), (90, 8200)];
+        assert_eq!(index_lookup(&entries, 1), Some((1, 16)));
+        assert_eq!(index_lookup(&entries, 39), Some((1, 16)));
+        assert_eq!(index_lookup(&entries, 40), Some((40, 4100)));
+        assert_eq!(index_lookup(&entries, 1_000), Some((90, 8200)));
+        assert_eq!(index_lookup(&entries, 0), None);
+        assert_eq!(index_lookup(&[], 5), None);
+    }
+
+    #[test]
+    fn payload_bytes_exclude_record_headers() {
+        assert_eq!(payload_bytes(16, 16 + 24 * 3 + 10, 3), 10);
+        assert_eq!(payload_bytes(100, 100, 0), 0);
+    }
+}

@@ -1,0 +1,611 @@
+//! The writer thread: every change to the file store happens here, one
+//! command group at a time.
+//!
+//! Group commit: the thread takes every command queued while it was busy,
+//! writes all their records, syncs each touched segment once, and only
+//! then publishes the new records to readers and answers. While one sync
+//! runs, the next group queues up, so throughput grows with concurrency
+//! instead of paying one sync per request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::format::{self, SEGMENT_HEADER_LEN, SegmentIndex};
+use super::recovery::{IndexBuilder, Recovered, empty_segment};
+use super::segment::RecordCursor;
+use super::topic::{SegmentView, Topic, TopicView, payload_bytes};
+use super::{FileOptions, SCAN_CHUNK, START_FILE, Shared, sync_dir, write_atomically};
+use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
+
+/// The most commands taken as one group, so one group's latency stays
+/// bounded under a flood.
+const MAX_GROUP: usize = 4096;
+
+/// A request to the writer thread; each carries where to send its answer.
+pub enum Command {
+    /// Append a batch to a topic.
+    Append {
+        topic: TopicName,
+        payloads: Vec<Bytes>,
+        now: Timestamp,
+        reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
+    },
+    /// Remove messages older than the cutoff from every topic.
+    RemoveOlderThan {
+        cutoff: Timestamp,
+        reply: oneshot::Sender<Result<RemovalReport, StoreError>>,
+    },
+    /// Make everything written durable.
+    Sync {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The writer's own state of one topic: ahead of the published view by
+/// whatever the current group wrote.
+struct TopicWriter {
+    topic: Arc<Topic>,
+    /// The active segment as written (the view has it as published).
+    active: SegmentView,
+    index: IndexBuilder,
+    /// Segments sealed since the last publish.
+    newly_sealed: Vec<SegmentView>,
+    /// Payload bytes written since the last publish.
+    unpublished_bytes: u64,
+    newest_timestamp: Timestamp,
+    /// Whether readers know the topic yet (not until its first commit).
+    published: bool,
+    /// Set when a sync failed: what was written may not be on disk, and no
+    /// later write can be trusted to be either, until a restart recovers.
+    failed: Option<String>,
+}
+
+/// An append written but not yet answered.
+struct Pending {
+    topic: TopicName,
+    range: OffsetRange,
+    reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    shared: Arc<Shared>,
+    topics_dir: PathBuf,
+    options: FileOptions,
+    /// Held for the writer's life: the root's lock.
+    _lock: File,
+    topics: BTreeMap<TopicName, TopicWriter>,
+    /// Topics written to since the last sync.
+    unsynced: BTreeSet<TopicName>,
+    /// When the oldest unsynced write happened (interval mode).
+    unsynced_since: Option<Instant>,
+    /// Reused to encode each batch.
+    buffer: Vec<u8>,
+}
+
+impl Writer {
+    /// A writer for the recovered topics.
+    pub fn new(
+        shared: Arc<Shared>,
+        topics_dir: PathBuf,
+        options: FileOptions,
+        lock: File,
+        recovered: Vec<(TopicName, Recovered)>,
+    ) -> Self {
+        let topics = recovered
+            .into_iter()
+            .map(|(name, recovered)| {
+                let view = recovered
+                    .topic
+                    .view
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let newest = view
+                    .sealed
+                    .iter()
+                    .chain([&view.active])
+                    .map(|s| s.newest_timestamp)
+                    .max()
+                    .unwrap_or_default();
+                let writer = TopicWriter {
+                    topic: Arc::clone(&recovered.topic),
+                    active: view.active.clone(),
+                    index: recovered.active_index.clone(),
+                    newly_sealed: Vec::new(),
+                    unpublished_bytes: 0,
+                    newest_timestamp: newest,
+                    published: true,
+                    failed: None,
+                };
+                drop(view);
+                (name, writer)
+            })
+            .collect();
+        Self {
+            shared,
+            topics_dir,
+            options,
+            _lock: lock,
+            topics,
+            unsynced: BTreeSet::new(),
+            unsynced_since: None,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Serves commands until every sender is gone, then syncs and returns.
+    pub fn run(mut self, commands: Receiver<Command>) {
+        while let Some(first) = self.next_command(&commands) {
+            let mut pending = Vec::new();
+            let group = std::iter::once(first)
+                .chain(std::iter::from_fn(|| commands.try_recv().ok()))
+                .take(MAX_GROUP);
+            for command in group.collect::<Vec<_>>() {
+                match command {
+                    Command::Append {
+                        topic,
+                        payloads,
+                        now,
+                        reply,
+                    } => match self.append(&topic, &payloads, now) {
+                        Ok(range) => pending.push(Pending {
+                            topic,
+                            range,
+                            reply,
+                        }),
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    },
+                    Command::RemoveOlderThan { cutoff, reply } => {
+                        self.commit(&mut pending);
+                        let _ = reply.send(self.remove_older_than(cutoff));
+                    }
+                    Command::Sync { reply } => {
+                        self.commit(&mut pending);
+                        let _ = reply.send(self.sync_unsynced());
+                    }
+                }
+            }
+            self.commit(&mut pending);
+        }
+        if let Err(error) = self.sync_unsynced() {
+            tracing::error!(%error, "final sync of the file store failed");
+        }
+    }
+
+    /// The next command; in interval mode, syncs when the interval is up
+    /// while waiting. `None` once every sender is gone.
+    fn next_command(&mut self, commands: &Receiver<Command>) -> Option<Command> {
+        loop {
+            let deadline = match (self.options.durability, self.unsynced_since) {
+                (Durability::Interval(interval), Some(since)) => since + interval,
+                _ => return commands.recv().ok(),
+            };
+            match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(command) => return Some(command),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(error) = self.sync_unsynced() {
+                        tracing::error!(%error, "interval sync failed");
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Writes one batch to its topic's active segment (rolling first if it
+    /// would overflow). Not yet synced, published or answered.
+    fn append(
+        &mut self,
+        name: &TopicName,
+        payloads: &[Bytes],
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        if !self.topics.contains_key(name) {
+            let writer = self.create_topic(name)?;
+            self.topics.insert(name.clone(), writer);
+        }
+        let options = self.options;
+        let Self {
+            topics,
+            buffer,
+            topics_dir,
+            ..
+        } = self;
+        let topic = topics
+            .get_mut(name)
+            .ok_or_else(|| StoreError::TopicNotFound(name.clone()))?;
+        if let Some(reason) = &topic.failed {
+            return Err(StoreError::io(
+                format!(
+                    "topic '{name}' stopped taking writes after a failed sync ({reason}); restart the server to recover"
+                ),
+                std::io::Error::other("earlier sync failure"),
+            ));
+        }
+        let timestamp = now.max(topic.newest_timestamp);
+        let first = topic.active.end;
+        buffer.clear();
+        for (i, payload) in payloads.iter().enumerate() {
+            format::encode_record(
+                buffer,
+                first + i as u64,
+                timestamp,
+                payload,
+                i + 1 == payloads.len(),
+            );
+        }
+        let has_records = topic.active.end > topic.active.base;
+        if has_records && topic.active.len + buffer.len() as u64 > options.segment_bytes {
+            roll(topic, &topics_dir.join(name.as_str()), options.durability)?;
+        }
+        let position = topic.active.len;
+        if let Err(error) = topic.active.file.write_all_at(buffer, position) {
+            // Leave no partial batch behind; the next write goes here anyway.
+            let _ = topic.active.file.set_len(position);
+            return Err(StoreError::io(
+                format!("appending to {}", topic.active.path.display()),
+                error,
+            ));
+        }
+        let mut record_position = position;
+        for (i, payload) in payloads.iter().enumerate() {
+            topic.index.observe(first + i as u64, record_position);
+            record_position += (format::RECORD_HEADER_LEN + payload.len()) as u64;
+        }
+        topic.active.len += buffer.len() as u64;
+        topic.active.end += payloads.len() as u64;
+        topic.active.newest_timestamp = timestamp;
+        topic.newest_timestamp = timestamp;
+        topic.unpublished_bytes += payloads.iter().map(|p| p.len() as u64).sum::<u64>();
+        self.unsynced.insert(name.clone());
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        Ok(OffsetRange {
+            first,
+            last: first + payloads.len() as u64 - 1,
+        })
+    }
+
+    /// Creates a topic's directory and first segment, durably.
+    fn create_topic(&self, name: &TopicName) -> Result<TopicWriter, StoreError> {
+        let dir = self.topics_dir.join(name.as_str());
+        let created = fs::create_dir(&dir);
+        if let Err(error) = created.as_ref()
+            && error.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(StoreError::io(
+                format!("creating {}", dir.display()),
+                std::io::Error::from(error.kind()),
+            ));
+        }
+        let segment = create_segment(&dir, 1, self.options.durability).inspect_err(|_| {
+            let _ = fs::remove_dir(&dir);
+        })?;
+        if self.options.durability != Durability::Never {
+            sync_dir(&self.topics_dir)?;
+        }
+        let view = TopicView {
+            sealed: Default::default(),
+            active: segment.clone(),
+            active_index: Vec::new(),
+            start_offset: 1,
+            start_position: SEGMENT_HEADER_LEN,
+            size_bytes: 0,
+        };
+        Ok(TopicWriter {
+            topic: Arc::new(Topic {
+                dir,
+                view: RwLock::new(view),
+            }),
+            active: segment,
+            index: IndexBuilder::default(),
+            newly_sealed: Vec::new(),
+            unpublished_bytes: 0,
+            newest_timestamp: Timestamp::default(),
+            published: false,
+            failed: None,
+        })
+    }
+
+    /// Syncs what the group wrote (when every append must be durable),
+    /// publishes it to readers, and answers each append.
+    fn commit(&mut self, pending: &mut Vec<Pending>) {
+        if pending.is_empty() {
+            return;
+        }
+        if self.options.durability == Durability::Always {
+            let _ = self.sync_unsynced();
+        }
+        let touched: BTreeSet<TopicName> = pending.iter().map(|p| p.topic.clone()).collect();
+        for name in &touched {
+            if let Some(topic) = self.topics.get_mut(name)
+                && topic.failed.is_none()
+            {
+                publish(&self.shared, name, topic);
+            }
+        }
+        for Pending {
+            topic,
+            range,
+            reply,
+        } in pending.drain(..)
+        {
+            let answer = match self.topics.get(&topic).and_then(|t| t.failed.clone()) {
+                None => Ok(range),
+                Some(reason) => Err(StoreError::io(
+                    format!("syncing topic '{topic}' failed; the batch may not be durable"),
+                    std::io::Error::other(reason),
+                )),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Syncs the active segment of every topic written since the last sync.
+    /// A topic whose sync fails stops taking writes (see `failed`).
+    fn sync_unsynced(&mut self) -> Result<(), StoreError> {
+        let mut first_error = None;
+        for name in std::mem::take(&mut self.unsynced) {
+            let Some(topic) = self.topics.get_mut(&name) else {
+                continue;
+            };
+            if let Err(error) = topic.active.file.sync_data() {
+                tracing::error!(topic = %name, file = %topic.active.path.display(), %error, "sync failed; the topic takes no more writes until a restart");
+                topic.failed = Some(error.to_string());
+                first_error.get_or_insert(StoreError::io(
+                    format!("syncing {}", topic.active.path.display()),
+                    error,
+                ));
+            }
+        }
+        self.unsynced_since = None;
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Removes, from every topic, the messages stored before `cutoff`:
+    /// whole sealed segments are deleted; within the first remaining
+    /// segment the start offset moves past the expired records.
+    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+        let mut report = RemovalReport::default();
+        for (name, topic) in &mut self.topics {
+            if !topic.published || topic.failed.is_some() {
+                continue;
+            }
+            let removed = expire(&self.shared, name, topic, cutoff, self.options.durability)?;
+            report.messages_removed += removed.messages_removed;
+            report.bytes_removed += removed.bytes_removed;
+        }
+        Ok(report)
+    }
+}
+
+/// Moves a topic's start past everything older than `cutoff`.
+fn expire(
+    shared: &Shared,
+    name: &TopicName,
+    topic: &TopicWriter,
+    cutoff: Timestamp,
+    durability: Durability,
+) -> Result<RemovalReport, StoreError> {
+    let (start, start_position, expired_segments, partial) = {
+        let view = topic
+            .topic
+            .view
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let expired = view
+            .sealed
+            .iter()
+            .take_while(|s| s.newest_timestamp < cutoff)
+            .count();
+        let partial = view.sealed.get(expired).unwrap_or(&view.active).clone();
+        let expired_segments: Vec<SegmentView> =
+            view.sealed.iter().take(expired).cloned().collect();
+        (
+            view.start_offset,
+            view.start_position,
+            expired_segments,
+            partial,
+        )
+    };
+    let mut new_start = start;
+    let mut new_position = start_position;
+    let mut bytes = 0;
+    for segment in &expired_segments {
+        let (from, position) = if segment.base <= start {
+            (start, start_position)
+        } else {
+            (segment.base, SEGMENT_HEADER_LEN)
+        };
+        if segment.end > from {
+            bytes += payload_bytes(position, segment.len, segment.end - from);
+        }
+        new_start = segment.end;
+        new_position = SEGMENT_HEADER_LEN;
+    }
+    // Within the first segment that is not wholly expired: skip past the
+    // expired records (timestamps never decrease, so they come first).
+    let mut cursor = RecordCursor::new(
+        &partial.file,
+        new_position,
+        partial.len,
+        Some(new_start),
+        SCAN_CHUNK,
+    );
+    loop {
+        let record = match cursor.next_record() {
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("reading {}", partial.path.display()),
+                    e,
+                ));
+            }
+            Ok(Err(damage)) => {
+                return Err(StoreError::Corrupt {
+                    path: partial.path.clone(),
+                    position: damage.position,
+                    detail: damage.reason,
+                });
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(record))) => record,
+        };
+        if record.header.timestamp >= cutoff {
+            break;
+        }
+        bytes += record.payload.len() as u64;
+        new_start = record.header.offset + 1;
+        new_position = cursor.position();
+    }
+    if new_start == start {
+        return Ok(RemovalReport::default());
+    }
+    // The new start is recorded before any file goes, so a crash between
+    // the two never leaves a start pointing into a deleted segment.
+    let start_path = topic.topic.dir.join(START_FILE);
+    write_atomically(
+        &start_path,
+        &format::encode_start(new_start, new_position),
+        durability != Durability::Never,
+    )?;
+    {
+        let mut view = topic
+            .topic
+            .view
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        view.sealed.drain(..expired_segments.len());
+        view.start_offset = new_start;
+        view.start_position = new_position;
+        view.size_bytes -= bytes;
+    }
+    for segment in &expired_segments {
+        for path in [segment.path.clone(), segment.path.with_extension("index")] {
+            if let Err(error) = fs::remove_file(&path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %path.display(), %error, "could not delete an expired segment file");
+            }
+        }
+        shared
+            .index_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop(&segment.path);
+    }
+    if !expired_segments.is_empty() && durability != Durability::Never {
+        sync_dir(&topic.topic.dir)?;
+    }
+    tracing::debug!(topic = %name, from = start, to = new_start, "retention moved the start");
+    Ok(RemovalReport {
+        messages_removed: new_start - start,
+        bytes_removed: bytes,
+    })
+}
+
+/// Makes the writer's state of a topic the published one.
+fn publish(shared: &Shared, name: &TopicName, topic: &mut TopicWriter) {
+    {
+        let mut view = topic
+            .topic
+            .view
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if topic.newly_sealed.is_empty() {
+            let known = view.active_index.len();
+            view.active_index
+                .extend_from_slice(&topic.index.entries[known..]);
+        } else {
+            // A start at the end of the segment just sealed (everything in
+            // it expired) now points at the start of the next one.
+            if view.start_offset == view.active.end {
+                view.start_position = SEGMENT_HEADER_LEN;
+            }
+            view.sealed.extend(topic.newly_sealed.drain(..));
+            view.active_index = topic.index.entries.clone();
+        }
+        view.active = topic.active.clone();
+        view.size_bytes += topic.unpublished_bytes;
+    }
+    topic.unpublished_bytes = 0;
+    if !topic.published {
+        topic.published = true;
+        let mut topics = shared
+            .topics
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        topics.insert(name.clone(), Arc::clone(&topic.topic));
+    }
+}
+
+/// Seals the active segment (synced, with its index written) and starts a
+/// new one at the next offset.
+fn roll(topic: &mut TopicWriter, dir: &Path, durability: Durability) -> Result<(), StoreError> {
+    let durable = durability != Durability::Never;
+    let active = &topic.active;
+    if durable {
+        active
+            .file
+            .sync_data()
+            .map_err(|e| StoreError::io(format!("syncing {}", active.path.display()), e))?;
+    }
+    let index = SegmentIndex {
+        end_offset: active.end,
+        log_len: active.len,
+        newest_timestamp: active.newest_timestamp,
+        entries: topic.index.entries.clone(),
+    };
+    write_atomically(
+        &active.path.with_extension("index"),
+        &format::encode_index(&index),
+        durable,
+    )?;
+    let next = create_segment(dir, active.end, durability)?;
+    let sealed = std::mem::replace(&mut topic.active, next);
+    topic.newly_sealed.push(sealed);
+    topic.index = IndexBuilder::default();
+    Ok(())
+}
+
+/// Creates an empty segment starting at `base`, durably unless told not to.
+fn create_segment(
+    dir: &Path,
+    base: u64,
+    durability: Durability,
+) -> Result<SegmentView, StoreError> {
+    let path = dir.join(format::segment_file_name(base));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+    let written = file.write_all_at(&format::encode_segment_header(base), 0);
+    let synced = || {
+        if durability == Durability::Never {
+            Ok(())
+        } else {
+            file.sync_all()
+        }
+    };
+    if let Err(error) = written.and_then(|()| synced()) {
+        let _ = fs::remove_file(&path);
+        return Err(StoreError::io(
+            format!("creating {}", path.display()),
+            error,
+        ));
+    }
+    if durability != Durability::Never {
+        sync_dir(dir)?;
+    }
+    Ok(empty_segment(file, base, path))
+}
