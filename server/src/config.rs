@@ -8,6 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use minikafka_backends::{Durability, Recovery};
 use serde::Deserialize;
 
 /// The prefix of every variable the server reads.
@@ -24,6 +25,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MINIKAFKA_SWEEP_INTERVAL",
     "MINIKAFKA_MAX_MESSAGE_BYTES",
     "MINIKAFKA_MAX_REQUEST_BYTES",
+    "MINIKAFKA_SEGMENT_BYTES",
+    "MINIKAFKA_RECOVERY",
 ];
 
 /// The address served when `MINIKAFKA_HOST` is unset.
@@ -46,13 +49,17 @@ pub struct Config {
     /// Where the persistent stores keep their files.
     pub root_dir: PathBuf,
     /// When the persistent stores flush to stable storage.
-    pub fsync: Fsync,
+    pub fsync: Durability,
     /// How often the retention sweeper runs.
     pub sweep_interval: Duration,
     /// The largest payload accepted, in bytes.
     pub max_message_bytes: usize,
     /// The largest gRPC request accepted, in bytes.
     pub max_request_bytes: usize,
+    /// The size at which the file store starts a new segment.
+    pub segment_bytes: u64,
+    /// What the file store does about damage inside a sealed segment.
+    pub recovery: Recovery,
 }
 
 /// The store implementations a server can run on.
@@ -74,17 +81,6 @@ impl std::fmt::Display for Backend {
             Self::Memory => "memory",
         })
     }
-}
-
-/// When a persistent store makes appended data durable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fsync {
-    /// Before acknowledging each produce (concurrent produces share a sync).
-    Always,
-    /// Never explicitly; the operating system flushes when it chooses.
-    Never,
-    /// In the background, at most this far apart.
-    Every(Duration),
 }
 
 /// A variable with a value the server cannot use.
@@ -111,6 +107,8 @@ struct RawConfig {
     sweep_interval: Option<String>,
     max_message_bytes: Option<String>,
     max_request_bytes: Option<String>,
+    segment_bytes: Option<String>,
+    recovery: Option<String>,
 }
 
 impl Config {
@@ -159,12 +157,19 @@ impl Config {
         Ok(Self {
             listen: parse("HOST", raw.host, DEFAULT_HOST, parse_listen)?,
             retention,
-            backend: parse("BACKEND", raw.backend, "memory", parse_backend)?,
+            backend: parse("BACKEND", raw.backend, "file", parse_backend)?,
             root_dir: parse("ROOT_DIR", raw.root_dir, "./mkfk-data", parse_dir)?,
             fsync: parse("FSYNC", raw.fsync, "always", parse_fsync)?,
             sweep_interval,
             max_message_bytes,
             max_request_bytes,
+            segment_bytes: parse(
+                "SEGMENT_BYTES",
+                raw.segment_bytes,
+                "64MiB",
+                parse_segment_size,
+            )?,
+            recovery: parse("RECOVERY", raw.recovery, "strict", parse_recovery)?,
         })
     }
 }
@@ -254,12 +259,12 @@ fn parse_dir(value: &str) -> Result<PathBuf, &'static str> {
     Ok(PathBuf::from(value))
 }
 
-fn parse_fsync(value: &str) -> Result<Fsync, &'static str> {
+fn parse_fsync(value: &str) -> Result<Durability, &'static str> {
     match value {
-        "always" => Ok(Fsync::Always),
-        "never" => Ok(Fsync::Never),
+        "always" => Ok(Durability::Always),
+        "never" => Ok(Durability::Never),
         interval => parse_positive_duration(interval)
-            .map(Fsync::Every)
+            .map(Durability::Interval)
             .map_err(|_| "always, never, or an interval such as 1s or 200ms"),
     }
 }
@@ -271,6 +276,25 @@ fn parse_size(value: &str) -> Result<usize, &'static str> {
     match usize::try_from(size.as_u64()) {
         Ok(bytes) if bytes > 0 && bytes <= 1 << 30 => Ok(bytes),
         _ => Err(EXPECTED),
+    }
+}
+
+fn parse_segment_size(value: &str) -> Result<u64, &'static str> {
+    const EXPECTED: &str = "a size such as 64MiB or 1GiB, at least 1KiB and at most 1GiB";
+    let size: bytesize::ByteSize = value.parse().map_err(|_| EXPECTED)?;
+    match size.as_u64() {
+        bytes @ 1024..=0x4000_0000 => Ok(bytes),
+        _ => Err(EXPECTED),
+    }
+}
+
+fn parse_recovery(value: &str) -> Result<Recovery, &'static str> {
+    match value {
+        "strict" => Ok(Recovery::Strict),
+        "truncate" => Ok(Recovery::Truncate),
+        _ => {
+            Err("strict (refuse to start on damage inside the log) or truncate (cut the log there)")
+        }
     }
 }
 
@@ -287,12 +311,14 @@ mod tests {
         let c = config(&[("PATH", "/bin")]).expect("defaults are valid");
         assert_eq!(c.listen, "127.0.0.1:9999".parse().expect("addr"));
         assert_eq!(c.retention, Some(Duration::from_secs(7 * 86_400)));
-        assert_eq!(c.backend, Backend::Memory);
+        assert_eq!(c.backend, Backend::File);
         assert_eq!(c.root_dir, PathBuf::from("./mkfk-data"));
-        assert_eq!(c.fsync, Fsync::Always);
+        assert_eq!(c.fsync, Durability::Always);
         assert_eq!(c.sweep_interval, Duration::from_secs(60));
         assert_eq!(c.max_message_bytes, 1024 * 1024);
         assert_eq!(c.max_request_bytes, 16 * 1024 * 1024);
+        assert_eq!(c.segment_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.recovery, Recovery::Strict);
     }
 
     #[test]
@@ -306,13 +332,15 @@ mod tests {
             ("MINIKAFKA_SWEEP_INTERVAL", "5s"),
             ("MINIKAFKA_MAX_MESSAGE_BYTES", "64KiB"),
             ("MINIKAFKA_MAX_REQUEST_BYTES", "1048576"),
+            ("MINIKAFKA_SEGMENT_BYTES", "4KiB"),
+            ("MINIKAFKA_RECOVERY", "truncate"),
         ])
         .expect("valid");
         assert_eq!(c.listen, "0.0.0.0:7000".parse().expect("addr"));
         assert_eq!(c.retention, None);
         assert_eq!(c.backend, Backend::Sqlite);
         assert_eq!(c.root_dir, PathBuf::from("/var/lib/mkfk"));
-        assert_eq!(c.fsync, Fsync::Every(Duration::from_millis(250)));
+        assert_eq!(c.fsync, Durability::Interval(Duration::from_millis(250)));
         assert_eq!(c.sweep_interval, Duration::from_secs(5));
         assert_eq!(
             (c.max_message_bytes, c.max_request_bytes),
@@ -347,6 +375,8 @@ mod tests {
             ("MINIKAFKA_MAX_MESSAGE_BYTES", "big", "1MiB"),
             ("MINIKAFKA_MAX_REQUEST_BYTES", "0", "above 0"),
             ("MINIKAFKA_MAX_REQUEST_BYTES", "2GiB", "at most 1GiB"),
+            ("MINIKAFKA_SEGMENT_BYTES", "100", "at least 1KiB"),
+            ("MINIKAFKA_RECOVERY", "repair", "strict"),
         ];
         for (variable, value, expected) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

@@ -24,7 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use minikafka_backends::{MemoryStore, Store, StoreError};
+use minikafka_backends::{FileOptions, FileStore, MemoryStore, Store, StoreError};
 use minikafka_proto::{protocol, v1};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,7 @@ use tokio_util::task::TaskTracker;
 use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Backend, Config, ConfigError, Fsync};
+pub use config::{Backend, Config, ConfigError};
 
 /// How long in-flight requests get to finish after shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,17 +42,40 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 #[non_exhaustive]
 pub enum OpenStoreError {
     /// The configured backend is not part of this build yet.
-    #[error(
-        "MINIKAFKA_BACKEND={0}: the {0} store is not available yet; use MINIKAFKA_BACKEND=memory"
-    )]
+    #[error("MINIKAFKA_BACKEND={0}: the {0} store is not available yet; use file or memory")]
     NotAvailable(&'static str),
+    /// The store could not be opened (or recovered).
+    #[error("cannot open the {backend} store in {root}: {source}")]
+    Store {
+        /// The configured backend.
+        backend: Backend,
+        /// The configured root directory.
+        root: String,
+        /// Why.
+        source: StoreError,
+    },
 }
 
-/// Opens the store that `config` names.
+/// Opens the store that `config` names, recovering it after a crash. Does
+/// blocking file I/O: call it before serving, or on a blocking thread.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, OpenStoreError> {
     match config.backend {
         Backend::Memory => Ok(Arc::new(MemoryStore::new())),
-        Backend::File => Err(OpenStoreError::NotAvailable("file")),
+        Backend::File => {
+            let options = FileOptions {
+                durability: config.fsync,
+                segment_bytes: config.segment_bytes,
+                recovery: config.recovery,
+            };
+            let store = FileStore::open(&config.root_dir, options).map_err(|source| {
+                OpenStoreError::Store {
+                    backend: config.backend,
+                    root: config.root_dir.display().to_string(),
+                    source,
+                }
+            })?;
+            Ok(Arc::new(store))
+        }
         Backend::Sqlite => Err(OpenStoreError::NotAvailable("sqlite")),
     }
 }

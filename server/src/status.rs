@@ -17,6 +17,7 @@ pub fn store_error_to_status(error: StoreError) -> Status {
             tracing::error!(%error, "produce refused: storage is full");
             Status::resource_exhausted("the server's storage is full; retry once space is freed")
         }
+        StoreError::Closed => Status::unavailable("the server is shutting down"),
         other => {
             tracing::error!(error = %other, "store operation failed");
             Status::internal("the server failed to complete the request; its log has the cause")
@@ -53,6 +54,15 @@ mod tests {
                     source: io::Error::from_raw_os_error(28),
                 },
                 Code::ResourceExhausted,
+            ),
+            (StoreError::Closed, Code::Unavailable),
+            (
+                StoreError::Corrupt {
+                    path: "/data/orders/00000000000000000001.log".into(),
+                    position: 16,
+                    detail: "checksum mismatch".into(),
+                },
+                Code::Internal,
             ),
             (
                 StoreError::Io {

@@ -18,12 +18,15 @@ const ENVIRONMENT: &str = "\
 Environment:
   MINIKAFKA_HOST               listen address; :9999 means all interfaces [default: 127.0.0.1:9999]
   MINIKAFKA_RETENTIONTIME      age after which messages are removed, or 'forever' [default: 7d]
-  MINIKAFKA_BACKEND            file, sqlite or memory [default: memory]
+  MINIKAFKA_BACKEND            file, sqlite or memory [default: file]
   MINIKAFKA_ROOT_DIR           where the file and sqlite stores keep data [default: ./mkfk-data]
   MINIKAFKA_FSYNC              always, never, or an interval such as 1s [default: always]
   MINIKAFKA_SWEEP_INTERVAL     how often retention runs [default: retention/10, within 100ms..60s]
   MINIKAFKA_MAX_MESSAGE_BYTES  largest payload accepted [default: 1MiB]
   MINIKAFKA_MAX_REQUEST_BYTES  largest gRPC request accepted [default: 16MiB]
+  MINIKAFKA_SEGMENT_BYTES      file store: size at which a new segment starts [default: 64MiB]
+  MINIKAFKA_RECOVERY           file store: strict (refuse to start on damage inside the log)
+                               or truncate (cut the log there) [default: strict]
   RUST_LOG                     log filter [default: info]
 
 SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";
@@ -59,7 +62,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives once we say we are listening
     // must drain and sync, not kill the process.
     let shutdown = shutdown_signal()?;
-    let store = open_store(&config)?;
+    let started = std::time::Instant::now();
+    let store = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open_store(&config))
+            .await
+            .context("opening the store")??
+    };
+    tracing::info!(backend = %config.backend, root_dir = %config.root_dir.display(), elapsed = ?started.elapsed(), "store opened");
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (MINIKAFKA_HOST)", config.listen))?;

@@ -1,0 +1,283 @@
+//! Durability of the file store, tested as an operator would meet it: a
+//! real `mkfk-server` process on real files, killed with SIGKILL while
+//! producers are busy, restarted, and checked for exactly what the
+//! durability contract promised at each acknowledgement.
+//!
+//! With `MINIKAFKA_FSYNC=always` a produce is answered only after its
+//! bytes are synced, so every acknowledged message must come back after a
+//! crash, at its offset, byte for byte; numbering must go on from there.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use minikafka_client::{Client, Position};
+
+fn file_server(root: &Path, extra: &[(&str, &str)]) -> Server {
+    let root = root.to_str().expect("a UTF-8 temporary path");
+    let mut env = vec![("MINIKAFKA_BACKEND", "file"), ("MINIKAFKA_ROOT_DIR", root)];
+    env.extend_from_slice(extra);
+    Server::start_with(&env)
+}
+
+/// Every message of `topic`, by offset, read from the earliest.
+async fn everything(client: &Client, topic: &str) -> BTreeMap<u64, Bytes> {
+    let info = client.describe_topic(topic).await.expect("describe");
+    let mut consumer = client.consumer(topic, Position::Earliest);
+    let mut messages = BTreeMap::new();
+    while consumer.position() < info.next_offset {
+        let polled = consumer.poll().await.expect("poll");
+        assert!(
+            !polled.messages.is_empty(),
+            "stopped short at {}",
+            consumer.position()
+        );
+        messages.extend(polled.messages.into_iter().map(|m| (m.offset, m.payload)));
+    }
+    messages
+}
+
+fn segments(root: &Path, topic: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join("topics").join(topic))
+        .expect("the topic's directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_survives_kill_9() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let mut server = file_server(
+        root.path(),
+        &[
+            ("MINIKAFKA_FSYNC", "always"),
+            ("MINIKAFKA_SEGMENT_BYTES", "64KiB"),
+        ],
+    );
+
+    let acknowledged = Arc::new(Mutex::new(BTreeMap::<u64, Bytes>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..4)
+        .map(|producer| {
+            let (address, acknowledged, stop) =
+                (server.address.clone(), acknowledged.clone(), stop.clone());
+            tokio::spawn(async move {
+                let client = Client::connect(&address).await.expect("connect");
+                let producer_handle = client.producer("crash");
+                for i in 0u64.. {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let size = 1 + (i % 5) as usize;
+                    let batch: Vec<Bytes> = (0..size)
+                        .map(|j| Bytes::from(format!("{producer}-{i}-{j}-{}", "x".repeat(j * 40))))
+                        .collect();
+                    match producer_handle.send_batch(batch.clone()).await {
+                        Ok(range) => {
+                            let mut acked = acknowledged.lock().expect("lock");
+                            acked.extend((range.first..=range.last).zip(batch));
+                        }
+                        // The server is gone: whatever was unanswered may or may not be stored.
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let deadline = Instant::now() + DEADLINE;
+    while acknowledged.lock().expect("lock").len() < 3_000 {
+        assert!(Instant::now() < deadline, "producers too slow");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.crash();
+    stop.store(true, Ordering::SeqCst);
+    for producer in producers {
+        producer.await.expect("producer task");
+    }
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().expect("lock"));
+    assert!(
+        segments(root.path(), "crash").len() > 1,
+        "the test should span several segments"
+    );
+
+    // A crash can also leave half a record behind: add one to be sure the
+    // restart copes with it.
+    let active = segments(root.path(), "crash").pop().expect("a segment");
+    OpenOptions::new()
+        .append(true)
+        .open(&active)
+        .expect("open")
+        .write_all(&[0x42; 37])
+        .expect("write");
+
+    let server = file_server(
+        root.path(),
+        &[
+            ("MINIKAFKA_FSYNC", "always"),
+            ("MINIKAFKA_SEGMENT_BYTES", "64KiB"),
+        ],
+    );
+    assert!(
+        server.log.text().contains("cutting a torn or corrupt tail"),
+        "the torn tail is reported:\n{}",
+        server.log.text()
+    );
+    let client = server.client().await;
+    let stored = everything(&client, "crash").await;
+    let offsets: Vec<u64> = stored.keys().copied().collect();
+    assert_eq!(
+        offsets,
+        (1..=offsets.len() as u64).collect::<Vec<_>>(),
+        "offsets from 1 with no hole"
+    );
+    for (offset, payload) in &acknowledged {
+        assert_eq!(
+            stored.get(offset),
+            Some(payload),
+            "acknowledged message {offset} lost or changed"
+        );
+    }
+    let next = client
+        .producer("crash")
+        .send("after the crash")
+        .await
+        .expect("produce");
+    assert_eq!(
+        next,
+        offsets.len() as u64 + 1,
+        "numbering goes on after the last stored message"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_backend_keeps_messages_across_a_restart() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_str = root.path().to_str().expect("UTF-8");
+    // No MINIKAFKA_BACKEND: the file store is the default.
+    let mut server = Server::start_with(&[("MINIKAFKA_ROOT_DIR", root_str)]);
+    let lines: String = (1..=1000).map(|i| format!("line-{i}\n")).collect();
+    let produced = run(
+        &mut server.producer("kept"),
+        "mkfk-producer",
+        Some(lines.clone().into_bytes()),
+    );
+    assert!(produced.status.success(), "{}", produced.stderr);
+    let (status, log) = terminate(&mut server);
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("backend=file"), "{log}");
+    assert!(!segments(root.path(), "kept").is_empty());
+
+    let server = Server::start_with(&[("MINIKAFKA_ROOT_DIR", root_str)]);
+    let consumed = run(
+        &mut server.consumer("kept", &["--max", "1000"]),
+        "mkfk-consumer",
+        None,
+    );
+    assert!(consumed.status.success(), "{}", consumed.stderr);
+    assert_eq!(String::from_utf8_lossy(&consumed.stdout), lines);
+    let next = server
+        .client()
+        .await
+        .producer("kept")
+        .send("1001")
+        .await
+        .expect("produce");
+    assert_eq!(next, 1001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damage_inside_the_log_stops_start_up_until_truncation_is_allowed() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let small = [("MINIKAFKA_SEGMENT_BYTES", "1KiB")];
+    let mut server = file_server(root.path(), &small);
+    let client = server.client().await;
+    for i in 0..100 {
+        client
+            .producer("damaged")
+            .send(format!("message {i:03}"))
+            .await
+            .expect("produce");
+    }
+    drop(client);
+    let (status, _) = terminate(&mut server);
+    assert_eq!(status.code(), Some(0));
+
+    let files = segments(root.path(), "damaged");
+    assert!(files.len() >= 3, "{files:?}");
+    let second = &files[1];
+    let mut bytes = fs::read(second).expect("read");
+    bytes[16 + 24] ^= 0xff; // the first payload byte of its first record
+    fs::write(second, &bytes).expect("write");
+    fs::remove_file(second.with_extension("index")).expect("remove its index");
+
+    let root_str = root.path().to_str().expect("UTF-8");
+    let refused = run(
+        command(SERVER).envs([
+            ("MINIKAFKA_HOST", "127.0.0.1:0"),
+            ("MINIKAFKA_ROOT_DIR", root_str),
+            ("MINIKAFKA_SEGMENT_BYTES", "1KiB"),
+        ]),
+        "mkfk-server",
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    let second_name = second.display().to_string();
+    assert!(
+        refused.stderr.contains(&second_name) && refused.stderr.contains("at byte 16"),
+        "the error names the file and where:\n{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("listening on"));
+
+    let server = file_server(
+        root.path(),
+        &[
+            ("MINIKAFKA_SEGMENT_BYTES", "1KiB"),
+            ("MINIKAFKA_RECOVERY", "truncate"),
+        ],
+    );
+    let client = server.client().await;
+    let kept = everything(&client, "damaged").await;
+    let base: u64 = second
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("a segment named by its base offset");
+    assert_eq!(
+        kept.keys().copied().collect::<Vec<_>>(),
+        (1..base).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_second_server_cannot_use_the_same_directory() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let _first = file_server(root.path(), &[]);
+    let root_str = root.path().to_str().expect("UTF-8");
+    let second = run(
+        command(SERVER).envs([
+            ("MINIKAFKA_HOST", "127.0.0.1:0"),
+            ("MINIKAFKA_ROOT_DIR", root_str),
+        ]),
+        "mkfk-server",
+        None,
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("in use by another minikafka server"),
+        "{}",
+        second.stderr
+    );
+}
