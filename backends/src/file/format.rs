@@ -26,9 +26,10 @@ pub const MAX_PAYLOAD_LEN: usize = (BATCH_END - 1) as usize;
 /// The first bytes of every index file.
 pub const INDEX_MAGIC: &[u8; 8] = b"MKFKIDX1";
 /// Index header: magic, end offset (u64), log length (u64), newest
-/// timestamp (u64), entry count (u32), crc32c (u32) of the header's other
-/// bytes and all entries.
-pub const INDEX_HEADER_LEN: usize = 40;
+/// timestamp (u64), entry count (u32), crc32c of the entries (u32), crc32c
+/// of the header's first 40 bytes (u32). The header has its own checksum so
+/// start-up can trust a segment from these 44 bytes alone.
+pub const INDEX_HEADER_LEN: usize = 44;
 /// One index entry: an offset (u64) and its record's position (u64).
 pub const INDEX_ENTRY_LEN: usize = 16;
 
@@ -149,47 +150,79 @@ pub struct SegmentIndex {
     pub entries: Vec<(u64, u64)>,
 }
 
+/// What an index file's header says about its segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexHeader {
+    /// The offset after the segment's last record.
+    pub end_offset: u64,
+    /// The segment file's length in bytes.
+    pub log_len: u64,
+    /// The timestamp of the segment's last record.
+    pub newest_timestamp: Timestamp,
+    /// How many entries follow the header.
+    pub entry_count: u32,
+    /// The checksum of the entries.
+    pub entries_crc: u32,
+}
+
+impl IndexHeader {
+    /// The length of the whole index file this header describes.
+    pub fn file_len(&self) -> u64 {
+        (INDEX_HEADER_LEN + self.entry_count as usize * INDEX_ENTRY_LEN) as u64
+    }
+}
+
 /// Encodes an index file.
 pub fn encode_index(index: &SegmentIndex) -> Vec<u8> {
-    let mut out = Vec::with_capacity(INDEX_HEADER_LEN + index.entries.len() * INDEX_ENTRY_LEN);
+    let mut entries = Vec::with_capacity(index.entries.len() * INDEX_ENTRY_LEN);
+    for &(offset, position) in &index.entries {
+        entries.put_u64_le(offset);
+        entries.put_u64_le(position);
+    }
+    let mut out = Vec::with_capacity(INDEX_HEADER_LEN + entries.len());
     out.put_slice(INDEX_MAGIC);
     out.put_u64_le(index.end_offset);
     out.put_u64_le(index.log_len);
     out.put_u64_le(index.newest_timestamp.as_nanos());
     out.put_u32_le(index.entries.len() as u32);
-    out.put_u32_le(0); // crc, filled in below
-    for &(offset, position) in &index.entries {
-        out.put_u64_le(offset);
-        out.put_u64_le(position);
-    }
-    let crc = index_crc(&out);
-    out[36..40].copy_from_slice(&crc.to_le_bytes());
+    out.put_u32_le(crc32c::crc32c(&entries));
+    out.put_u32_le(crc32c::crc32c(&out));
+    out.extend_from_slice(&entries);
     out
 }
 
-fn index_crc(file: &[u8]) -> u32 {
-    let header = crc32c::crc32c(&file[..36]);
-    crc32c::crc32c_append(header, &file[INDEX_HEADER_LEN..])
+/// Decodes an index file's header; `None` if it is torn, corrupt or not
+/// an index.
+pub fn decode_index_header(bytes: &[u8]) -> Option<IndexHeader> {
+    if bytes.len() < INDEX_HEADER_LEN || &bytes[..8] != INDEX_MAGIC {
+        return None;
+    }
+    let u32_at =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    (crc32c::crc32c(&bytes[..40]) == u32_at(40)).then(|| IndexHeader {
+        end_offset: u64_at(bytes, 8),
+        log_len: u64_at(bytes, 16),
+        newest_timestamp: Timestamp::from_nanos(u64_at(bytes, 24)),
+        entry_count: u32_at(32),
+        entries_crc: u32_at(36),
+    })
 }
 
-/// Decodes an index file; `None` if it is torn, corrupt or not an index.
+/// Decodes a whole index file; `None` if any part is torn or corrupt.
 pub fn decode_index(file: &[u8]) -> Option<SegmentIndex> {
-    if file.len() < INDEX_HEADER_LEN || &file[..8] != INDEX_MAGIC {
+    let header = decode_index_header(file)?;
+    let entries = &file[INDEX_HEADER_LEN..];
+    if file.len() as u64 != header.file_len() || crc32c::crc32c(entries) != header.entries_crc {
         return None;
     }
-    let count = u32::from_le_bytes([file[32], file[33], file[34], file[35]]) as usize;
-    let stored_crc = u32::from_le_bytes([file[36], file[37], file[38], file[39]]);
-    if file.len() != INDEX_HEADER_LEN + count * INDEX_ENTRY_LEN || index_crc(file) != stored_crc {
-        return None;
-    }
-    let entries = file[INDEX_HEADER_LEN..]
+    let entries = entries
         .chunks_exact(INDEX_ENTRY_LEN)
         .map(|entry| (u64_at(entry, 0), u64_at(entry, 8)))
         .collect();
     Some(SegmentIndex {
-        end_offset: u64_at(file, 8),
-        log_len: u64_at(file, 16),
-        newest_timestamp: Timestamp::from_nanos(u64_at(file, 24)),
+        end_offset: header.end_offset,
+        log_len: header.log_len,
+        newest_timestamp: header.newest_timestamp,
         entries,
     })
 }
@@ -286,11 +319,24 @@ mod tests {
             entries: vec![(1, 16), (50, 2000)],
         };
         let file = encode_index(&index);
-        assert_eq!(decode_index(&file), Some(index));
+        assert_eq!(decode_index(&file), Some(index.clone()));
+        let header =
+            decode_index_header(&file[..INDEX_HEADER_LEN]).expect("the header alone decodes");
+        assert_eq!(
+            (header.end_offset, header.log_len, header.file_len()),
+            (100, 4096, file.len() as u64)
+        );
         assert_eq!(decode_index(&file[..file.len() - 1]), None, "torn");
         let mut damaged = file.clone();
         damaged[20] ^= 1;
-        assert_eq!(decode_index(&damaged), None, "flipped bit");
+        assert_eq!(decode_index_header(&damaged), None, "flipped header bit");
+        let mut damaged = file.clone();
+        damaged[INDEX_HEADER_LEN + 3] ^= 1;
+        assert!(
+            decode_index_header(&damaged).is_some(),
+            "the header is still intact"
+        );
+        assert_eq!(decode_index(&damaged), None, "flipped entry bit");
     }
 
     #[test]

@@ -463,8 +463,15 @@ fn sealed_index_lookup(shared: &Shared, path: &Path, base: u64, offset: u64) -> 
                     entries
                 }
                 None => {
-                    tracing::warn!(file = %index_path.display(), "index unreadable; reading the segment from its start");
-                    return (base, SEGMENT_HEADER_LEN);
+                    // Remembered, so the warning comes once and not per read.
+                    tracing::warn!(file = %index_path.display(), "index unreadable; reads of this segment start at its first record");
+                    let entries = Arc::new(vec![(base, SEGMENT_HEADER_LEN)]);
+                    let mut cache = shared
+                        .index_cache
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    cache.put(path.to_owned(), Arc::clone(&entries));
+                    entries
                 }
             }
         }

@@ -343,17 +343,13 @@ fn open_sealed(
     if let Err(damage) = check_header(&file, base, &path) {
         return Ok(Err((file, path, 0, damage)));
     }
+    // Only the index's header is read: it has its own checksum, and the
+    // entries are checked when a read first loads them.
     let index_path = path.with_extension("index");
-    let index = fs::read(&index_path)
-        .ok()
-        .and_then(|bytes| format::decode_index(&bytes));
-    let trusted = index.filter(|i| {
-        i.log_len == len
-            && i.end_offset == next_base
-            && i.entries.first().map(|e| e.0) == Some(base)
-    });
-    let index = match trusted {
-        Some(index) => index,
+    let trusted = read_index_header(&index_path)
+        .filter(|h| h.log_len == len && h.end_offset == next_base && h.entry_count > 0);
+    let (end_offset, newest_timestamp) = match trusted {
+        Some(header) => (header.end_offset, header.newest_timestamp),
         None => {
             let scan = scan_segment(&file, base, len, &path)?;
             if let Some(damage) = scan.damage {
@@ -377,14 +373,14 @@ fn open_sealed(
                 entries: scan.index,
             };
             write_atomically(&index_path, &format::encode_index(&index), true)?;
-            index
+            (index.end_offset, index.newest_timestamp)
         }
     };
     Ok(Ok(SegmentView {
         base,
-        end: index.end_offset,
+        end: end_offset,
         len,
-        newest_timestamp: index.newest_timestamp,
+        newest_timestamp,
         file: Arc::new(file),
         path,
     }))
@@ -449,6 +445,17 @@ fn recover_active(
             entries: scan.index,
         },
     ))
+}
+
+/// The header of an index file whose length matches it; `None` if
+/// missing, short or damaged.
+fn read_index_header(path: &Path) -> Option<format::IndexHeader> {
+    let file = File::open(path).ok()?;
+    let mut bytes = [0u8; format::INDEX_HEADER_LEN];
+    file.read_exact_at(&mut bytes, 0).ok()?;
+    let header = format::decode_index_header(&bytes)?;
+    let len = file.metadata().ok()?.len();
+    (len == header.file_len()).then_some(header)
 }
 
 /// A segment holding only its header.

@@ -63,6 +63,13 @@ impl<'a> RecordCursor<'a> {
         }
     }
 
+    /// Reads `chunk_size` bytes at a time from the next read on: a scan
+    /// that may stop at its first record starts small and grows once it
+    /// knows it will go on.
+    pub fn set_chunk_size(&mut self, chunk_size: usize) {
+        self.chunk_size = chunk_size;
+    }
+
     /// Where the next record starts: after the last one returned.
     pub fn position(&self) -> u64 {
         self.position

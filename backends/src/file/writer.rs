@@ -210,10 +210,34 @@ impl Writer {
         payloads: &[Bytes],
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if !self.topics.contains_key(name) {
+        let created = !self.topics.contains_key(name);
+        if created {
             let writer = self.create_topic(name)?;
             self.topics.insert(name.clone(), writer);
         }
+        let written = self.write_batch(name, payloads, now);
+        if written.is_err() && created {
+            // A failed request changes nothing: not even a new, empty topic.
+            self.abandon_topic(name);
+        }
+        written
+    }
+
+    /// Removes a topic created for an append that then failed.
+    fn abandon_topic(&mut self, name: &TopicName) {
+        if let Some(topic) = self.topics.remove(name) {
+            self.unsynced.remove(name);
+            let _ = fs::remove_file(&topic.active.path);
+            let _ = fs::remove_dir(&topic.topic.dir);
+        }
+    }
+
+    fn write_batch(
+        &mut self,
+        name: &TopicName,
+        payloads: &[Bytes],
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
         let options = self.options;
         let Self {
             topics,
@@ -434,12 +458,14 @@ fn expire(
     }
     // Within the first segment that is not wholly expired: skip past the
     // expired records (timestamps never decrease, so they come first).
+    // Most passes find nothing to remove: the first record's header is
+    // enough to know, so the first read is small.
     let mut cursor = RecordCursor::new(
         &partial.file,
         new_position,
         partial.len,
         Some(new_start),
-        SCAN_CHUNK,
+        4096,
     );
     loop {
         let record = match cursor.next_record() {
@@ -465,6 +491,7 @@ fn expire(
         bytes += record.payload.len() as u64;
         new_start = record.header.offset + 1;
         new_position = cursor.position();
+        cursor.set_chunk_size(SCAN_CHUNK);
     }
     if new_start == start {
         return Ok(RemovalReport::default());
