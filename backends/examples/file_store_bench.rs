@@ -69,6 +69,14 @@ async fn main() {
             "open a store holding {label} (1 KiB messages, 64 MiB segments): {:>7.1} ms (median of {RUNS})",
             median(times)
         );
+        let mut costs = Vec::new();
+        for _ in 0..RUNS {
+            costs.push(random_reads(&path, messages, 10_000).await);
+        }
+        println!(
+            "read 100 messages at a random offset of {label}: {:>7.1} us per read (median of {RUNS})",
+            median(costs)
+        );
     }
 }
 
@@ -155,4 +163,25 @@ async fn read_everything(path: &Path, messages: u64) -> f64 {
         from = read.messages.last().expect("messages").offset + 1;
     }
     messages as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Reads 100 messages from each of `reads` pseudo-random offsets; returns
+/// the mean microseconds per read.
+async fn random_reads(path: &Path, messages: u64, reads: u64) -> f64 {
+    let store = FileStore::open(path, FileOptions::default()).expect("open");
+    let limits = ReadLimits {
+        max_messages: 100,
+        max_bytes: 1 << 20,
+    };
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let started = Instant::now();
+    for _ in 0..reads {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let from = 1 + (state >> 11) % (messages - 100);
+        let read = store.read(&topic(), from, limits).await.expect("read");
+        assert_eq!(read.messages.len(), 100);
+    }
+    started.elapsed().as_secs_f64() * 1e6 / reads as f64
 }

@@ -133,6 +133,10 @@ impl FileStore {
             let entry = entry
                 .map_err(|e| StoreError::io(format!("listing {}", topics_dir.display()), e))?;
             let dir = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                tracing::warn!(path = %dir.display(), "ignoring a file among the topic directories");
+                continue;
+            }
             let Some(name) = entry
                 .file_name()
                 .to_str()
@@ -428,9 +432,14 @@ fn read_blocking(
             });
         }
     }
+    // Retention may have moved the start while this read was under way;
+    // the reply never claims an earliest offset above what it returns.
+    let earliest_offset = messages
+        .first()
+        .map_or(start, |m: &Message| m.offset.min(start));
     Ok(ReadResult {
         messages,
-        earliest_offset: start,
+        earliest_offset,
         next_offset: next,
     })
 }
@@ -535,5 +544,7 @@ fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Stor
     Ok(())
 }
 
+#[cfg(test)]
+mod edge_cases;
 #[cfg(test)]
 mod tests;

@@ -122,7 +122,10 @@ pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, S
         } else if file_name.ends_with(".tmp") {
             // Left by a crash before its rename: the rename never happened.
             let _ = fs::remove_file(entry.path());
-        } else if !(file_name.ends_with(".index") || file_name == super::START_FILE) {
+        } else if !(file_name.ends_with(".index")
+            || file_name.ends_with(".damaged")
+            || file_name == super::START_FILE)
+        {
             tracing::warn!(file = %entry.path().display(), "ignoring a file the file store did not write");
         }
     }
@@ -183,10 +186,11 @@ pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, S
             ));
         }
     }
-    if start_offset > active.end {
+    let lost_tail = start_offset > active.end;
+    if lost_tail {
         tracing::warn!(
             dir = %dir.display(), start_offset, next_offset = active.end,
-            "messages past the end were lost (a power cut with MINIKAFKA_FSYNC=never?)"
+            "the log ends before its recorded start (a cut log, or a power cut with MINIKAFKA_FSYNC=never)"
         );
         (start_offset, start_position) = (active.end, active.len);
     }
@@ -199,8 +203,15 @@ pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, S
         start_position,
         size_bytes: 0,
     };
-    if !position_holds(&view, start_offset, start_position) {
+    view.normalize_start();
+    if !position_holds(&view, view.start_offset, view.start_position) {
         view.start_position = locate(&view, start_offset)?;
+    }
+    if lost_tail {
+        // Recorded now, so the start is not found past the end again once
+        // new messages fill the offsets up to it.
+        let start = format::encode_start(view.start_offset, view.start_position);
+        write_atomically(&dir.join(super::START_FILE), &start, true)?;
     }
     view.size_bytes = size_bytes(&view);
     Ok(Some(Recovered {
@@ -235,9 +246,8 @@ fn position_holds(view: &TopicView, offset: u64, position: u64) -> bool {
         return position == view.active.len;
     }
     let segment = view.segment_of(offset);
-    let mut header = [0u8; format::RECORD_HEADER_LEN];
-    segment.file.read_exact_at(&mut header, position).is_ok()
-        && format::decode_record_header(&header).offset == offset
+    let mut cursor = RecordCursor::new(&segment.file, position, segment.len, Some(offset), 4096);
+    matches!(cursor.next_record(), Ok(Ok(Some(_))))
 }
 
 /// Finds where the record with `offset` starts, from the segment's start.
@@ -421,14 +431,38 @@ fn recover_active(
     }
     let scan = scan_segment(&file, base, len, &path)?;
     if let Some(damage) = &scan.damage {
-        tracing::warn!(
-            file = %path.display(),
-            position = damage.position,
-            first_lost_offset = scan.end_offset,
-            bytes_dropped = len - scan.good_len,
-            reason = %damage.reason,
-            "cutting a torn or corrupt tail back to the last whole batch"
-        );
+        let cut = read_range(&file, scan.good_len, len, &path)?;
+        let after_damage = (damage.position - scan.good_len) as usize;
+        match valid_record_in(&cut, after_damage + 1, scan.end_offset) {
+            // Only garbage after the damage: a write the crash tore.
+            None => tracing::warn!(
+                file = %path.display(),
+                position = damage.position,
+                first_lost_offset = scan.end_offset,
+                bytes_dropped = len - scan.good_len,
+                reason = %damage.reason,
+                "cutting a torn or corrupt tail back to the last whole batch"
+            ),
+            // Whole records follow the damage: either the unsynced part of
+            // the last writes, written back out of order before a power cut,
+            // or damage to data that was synced. The log is cut either way
+            // (the records after a gap cannot be served in order), but the
+            // bytes are kept beside the segment, never destroyed.
+            Some(found) => {
+                let kept = path.with_extension("log.damaged");
+                write_atomically(&kept, &cut, true)?;
+                tracing::error!(
+                    file = %path.display(),
+                    position = damage.position,
+                    reason = %damage.reason,
+                    first_lost_offset = scan.end_offset,
+                    valid_record_at = scan.good_len + found as u64,
+                    bytes_dropped = len - scan.good_len,
+                    kept_in = %kept.display(),
+                    "damage inside the active segment with valid records after it: cutting the log there"
+                );
+            }
+        }
         truncate(&file, scan.good_len, &path)?;
     }
     let view = SegmentView {
@@ -445,6 +479,27 @@ fn recover_active(
             entries: scan.index,
         },
     ))
+}
+
+/// The bytes of `file[from..to]`.
+fn read_range(file: &File, from: u64, to: u64, path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = vec![0u8; (to - from) as usize];
+    file.read_exact_at(&mut bytes, from)
+        .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+    Ok(bytes)
+}
+
+/// The position of the first record in `bytes[from..]` that is whole, has
+/// a valid checksum and an offset at or after `min_offset`: evidence that
+/// what precedes it is damage rather than the end of the log.
+fn valid_record_in(bytes: &[u8], from: usize, min_offset: u64) -> Option<usize> {
+    let max_offset = min_offset + (bytes.len() / format::RECORD_HEADER_LEN) as u64;
+    (from..bytes.len().saturating_sub(format::RECORD_HEADER_LEN)).find(|&at| {
+        let header = format::decode_record_header(&bytes[at..]);
+        (min_offset..max_offset).contains(&header.offset)
+            && at + header.record_len() <= bytes.len()
+            && format::record_crc_matches(&header, &bytes[at..at + header.record_len()])
+    })
 }
 
 /// The header of an index file whose length matches it; `None` if

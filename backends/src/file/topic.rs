@@ -51,6 +51,16 @@ impl TopicView {
         self.active.end
     }
 
+    /// Keeps `start_position` meaning "in the segment holding the start":
+    /// when the start is the first offset of a segment (the segment before
+    /// it was wholly expired, then sealed), the position is that segment's
+    /// first record.
+    pub fn normalize_start(&mut self) {
+        if self.segment_of(self.start_offset).base == self.start_offset {
+            self.start_position = super::format::SEGMENT_HEADER_LEN;
+        }
+    }
+
     /// The segment holding `offset` (which must be in `start..next`).
     pub fn segment_of(&self, offset: u64) -> &SegmentView {
         let later = self.sealed.partition_point(|s| s.base <= offset);

@@ -190,13 +190,18 @@ impl Writer {
                 (Durability::Interval(interval), Some(since)) => since + interval,
                 _ => return commands.recv().ok(),
             };
-            match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(command) => return Some(command),
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Err(error) = self.sync_unsynced() {
-                        tracing::error!(%error, "interval sync failed");
-                    }
+            // Checked before waiting, so a steady stream of commands cannot
+            // put the interval's sync off.
+            let now = Instant::now();
+            if deadline <= now {
+                if let Err(error) = self.sync_unsynced() {
+                    tracing::error!(%error, "interval sync failed");
                 }
+                continue;
+            }
+            match commands.recv_timeout(deadline - now) {
+                Ok(command) => return Some(command),
+                Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
@@ -270,7 +275,7 @@ impl Writer {
         }
         let has_records = topic.active.end > topic.active.base;
         if has_records && topic.active.len + buffer.len() as u64 > options.segment_bytes {
-            roll(topic, &topics_dir.join(name.as_str()), options.durability)?;
+            roll(topic, &topics_dir.join(name.as_str()))?;
         }
         let position = topic.active.len;
         if let Err(error) = topic.active.file.write_all_at(buffer, position) {
@@ -311,12 +316,10 @@ impl Writer {
                 std::io::Error::from(error.kind()),
             ));
         }
-        let segment = create_segment(&dir, 1, self.options.durability).inspect_err(|_| {
+        let segment = create_segment(&dir, 1).inspect_err(|_| {
             let _ = fs::remove_dir(&dir);
         })?;
-        if self.options.durability != Durability::Never {
-            sync_dir(&self.topics_dir)?;
-        }
+        sync_dir(&self.topics_dir)?;
         let view = TopicView {
             sealed: Default::default(),
             active: segment.clone(),
@@ -404,7 +407,7 @@ impl Writer {
             if !topic.published || topic.failed.is_some() {
                 continue;
             }
-            let removed = expire(&self.shared, name, topic, cutoff, self.options.durability)?;
+            let removed = expire(&self.shared, name, topic, cutoff)?;
             report.messages_removed += removed.messages_removed;
             report.bytes_removed += removed.bytes_removed;
         }
@@ -412,13 +415,13 @@ impl Writer {
     }
 }
 
-/// Moves a topic's start past everything older than `cutoff`.
+/// Moves a topic's start past everything older than `cutoff`, and deletes
+/// the sealed segments wholly before the new start.
 fn expire(
     shared: &Shared,
     name: &TopicName,
     topic: &TopicWriter,
     cutoff: Timestamp,
-    durability: Durability,
 ) -> Result<RemovalReport, StoreError> {
     let (start, start_position, expired_segments, partial) = {
         let view = topic
@@ -426,10 +429,12 @@ fn expire(
             .view
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        // Wholly expired: every record older than the cutoff, or already
+        // before the start (an earlier pass, with a later cutoff, moved it).
         let expired = view
             .sealed
             .iter()
-            .take_while(|s| s.newest_timestamp < cutoff)
+            .take_while(|s| s.end <= view.start_offset || s.newest_timestamp < cutoff)
             .count();
         let partial = view.sealed.get(expired).unwrap_or(&view.active).clone();
         let expired_segments: Vec<SegmentView> =
@@ -442,22 +447,23 @@ fn expire(
         )
     };
     let mut new_start = start;
-    let mut new_position = start_position;
     let mut bytes = 0;
-    for segment in &expired_segments {
+    for segment in expired_segments.iter().filter(|s| s.end > start) {
         let (from, position) = if segment.base <= start {
             (start, start_position)
         } else {
             (segment.base, SEGMENT_HEADER_LEN)
         };
-        if segment.end > from {
-            bytes += payload_bytes(position, segment.len, segment.end - from);
-        }
+        bytes += payload_bytes(position, segment.len, segment.end - from);
         new_start = segment.end;
-        new_position = SEGMENT_HEADER_LEN;
     }
-    // Within the first segment that is not wholly expired: skip past the
-    // expired records (timestamps never decrease, so they come first).
+    // The first segment not wholly expired holds the (new) start: skip past
+    // its expired records (timestamps never decrease, so they come first).
+    let mut new_position = if new_start == start {
+        start_position
+    } else {
+        SEGMENT_HEADER_LEN
+    };
     // Most passes find nothing to remove: the first record's header is
     // enough to know, so the first read is small.
     let mut cursor = RecordCursor::new(
@@ -493,17 +499,25 @@ fn expire(
         new_position = cursor.position();
         cursor.set_chunk_size(SCAN_CHUNK);
     }
-    if new_start == start {
+    if new_start == start && expired_segments.is_empty() {
         return Ok(RemovalReport::default());
     }
-    // The new start is recorded before any file goes, so a crash between
-    // the two never leaves a start pointing into a deleted segment.
-    let start_path = topic.topic.dir.join(START_FILE);
-    write_atomically(
-        &start_path,
-        &format::encode_start(new_start, new_position),
-        durability != Durability::Never,
-    )?;
+    if new_start != start {
+        // The start is recorded before any file goes, so a crash between
+        // the two never leaves a start pointing into a deleted segment; and
+        // only once the records up to it are on disk, so after a power cut
+        // it never points past the end of the log.
+        partial
+            .file
+            .sync_data()
+            .map_err(|e| StoreError::io(format!("syncing {}", partial.path.display()), e))?;
+        let start_path = topic.topic.dir.join(START_FILE);
+        write_atomically(
+            &start_path,
+            &format::encode_start(new_start, new_position),
+            true,
+        )?;
+    }
     {
         let mut view = topic
             .topic
@@ -513,6 +527,7 @@ fn expire(
         view.sealed.drain(..expired_segments.len());
         view.start_offset = new_start;
         view.start_position = new_position;
+        view.normalize_start();
         view.size_bytes -= bytes;
     }
     for segment in &expired_segments {
@@ -529,7 +544,7 @@ fn expire(
             .unwrap_or_else(PoisonError::into_inner)
             .pop(&segment.path);
     }
-    if !expired_segments.is_empty() && durability != Durability::Never {
+    if !expired_segments.is_empty() {
         sync_dir(&topic.topic.dir)?;
     }
     tracing::debug!(topic = %name, from = start, to = new_start, "retention moved the start");
@@ -552,15 +567,11 @@ fn publish(shared: &Shared, name: &TopicName, topic: &mut TopicWriter) {
             view.active_index
                 .extend_from_slice(&topic.index.entries[known..]);
         } else {
-            // A start at the end of the segment just sealed (everything in
-            // it expired) now points at the start of the next one.
-            if view.start_offset == view.active.end {
-                view.start_position = SEGMENT_HEADER_LEN;
-            }
             view.sealed.extend(topic.newly_sealed.drain(..));
             view.active_index = topic.index.entries.clone();
         }
         view.active = topic.active.clone();
+        view.normalize_start();
         view.size_bytes += topic.unpublished_bytes;
     }
     topic.unpublished_bytes = 0;
@@ -574,17 +585,16 @@ fn publish(shared: &Shared, name: &TopicName, topic: &mut TopicWriter) {
     }
 }
 
-/// Seals the active segment (synced, with its index written) and starts a
-/// new one at the next offset.
-fn roll(topic: &mut TopicWriter, dir: &Path, durability: Durability) -> Result<(), StoreError> {
-    let durable = durability != Durability::Never;
+/// Seals the active segment and starts a new one at the next offset. In
+/// every durability mode the sealed segment is synced and its index
+/// written durably: that costs one sync per segment, and means only the
+/// active segment can ever be torn by a crash.
+fn roll(topic: &mut TopicWriter, dir: &Path) -> Result<(), StoreError> {
     let active = &topic.active;
-    if durable {
-        active
-            .file
-            .sync_data()
-            .map_err(|e| StoreError::io(format!("syncing {}", active.path.display()), e))?;
-    }
+    active
+        .file
+        .sync_data()
+        .map_err(|e| StoreError::io(format!("syncing {}", active.path.display()), e))?;
     let index = SegmentIndex {
         end_offset: active.end,
         log_len: active.len,
@@ -594,21 +604,18 @@ fn roll(topic: &mut TopicWriter, dir: &Path, durability: Durability) -> Result<(
     write_atomically(
         &active.path.with_extension("index"),
         &format::encode_index(&index),
-        durable,
+        true,
     )?;
-    let next = create_segment(dir, active.end, durability)?;
+    let next = create_segment(dir, active.end)?;
     let sealed = std::mem::replace(&mut topic.active, next);
     topic.newly_sealed.push(sealed);
     topic.index = IndexBuilder::default();
     Ok(())
 }
 
-/// Creates an empty segment starting at `base`, durably unless told not to.
-fn create_segment(
-    dir: &Path,
-    base: u64,
-    durability: Durability,
-) -> Result<SegmentView, StoreError> {
+/// Creates an empty segment starting at `base`, durably (file and
+/// directory entry), in every durability mode: segments are created rarely.
+fn create_segment(dir: &Path, base: u64) -> Result<SegmentView, StoreError> {
     let path = dir.join(format::segment_file_name(base));
     let file = OpenOptions::new()
         .read(true)
@@ -616,23 +623,15 @@ fn create_segment(
         .create_new(true)
         .open(&path)
         .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-    let written = file.write_all_at(&format::encode_segment_header(base), 0);
-    let synced = || {
-        if durability == Durability::Never {
-            Ok(())
-        } else {
-            file.sync_all()
-        }
-    };
-    if let Err(error) = written.and_then(|()| synced()) {
+    let created = file
+        .write_all_at(&format::encode_segment_header(base), 0)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))
+        .and_then(|()| sync_dir(dir));
+    if let Err(error) = created {
+        // Leave nothing behind, so the next attempt can create it afresh.
         let _ = fs::remove_file(&path);
-        return Err(StoreError::io(
-            format!("creating {}", path.display()),
-            error,
-        ));
-    }
-    if durability != Durability::Never {
-        sync_dir(dir)?;
+        return Err(error);
     }
     Ok(empty_segment(file, base, path))
 }
