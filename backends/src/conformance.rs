@@ -48,7 +48,9 @@ macro_rules! conformance_tests {
             reading_removed_offsets_skips_to_the_earliest,
             list_and_describe_report_every_topic,
             concurrent_producers_get_distinct_ordered_offsets,
-            a_large_payload_round_trips
+            a_large_payload_round_trips,
+            a_watch_wakes_when_its_topic_is_created_or_grows,
+            a_watch_ignores_other_topics
         );
     };
     (persistent $open_at:path) => {
@@ -532,4 +534,37 @@ pub async fn timestamps_never_decrease_across_reopening(open: Reopen<'_>) {
         .map(|m| m.timestamp)
         .collect();
     assert_eq!(stamps, vec![at(10), at(10)]);
+}
+
+/// Whether `watch` has news right now, without waiting.
+fn woken(watch: &mut crate::TopicWatch) -> bool {
+    use futures::FutureExt;
+    Box::pin(watch.changed()).now_or_never().is_some()
+}
+
+/// A watch made before a topic exists wakes when it is created, and again
+/// each time it grows; by the time `append` returns, the watch has news,
+/// and a read finds what caused it.
+pub async fn a_watch_wakes_when_its_topic_is_created_or_grows(store: Arc<dyn Store>) {
+    let t = topic("watched");
+    let mut watch = store.watch(&t);
+    assert!(!woken(&mut watch), "no news before any append");
+    append(&*store, &t, &["first"], at(0)).await;
+    assert!(woken(&mut watch), "creation wakes the watch");
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(1, "first".into())]);
+    assert!(!woken(&mut watch), "news is delivered once");
+    append(&*store, &t, &["second", "third"], at(0)).await;
+    assert!(woken(&mut watch), "growth wakes the watch");
+    assert_eq!(read_all(&*store, &t, 2).await.len(), 2);
+}
+
+/// Appends to one topic do not wake watchers of another.
+pub async fn a_watch_ignores_other_topics(store: Arc<dyn Store>) {
+    let (watched, other) = (topic("quiet"), topic("busy"));
+    append(&*store, &watched, &["x"], at(0)).await;
+    let mut watch = store.watch(&watched);
+    for _ in 0..3 {
+        append(&*store, &other, &["y"], at(0)).await;
+    }
+    assert!(!woken(&mut watch), "another topic's appends are not news");
 }

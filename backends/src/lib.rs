@@ -11,11 +11,13 @@
 //! - [`error`] — [`StoreError`].
 //! - [`file`] — [`FileStore`], the append-only segment log on disk.
 //! - [`memory`] — [`MemoryStore`], everything in memory.
+//! - [`notify`] — [`AppendNotifier`], how waiting readers learn of appends.
 //! - `conformance` (feature `conformance`): the scenarios every store passes.
 
 pub mod error;
 pub mod file;
 pub mod memory;
+pub mod notify;
 pub mod store;
 pub mod topic;
 pub mod types;
@@ -26,6 +28,7 @@ pub mod conformance;
 pub use error::StoreError;
 pub use file::{FileOptions, FileStore, Recovery};
 pub use memory::MemoryStore;
+pub use notify::{AppendNotifier, TopicWatch};
 pub use store::Store;
 pub use topic::{TopicName, TopicNameError};
 pub use types::{

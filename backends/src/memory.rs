@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
 use crate::{
-    Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError, Timestamp,
-    TopicInfo, TopicName,
+    AppendNotifier, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError,
+    Timestamp, TopicInfo, TopicName, TopicWatch,
 };
 
 /// A store that keeps each topic as a ring of messages in memory.
@@ -19,6 +19,7 @@ use crate::{
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     topics: RwLock<BTreeMap<TopicName, Arc<RwLock<TopicLog>>>>,
+    notifier: AppendNotifier,
 }
 
 /// One topic: the messages it holds, oldest first.
@@ -125,9 +126,12 @@ impl Store for MemoryStore {
             });
         }
         log.newest_timestamp = timestamp;
+        let next = log.next_offset();
+        drop(log);
+        self.notifier.appended(topic, next);
         Ok(OffsetRange {
             first,
-            last: log.next_offset() - 1,
+            last: next - 1,
         })
     }
 
@@ -211,6 +215,10 @@ impl Store for MemoryStore {
 
     async fn sync(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn watch(&self, topic: &TopicName) -> TopicWatch {
+        self.notifier.watch(topic)
     }
 }
 

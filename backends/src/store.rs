@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
-    OffsetRange, ReadLimits, ReadResult, RemovalReport, StoreError, Timestamp, TopicInfo, TopicName,
+    OffsetRange, ReadLimits, ReadResult, RemovalReport, StoreError, Timestamp, TopicInfo,
+    TopicName, TopicWatch,
 };
 
 /// A place to keep topics of numbered messages.
@@ -62,6 +63,12 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// Makes everything appended so far durable, whatever the store's
     /// durability setting; called at shutdown.
     async fn sync(&self) -> Result<(), StoreError>;
+
+    /// A watch that wakes once `topic` (which need not exist yet) has grown
+    /// past what a read made after this call could have seen. Make it
+    /// before reading, then wait on it when the read found nothing: an
+    /// append is announced only once it is readable.
+    fn watch(&self, topic: &TopicName) -> TopicWatch;
 }
 
 /// Fails to compile if `Store` stops being object-safe.

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Response, Status};
+use tonic::{Response, Status, Streaming};
 
 use crate::{ClientError, Consumer, Position, Producer, endpoint_uri};
 
@@ -110,10 +110,24 @@ impl Client {
         Ok(topic_info(reply))
     }
 
-    /// Makes one unary call, within the timeout if one is set.
+    /// Makes one call, within the timeout if one is set.
     pub(crate) async fn call<Req, Reply, Fut>(
         &self,
         message: Req,
+        call: impl FnOnce(MiniKafkaClient<Channel>, tonic::Request<Req>) -> Fut,
+    ) -> Result<Reply, ClientError>
+    where
+        Fut: Future<Output = Result<Response<Reply>, Status>>,
+    {
+        self.call_waiting(message, Duration::ZERO, call).await
+    }
+
+    /// Makes one call that the server may hold for up to `wait` (a long
+    /// poll): the timeout, if one is set, counts from the end of the wait.
+    pub(crate) async fn call_waiting<Req, Reply, Fut>(
+        &self,
+        message: Req,
+        wait: Duration,
         call: impl FnOnce(MiniKafkaClient<Channel>, tonic::Request<Req>) -> Fut,
     ) -> Result<Reply, ClientError>
     where
@@ -124,13 +138,26 @@ impl Client {
         let reply = match self.timeout {
             None => call(grpc, request).await?,
             Some(timeout) => {
-                request.set_timeout(timeout);
-                tokio::time::timeout(timeout, call(grpc, request))
+                let deadline = timeout + wait;
+                request.set_timeout(deadline);
+                tokio::time::timeout(deadline, call(grpc, request))
                     .await
-                    .map_err(|_| ClientError::Timeout(timeout))??
+                    .map_err(|_| ClientError::Timeout(deadline))??
             }
         };
         Ok(reply.into_inner())
+    }
+
+    /// Opens a `Subscribe` stream (the timeout, if set, bounds only the
+    /// wait for the server to accept it).
+    pub(crate) async fn subscribe(
+        &self,
+        request: v1::SubscribeRequest,
+    ) -> Result<Streaming<v1::PollResponse>, ClientError> {
+        self.call(request, |mut grpc, request| async move {
+            grpc.subscribe(request).await
+        })
+        .await
     }
 }
 

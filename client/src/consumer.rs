@@ -6,7 +6,8 @@ use bytes::Bytes;
 use minikafka_proto::v1;
 
 use crate::client::system_time;
-use crate::{Client, ClientError};
+use crate::subscription::MAX_BACKOFF;
+use crate::{Client, ClientError, Subscription};
 
 /// Where a consumer starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub enum Position {
     Earliest,
     /// This offset (a position saved from [`Consumer::position`]).
     Offset(u64),
+    /// After the last message stored when reading starts: only messages
+    /// stored from then on.
+    End,
 }
 
 /// One message read.
@@ -62,19 +66,18 @@ pub struct Polled {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), minikafka_client::ClientError> {
+/// use std::time::Duration;
 /// use minikafka_client::{Consumer, Position};
 ///
 /// let mut consumer = Consumer::connect("127.0.0.1:9999", "orders", Position::Earliest).await?;
 /// loop {
-///     let polled = consumer.poll().await?;
+///     // Waits up to 10 s for a message: no busy polling.
+///     let polled = consumer.poll(Some(Duration::from_secs(10))).await?;
 ///     if let Some(gap) = polled.gap {
 ///         eprintln!("retention removed {} unread messages", gap.count());
 ///     }
 ///     for message in &polled.messages {
 ///         println!("{}: {:?}", message.offset, message.payload);
-///     }
-///     if polled.messages.is_empty() {
-///         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 ///     }
 /// }
 /// # }
@@ -86,22 +89,29 @@ pub struct Consumer {
     /// The next offset to read; 0 until the first poll when starting at the
     /// earliest, which the server resolves.
     position: u64,
+    /// Whether to start at the end (until the position is known).
+    from_end: bool,
     max_messages: u32,
     max_bytes: u32,
+    /// The longest wait between a stream's attempts to resubscribe.
+    max_backoff: Duration,
 }
 
 impl Consumer {
     pub(crate) fn new(client: Client, topic: String, from: Position) -> Self {
-        let position = match from {
-            Position::Earliest => 0,
-            Position::Offset(offset) => offset,
+        let (position, from_end) = match from {
+            Position::Earliest => (0, false),
+            Position::Offset(offset) => (offset, false),
+            Position::End => (0, true),
         };
         Self {
             client,
             topic,
             position,
+            from_end,
             max_messages: 0,
             max_bytes: 0,
+            max_backoff: MAX_BACKOFF,
         }
     }
 
@@ -128,6 +138,19 @@ impl Consumer {
         self
     }
 
+    /// Waits at most `max_backoff` between a [`stream`](Self::stream)'s
+    /// attempts to resubscribe after transient failures (default 5 s).
+    pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// The client this consumer calls through, for other calls on the same
+    /// connection.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The topic this consumer reads.
     pub fn topic(&self) -> &str {
         &self.topic
@@ -144,20 +167,35 @@ impl Consumer {
         self.position = position;
     }
 
-    /// Reads the next messages and moves past them. Returns at once, with
-    /// no messages when there are none yet; a topic that does not exist yet
-    /// fails with code `NotFound`.
-    pub async fn poll(&mut self) -> Result<Polled, ClientError> {
+    /// Reads the next messages and moves past them. With no `wait`, returns
+    /// at once, with no messages when there are none yet, and a topic that
+    /// does not exist yet fails with code `NotFound`. With a `wait`, the
+    /// server holds the call until a message arrives (or the topic is
+    /// created), up to the wait (the server caps it at 30 s); the client's
+    /// timeout, if set, counts from the end of the wait.
+    pub async fn poll(&mut self, wait: Option<Duration>) -> Result<Polled, ClientError> {
+        if self.from_end {
+            self.position = match self.client.describe_topic(&self.topic).await {
+                Ok(info) => info.next_offset,
+                Err(error) if error.code() == tonic::Code::NotFound => 1,
+                Err(error) => return Err(error),
+            };
+            self.from_end = false;
+        }
+        let wait = wait.unwrap_or_default();
         let request = v1::PollRequest {
             topic: self.topic.clone(),
             read_from: self.position,
             max_messages: self.max_messages,
             max_bytes: self.max_bytes,
-            max_wait: None,
+            max_wait: (!wait.is_zero()).then(|| prost_types::Duration {
+                seconds: wait.as_secs() as i64,
+                nanos: wait.subsec_nanos() as i32,
+            }),
         };
         let reply = self
             .client
-            .call(request, |mut grpc, request| async move {
+            .call_waiting(request, wait, |mut grpc, request| async move {
                 grpc.poll(request).await
             })
             .await?;
@@ -176,5 +214,33 @@ impl Consumer {
             })
             .collect();
         Ok(Polled { messages, gap })
+    }
+
+    /// Follows the topic: a stream of its messages from this consumer's
+    /// position, pushed by the server as they are stored, resuming by itself
+    /// after transient failures. See [`Subscription`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), minikafka_client::ClientError> {
+    /// use futures::StreamExt;
+    /// use minikafka_client::{Consumer, Position};
+    ///
+    /// let consumer = Consumer::connect("127.0.0.1:9999", "orders", Position::End).await?;
+    /// let mut messages = consumer.stream();
+    /// while let Some(message) = messages.next().await {
+    ///     let message = message?;
+    ///     println!("{}: {:?}", message.offset, message.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(&self) -> Subscription {
+        Subscription::new(
+            self.client.clone(),
+            self.topic.clone(),
+            self.position,
+            self.from_end,
+            self.max_messages,
+            self.max_backoff,
+        )
     }
 }

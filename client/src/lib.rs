@@ -8,7 +8,7 @@
 //! let offset = client.producer("orders").send("hello").await?;
 //!
 //! let mut consumer = client.consumer("orders", Position::Offset(offset));
-//! let polled = consumer.poll().await?;
+//! let polled = consumer.poll(None).await?;
 //! assert_eq!(polled.messages[0].payload, "hello");
 //! // Persist this to resume here after a restart.
 //! let resume_at = consumer.position();
@@ -19,7 +19,8 @@
 //! - [`Client`] — one connection, shared by the producers and consumers made
 //!   from it (cheap to clone).
 //! - [`Producer`] — appends to one topic.
-//! - [`Consumer`] — reads one topic from a position it keeps.
+//! - [`Consumer`] — reads one topic from a position it keeps: polls, long
+//!   polls, or a [`Subscription`] stream that the server pushes to.
 //! - [`ClientError`] — what can go wrong, with the gRPC status when the
 //!   server answered.
 
@@ -28,12 +29,14 @@ mod client;
 mod consumer;
 mod error;
 mod producer;
+mod subscription;
 
 pub use address::endpoint_uri;
 pub use client::{Client, TopicInfo};
 pub use consumer::{Consumer, Gap, Message, Polled, Position};
 pub use error::ClientError;
 pub use producer::{OffsetRange, Producer};
+pub use subscription::Subscription;
 pub use tonic::Code;
 
 /// The server address used when none is given.

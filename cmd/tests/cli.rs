@@ -487,3 +487,156 @@ async fn consumer_exits_0_when_its_reader_goes_away() {
     assert!(status.success(), "{status:?}: {stderr}");
     assert_eq!(stderr, "", "a closed pipe is not an error");
 }
+
+// ---------------------------------------------------------------------------
+// mkfk-consumer: push delivery
+// ---------------------------------------------------------------------------
+
+/// Delivery is pushed, not polled: with a 10 s interval, a new message is
+/// printed well within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_prints_a_new_message_at_once_whatever_its_interval() {
+    let server = Server::start();
+    let client = server.client().await;
+    client
+        .producer("live")
+        .send("first")
+        .await
+        .expect("produce");
+    let mut consumer = Running::spawn(
+        server
+            .consumer("live", &["--interval", "10s", "--from", "1"])
+            .stdout(Stdio::piped()),
+        "mkfk-consumer",
+    );
+    let stdout = consumer.stdout();
+    assert_eq!(
+        stdout.wait_for_line("first").as_deref(),
+        Some("first"),
+        "following from offset 1"
+    );
+
+    let sent = std::time::Instant::now();
+    client
+        .producer("live")
+        .send("second")
+        .await
+        .expect("produce");
+    assert_eq!(stdout.wait_for_line("second").as_deref(), Some("second"));
+    let elapsed = sent.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "took {elapsed:?}: the consumer waited for its interval"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_no_follow_exits_at_the_end_of_the_topic() {
+    let server = Server::start();
+    server
+        .client()
+        .await
+        .producer("done")
+        .send_batch(["a", "b", "c"])
+        .await
+        .expect("produce");
+    let finished = run(
+        &mut server.consumer("done", &["--no-follow"]),
+        "mkfk-consumer",
+        None,
+    );
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert_eq!(String::from_utf8_lossy(&finished.stdout), "a\nb\nc\n");
+}
+
+/// `--from end` prints only what is stored after it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_from_end_shows_only_new_messages() {
+    let server = Server::start();
+    let client = server.client().await;
+    client
+        .producer("news")
+        .send_batch(["old-1", "old-2"])
+        .await
+        .expect("produce");
+    let mut consumer = Running::spawn(
+        server
+            .consumer("news", &["--from", "end", "--max", "1"])
+            .stdout(Stdio::piped()),
+        "mkfk-consumer",
+    );
+    let stdout = consumer.stdout();
+    // The consumer says nothing until it prints, so keep producing until it
+    // does: whatever it prints first must be new.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    for i in 0.. {
+        client
+            .producer("news")
+            .send(format!("new-{i}"))
+            .await
+            .expect("produce");
+        if consumer.wait_briefly() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the consumer printed nothing"
+        );
+    }
+    let printed = String::from_utf8_lossy(&stdout.wait_for_end()).into_owned();
+    assert!(
+        printed.starts_with("new-") && printed.lines().count() == 1,
+        "{printed:?}"
+    );
+}
+
+/// A consumer behind retention is told how many messages it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_reports_a_gap_left_by_retention() {
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_RETENTIONTIME", "300ms"),
+        ("MINIKAFKA_SWEEP_INTERVAL", "100ms"),
+    ]);
+    let client = server.client().await;
+    client
+        .producer("fleeting")
+        .send_batch(["1", "2", "3", "4", "5"])
+        .await
+        .expect("produce");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while client
+        .describe_topic("fleeting")
+        .await
+        .expect("describe")
+        .earliest_offset
+        < 6
+    {
+        assert!(std::time::Instant::now() < deadline, "retention never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client
+        .producer("fleeting")
+        .send("6")
+        .await
+        .expect("produce");
+    for args in [
+        &["--from", "2", "--max", "1"][..],
+        &["--from", "2", "--no-follow"][..],
+    ] {
+        let finished = run(
+            &mut server.consumer("fleeting", args),
+            "mkfk-consumer",
+            None,
+        );
+        assert!(finished.status.success(), "{args:?}: {}", finished.stderr);
+        assert_eq!(String::from_utf8_lossy(&finished.stdout), "6\n", "{args:?}");
+        assert!(
+            finished
+                .stderr
+                .contains("gap: retention removed 4 unread messages (offsets 2..5)"),
+            "{args:?}: {}",
+            finished.stderr
+        );
+    }
+}

@@ -34,7 +34,7 @@ async fn everything(client: &Client, topic: &str) -> BTreeMap<u64, Bytes> {
     let mut consumer = client.consumer(topic, Position::Earliest);
     let mut messages = BTreeMap::new();
     while consumer.position() < info.next_offset {
-        let polled = consumer.poll().await.expect("poll");
+        let polled = consumer.poll(None).await.expect("poll");
         assert!(
             !polled.messages.is_empty(),
             "stopped short at {}",

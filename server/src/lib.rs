@@ -33,6 +33,7 @@ use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Backend, Config, ConfigError};
+pub use service::core::Activity;
 
 /// How long in-flight requests get to finish after shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,6 +102,7 @@ pub struct Server {
     config: Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    activity: Arc<Activity>,
 }
 
 impl Server {
@@ -110,7 +112,14 @@ impl Server {
             config,
             store,
             clock: Arc::new(SystemClock),
+            activity: Arc::default(),
         }
+    }
+
+    /// How many reads are waiting for appends (subscriptions, long polls),
+    /// live while the server runs.
+    pub fn activity(&self) -> Arc<Activity> {
+        Arc::clone(&self.activity)
     }
 
     /// Uses `clock` for message timestamps and retention, for tests.
@@ -131,6 +140,7 @@ impl Server {
             config,
             store,
             clock,
+            activity,
         } = self;
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -168,6 +178,9 @@ impl Server {
             Arc::clone(&store),
             Arc::clone(&clock),
             config.max_message_bytes,
+            stop.clone(),
+            tasks.clone(),
+            Arc::clone(&activity),
         );
         let max_request = config.max_request_bytes;
         let v1 =

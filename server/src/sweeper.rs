@@ -64,6 +64,7 @@ mod tests {
     use bytes::Bytes;
     use minikafka_backends::{
         MemoryStore, OffsetRange, ReadLimits, ReadResult, Timestamp, TopicInfo, TopicName,
+        TopicWatch,
     };
 
     use super::*;
@@ -80,6 +81,7 @@ mod tests {
             async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError>;
             async fn list(&self) -> Result<Vec<TopicInfo>, StoreError>;
             async fn sync(&self) -> Result<(), StoreError>;
+            fn watch(&self, topic: &TopicName) -> TopicWatch;
         }
     }
 

@@ -4,9 +4,15 @@
 //! binaries, in `cmd/tests/`, where Cargo guarantees the binaries are built.)
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use minikafka_backends::{MemoryStore, Store, Timestamp};
-use minikafka_server::{Clock, Config, ManualClock, ServeError, Server, SystemClock};
+use async_trait::async_trait;
+use bytes::Bytes;
+use minikafka_backends::{
+    MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError, Timestamp,
+    TopicInfo, TopicName, TopicWatch,
+};
+use minikafka_server::{Activity, Clock, Config, ManualClock, ServeError, Server, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,6 +23,8 @@ pub struct TestServer {
     pub address: String,
     /// The store it serves, for setting up and checking state directly.
     pub store: Arc<dyn Store>,
+    /// How many reads are waiting for appends.
+    pub activity: Arc<Activity>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
 }
@@ -51,18 +59,30 @@ impl TestServer {
     /// A server with `config`, serving `store`, on `clock`. Binds before
     /// returning, so clients can connect at once.
     pub async fn start_with(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_at("127.0.0.1:0", config, store, clock).await
+    }
+
+    /// A server on `address` (to restart one where its clients expect it).
+    pub async fn start_at(
+        address: &str,
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let listener = TcpListener::bind(address)
             .await
             .expect("bind a loopback port");
         let address = listener.local_addr().expect("local address").to_string();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = Server::new(config, Arc::clone(&store)).with_clock(clock);
+        let activity = server.activity();
         let task = tokio::spawn(server.run(listener, async {
             let _ = stopped.await;
         }));
         Self {
             address,
             store,
+            activity,
             shutdown: Some(shutdown),
             task: Some(task),
         }
@@ -83,5 +103,71 @@ impl Drop for TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// A memory store that counts what reads return, to see how much a
+/// server reads on a client's behalf.
+#[derive(Debug, Default)]
+pub struct CountingStore {
+    inner: MemoryStore,
+    reads: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+impl CountingStore {
+    /// How many reads were made.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    /// The payload bytes all reads returned.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Store for CountingStore {
+    async fn append(
+        &self,
+        topic: &TopicName,
+        payloads: Vec<Bytes>,
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        self.inner.append(topic, payloads, now).await
+    }
+
+    async fn read(
+        &self,
+        topic: &TopicName,
+        from: u64,
+        limits: ReadLimits,
+    ) -> Result<ReadResult, StoreError> {
+        let result = self.inner.read(topic, from, limits).await?;
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let bytes: usize = result.messages.iter().map(|m| m.payload.len()).sum();
+        self.bytes_read.fetch_add(bytes as u64, Ordering::SeqCst);
+        Ok(result)
+    }
+
+    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+        self.inner.remove_older_than(cutoff).await
+    }
+
+    async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
+        self.inner.describe(topic).await
+    }
+
+    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
+        self.inner.list().await
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.inner.sync().await
+    }
+
+    fn watch(&self, topic: &TopicName) -> TopicWatch {
+        self.inner.watch(topic)
     }
 }

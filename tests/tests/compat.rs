@@ -77,7 +77,7 @@ async fn original_clients_produce_and_poll_with_shared_numbering() {
 
     let polled = new
         .consumer("legacy", Position::Earliest)
-        .poll()
+        .poll(None)
         .await
         .expect("v1 poll");
     assert_eq!(polled.messages[0].payload, "one");

@@ -3,15 +3,8 @@
 
 use bytes::Bytes;
 use minikafka_client::{Client, Code, Position};
-use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use minikafka_server::Config;
 use minikafka_tests::{TestServer, default_config};
-
-async fn grpc(server: &TestServer) -> MiniKafkaClient<tonic::transport::Channel> {
-    MiniKafkaClient::connect(format!("http://{}", server.address))
-        .await
-        .expect("connect")
-}
 
 #[tokio::test]
 async fn unknown_topics_are_not_found() {
@@ -19,7 +12,7 @@ async fn unknown_topics_are_not_found() {
     let client = Client::connect(&server.address).await.expect("connect");
     let error = client
         .consumer("missing", Position::Earliest)
-        .poll()
+        .poll(None)
         .await
         .expect_err("poll");
     assert_eq!(error.code(), Code::NotFound);
@@ -56,7 +49,7 @@ async fn bad_topic_names_are_invalid_arguments_everywhere() {
         assert!(error.to_string().contains("invalid topic"), "{error}");
         let error = client
             .consumer(name, Position::Earliest)
-            .poll()
+            .poll(None)
             .await
             .expect_err(name);
         assert_eq!(error.code(), Code::InvalidArgument, "poll {name:?}");
@@ -150,35 +143,5 @@ async fn a_request_over_the_request_limit_is_refused_and_stores_nothing() {
             .expect_err("nothing stored")
             .code(),
         Code::NotFound
-    );
-}
-
-#[tokio::test]
-async fn long_polls_and_subscribe_say_they_are_not_supported_yet() {
-    let server = TestServer::start().await;
-    let mut grpc = grpc(&server).await;
-    let poll = v1::PollRequest {
-        topic: "t".into(),
-        max_wait: Some(prost_types::Duration {
-            seconds: 1,
-            nanos: 0,
-        }),
-        ..Default::default()
-    };
-    assert_eq!(
-        grpc.poll(poll).await.expect_err("max_wait").code(),
-        tonic::Code::Unimplemented
-    );
-    let subscribe = v1::SubscribeRequest {
-        topic: "t".into(),
-        read_from: 0,
-        max_batch: 0,
-    };
-    assert_eq!(
-        grpc.subscribe(subscribe)
-            .await
-            .expect_err("subscribe")
-            .code(),
-        tonic::Code::Unimplemented
     );
 }

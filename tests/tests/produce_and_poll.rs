@@ -21,7 +21,7 @@ async fn produced_messages_come_back_in_order_with_their_offsets() {
     assert_eq!((range.first, range.last), (2, 3));
 
     let mut consumer = client.consumer("orders", Position::Earliest);
-    let polled = consumer.poll().await.expect("poll");
+    let polled = consumer.poll(None).await.expect("poll");
     let got: Vec<(u64, Bytes)> = polled
         .messages
         .iter()
@@ -39,7 +39,7 @@ async fn produced_messages_come_back_in_order_with_their_offsets() {
     assert_eq!(consumer.position(), 4);
     assert!(polled.messages[1].timestamp >= polled.messages[0].timestamp);
 
-    let caught_up = consumer.poll().await.expect("poll again");
+    let caught_up = consumer.poll(None).await.expect("poll again");
     assert!(caught_up.messages.is_empty());
     assert_eq!(consumer.position(), 4, "an empty poll keeps the position");
 }
@@ -64,7 +64,7 @@ async fn every_byte_value_empty_payloads_and_a_large_payload_round_trip() {
     while got.len() < sent.len() {
         got.extend(
             consumer
-                .poll()
+                .poll(None)
                 .await
                 .expect("poll")
                 .messages
@@ -90,7 +90,7 @@ async fn poll_limits_bound_each_reply_but_always_return_one_message() {
         .consumer("limits", Position::Earliest)
         .with_limits(3, 0);
     let offsets: Vec<u64> = by_count
-        .poll()
+        .poll(None)
         .await
         .expect("poll")
         .messages
@@ -104,7 +104,7 @@ async fn poll_limits_bound_each_reply_but_always_return_one_message() {
         .consumer("limits", Position::Offset(4))
         .with_limits(0, 250);
     assert_eq!(
-        by_bytes.poll().await.expect("poll").messages.len(),
+        by_bytes.poll(None).await.expect("poll").messages.len(),
         2,
         "250 bytes hold two 100-byte messages"
     );
@@ -113,7 +113,7 @@ async fn poll_limits_bound_each_reply_but_always_return_one_message() {
         .consumer("limits", Position::Offset(9))
         .with_limits(0, 1);
     assert_eq!(
-        tiny.poll().await.expect("poll").messages.len(),
+        tiny.poll(None).await.expect("poll").messages.len(),
         1,
         "one message however large"
     );

@@ -47,7 +47,7 @@ async fn the_start_up_sweep_runs_before_anything_is_served() {
     );
 
     let mut from_start = client.consumer("events", Position::Earliest);
-    let polled = from_start.poll().await.expect("poll");
+    let polled = from_start.poll(None).await.expect("poll");
     assert_eq!(
         polled.messages.iter().map(|m| m.offset).collect::<Vec<_>>(),
         vec![4, 5]
@@ -55,7 +55,7 @@ async fn the_start_up_sweep_runs_before_anything_is_served() {
     assert_eq!(polled.gap, None, "reading from the earliest is no gap");
 
     let mut resuming = client.consumer("events", Position::Offset(2));
-    let polled = resuming.poll().await.expect("poll");
+    let polled = resuming.poll(None).await.expect("poll");
     assert_eq!(polled.gap, Some(Gap { first: 2, last: 3 }));
     assert_eq!(polled.gap.map(|g| g.count()), Some(2));
     assert_eq!(polled.messages[0].offset, 4);

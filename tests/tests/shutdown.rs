@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use minikafka_backends::{
     MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError, Timestamp,
-    TopicInfo, TopicName,
+    TopicInfo, TopicName, TopicWatch,
 };
 use minikafka_client::Client;
 use minikafka_server::SystemClock;
@@ -58,6 +58,9 @@ impl Store for GatedStore {
     async fn sync(&self) -> Result<(), StoreError> {
         self.synced.store(true, Ordering::SeqCst);
         Ok(())
+    }
+    fn watch(&self, topic: &TopicName) -> TopicWatch {
+        self.inner.watch(topic)
     }
 }
 

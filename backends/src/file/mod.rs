@@ -43,8 +43,8 @@ use self::segment::RecordCursor;
 use self::topic::{Topic, index_lookup};
 use self::writer::{Command, Writer};
 use crate::{
-    Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError,
-    Timestamp, TopicInfo, TopicName,
+    AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
+    StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
 };
 
 /// The name of the file holding a topic's first readable offset.
@@ -110,6 +110,9 @@ type IndexEntries = Arc<Vec<(u64, u64)>>;
 struct Shared {
     /// Every published topic.
     topics: RwLock<BTreeMap<TopicName, Arc<Topic>>>,
+    /// Wakes readers waiting for appends; the writer announces each
+    /// publish.
+    notifier: AppendNotifier,
     /// Recently used indexes of sealed segments, by segment path.
     index_cache: Mutex<lru::LruCache<PathBuf, IndexEntries>>,
 }
@@ -150,6 +153,7 @@ impl FileStore {
             }
         }
         let shared = Arc::new(Shared {
+            notifier: AppendNotifier::new(),
             topics: RwLock::new(
                 recovered
                     .iter()
@@ -318,6 +322,10 @@ impl Store for FileStore {
 
     async fn sync(&self) -> Result<(), StoreError> {
         self.command(|reply| Command::Sync { reply }).await
+    }
+
+    fn watch(&self, topic: &TopicName) -> TopicWatch {
+        self.shared.notifier.watch(topic)
     }
 }
 

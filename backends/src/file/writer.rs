@@ -583,6 +583,9 @@ fn publish(shared: &Shared, name: &TopicName, topic: &mut TopicWriter) {
             .unwrap_or_else(PoisonError::into_inner);
         topics.insert(name.clone(), Arc::clone(&topic.topic));
     }
+    // Announced once the view is updated and the topic registered, so a
+    // woken reader finds what woke it.
+    shared.notifier.appended(name, topic.active.end);
 }
 
 /// Seals the active segment and starts a new one at the next offset. In

@@ -74,6 +74,18 @@ impl Running {
         }
     }
 
+    /// Whether the process exits within a short while (50 ms).
+    pub fn wait_briefly(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_millis(50);
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
@@ -311,7 +323,7 @@ pub async fn read_all(client: &Client, topic: &str, count: usize) -> Vec<Message
             "read only {} of {count} messages of '{topic}' within {DEADLINE:?}",
             messages.len()
         );
-        let polled = consumer.poll().await.expect("poll");
+        let polled = consumer.poll(None).await.expect("poll");
         assert_eq!(polled.gap, None, "nothing should have expired");
         if polled.messages.is_empty() {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -1,10 +1,14 @@
 //! [`Core`]: what both APIs do for every request, written once: validate,
-//! stamp with the clock, call the store, map its errors.
+//! stamp with the clock, call the store, map its errors; and the state that
+//! reads which wait for appends share (see `waiting`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use minikafka_backends::{OffsetRange, ReadLimits, ReadResult, Store, TopicInfo};
+use minikafka_backends::{OffsetRange, ReadLimits, ReadResult, Store, TopicInfo, TopicName};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tonic::Status;
 
 use crate::clock::Clock;
@@ -14,19 +18,62 @@ use crate::validate;
 /// The store behind the services, with the checks every request passes.
 #[derive(Debug, Clone)]
 pub struct Core {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     max_message_bytes: usize,
+    /// Cancelled when shutdown begins: waiting reads end at once.
+    pub(super) shutdown: CancellationToken,
+    /// Tracks subscription tasks, so shutdown can wait for them.
+    pub(super) tasks: TaskTracker,
+    /// Counts of waiting reads, for operators and tests.
+    pub(super) activity: Arc<Activity>,
+}
+
+/// How many reads are waiting for appends right now.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Open `Subscribe` streams.
+    pub subscriptions: AtomicUsize,
+    /// `Poll` requests waiting for a message (`max_wait`).
+    pub waiting_polls: AtomicUsize,
+}
+
+/// Counts one waiting read for as long as it lives.
+pub(super) struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    pub(super) fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Core {
     /// Serves `store`, stamping messages with `clock` and refusing payloads
-    /// over `max_message_bytes`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_message_bytes: usize) -> Self {
+    /// over `max_message_bytes`; waiting reads end when `shutdown` is
+    /// cancelled, subscription tasks are tracked by `tasks`, and waiting
+    /// reads are counted in `activity`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        max_message_bytes: usize,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+        activity: Arc<Activity>,
+    ) -> Self {
         Self {
             store,
             clock,
             max_message_bytes,
+            shutdown,
+            tasks,
+            activity,
         }
     }
 
@@ -47,9 +94,19 @@ impl Core {
         read_from: u64,
         limits: ReadLimits,
     ) -> Result<ReadResult, Status> {
-        let topic = validate::topic(topic)?;
+        self.read_valid(&validate::topic(topic)?, read_from, limits)
+            .await
+    }
+
+    /// Reads from a topic already validated.
+    pub(super) async fn read_valid(
+        &self,
+        topic: &TopicName,
+        read_from: u64,
+        limits: ReadLimits,
+    ) -> Result<ReadResult, Status> {
         self.store
-            .read(&topic, read_from, limits)
+            .read(topic, read_from, limits)
             .await
             .map_err(store_error_to_status)
     }

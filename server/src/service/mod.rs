@@ -4,5 +4,6 @@
 pub mod compat;
 pub mod core;
 pub mod v1;
+pub mod waiting;
 
 mod reading;

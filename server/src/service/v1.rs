@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::core::Core;
 use super::reading;
+use super::waiting::Subscription;
 
 /// The v1 API over a store.
 #[derive(Debug, Clone)]
@@ -51,34 +52,41 @@ impl MiniKafka for V1Service {
         request: Request<v1::PollRequest>,
     ) -> Result<Response<v1::PollResponse>, Status> {
         let request = request.into_inner();
-        let waits = request
-            .max_wait
-            .is_some_and(|w| w.seconds > 0 || w.nanos > 0);
-        if waits {
-            return Err(Status::unimplemented(
-                "long polls (max_wait) are not supported by this server yet; poll without max_wait",
-            ));
-        }
         let limits = reading::read_limits(request.max_messages, request.max_bytes);
-        let result = self
-            .core
-            .read(&request.topic, request.read_from, limits)
-            .await?;
+        let wait = request
+            .max_wait
+            .and_then(|w| std::time::Duration::try_from(w).ok())
+            .filter(|w| !w.is_zero());
+        let result = match wait {
+            None => {
+                self.core
+                    .read(&request.topic, request.read_from, limits)
+                    .await?
+            }
+            Some(wait) => {
+                self.core
+                    .read_waiting(&request.topic, request.read_from, limits, wait)
+                    .await?
+            }
+        };
         Ok(Response::new(reading::poll_response(
             request.read_from,
             result,
         )))
     }
 
-    type SubscribeStream = tokio_stream::Empty<Result<v1::PollResponse, Status>>;
+    type SubscribeStream = Subscription;
 
     async fn subscribe(
         &self,
-        _request: Request<v1::SubscribeRequest>,
+        request: Request<v1::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        Err(Status::unimplemented(
-            "Subscribe is not supported by this server yet; use Poll",
-        ))
+        let request = request.into_inner();
+        let limits = reading::read_limits(request.max_batch, 0);
+        let stream =
+            self.core
+                .subscribe(&request.topic, request.read_from, request.from_end, limits)?;
+        Ok(Response::new(stream))
     }
 
     async fn list_topics(

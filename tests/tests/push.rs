@@ -1,0 +1,364 @@
+//! Push delivery end to end: long polls and subscriptions wake on appends
+//! (no timers), cost nothing while idle, hold bounded data for slow
+//! readers, end when their client leaves or the server shuts down, and
+//! resume after a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use minikafka_backends::{MemoryStore, Store};
+use minikafka_client::{Client, Code, Position};
+use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
+use minikafka_server::SystemClock;
+use minikafka_tests::{CountingStore, TestServer, default_config};
+use tonic::transport::Channel;
+
+/// How long any awaited condition may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Waits until `done` holds, checking every few milliseconds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn channel(server: &TestServer) -> Channel {
+    Channel::from_shared(format!("http://{}", server.address))
+        .expect("URI")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+fn subscribe_request(topic: &str, read_from: u64) -> v1::SubscribeRequest {
+    v1::SubscribeRequest {
+        topic: topic.into(),
+        read_from,
+        max_batch: 0,
+        from_end: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_answers_when_its_topic_gets_a_message() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    let mut consumer = client.consumer("later", Position::Earliest);
+    let waiting = tokio::spawn(async move { consumer.poll(Some(Duration::from_secs(20))).await });
+    wait_until("the poll to wait", || {
+        server.activity.waiting_polls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    client.producer("later").send("hello").await.expect("send");
+    let polled = tokio::time::timeout(DEADLINE, waiting)
+        .await
+        .expect("answered")
+        .expect("task")
+        .expect("poll");
+    assert_eq!(polled.messages[0].payload, "hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_delivers_history_then_each_new_message() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    let producer = client.producer("t");
+    producer.send_batch(["1", "2"]).await.expect("send");
+    let mut stream = client.consumer("t", Position::Earliest).stream();
+    for expected in 1..=2 {
+        assert_eq!(
+            stream.next().await.expect("item").expect("message").offset,
+            expected
+        );
+    }
+    producer.send("3").await.expect("send");
+    let third = tokio::time::timeout(DEADLINE, stream.next())
+        .await
+        .expect("pushed")
+        .expect("item")
+        .expect("message");
+    assert_eq!((third.offset, third.payload), (3, Bytes::from("3")));
+    assert_eq!(stream.position(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_from_the_end_sees_only_new_messages() {
+    let store = Arc::new(CountingStore::default());
+    let server =
+        TestServer::start_with(default_config(), store.clone(), Arc::new(SystemClock)).await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    client
+        .producer("t")
+        .send_batch(["old", "older"])
+        .await
+        .expect("send");
+    let mut stream = client.consumer("t", Position::End).stream();
+    let reads_before = store.reads();
+    let next = tokio::spawn(async move { stream.next().await });
+    // "The end" is where the subscription's first read finds it.
+    wait_until("the subscription's first read", || {
+        store.reads() > reads_before
+    })
+    .await;
+    client.producer("t").send("new").await.expect("send");
+    let message = tokio::time::timeout(DEADLINE, next)
+        .await
+        .expect("pushed")
+        .expect("task")
+        .expect("item")
+        .expect("message");
+    assert_eq!((message.offset, message.payload), (3, Bytes::from("new")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_task_ends_when_the_subscriber_goes_away() {
+    let server = TestServer::start().await;
+    let mut grpc = MiniKafkaClient::new(channel(&server).await);
+    let stream = grpc
+        .subscribe(subscribe_request("quiet", 0))
+        .await
+        .expect("subscribe")
+        .into_inner();
+    wait_until("the subscription", || {
+        server.activity.subscriptions.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    drop(stream);
+    drop(grpc);
+    wait_until("the server task to end", || {
+        server.activity.subscriptions.load(Ordering::SeqCst) == 0
+    })
+    .await;
+}
+
+/// A subscriber that stops reading: the server reads ahead by a few
+/// batches and then waits, however much more is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_reader_holds_a_bounded_amount_in_the_server() {
+    const PAYLOAD: usize = 64 * 1024;
+    const MESSAGES: usize = 1024; // 64 MiB in all
+    let store = Arc::new(CountingStore::default());
+    let server =
+        TestServer::start_with(default_config(), store.clone(), Arc::new(SystemClock)).await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    let producer = client.producer("big");
+    let mut grpc = MiniKafkaClient::new(channel(&server).await).max_decoding_message_size(64 << 20);
+    let mut stream = grpc
+        .subscribe(subscribe_request("big", 0))
+        .await
+        .expect("subscribe")
+        .into_inner();
+
+    for batch in 0..MESSAGES / 16 {
+        let payloads: Vec<Bytes> = (0..16)
+            .map(|i| Bytes::from(vec![(batch * 16 + i) as u8; PAYLOAD]))
+            .collect();
+        producer.send_batch(payloads).await.expect("send");
+    }
+    // The reader has not read a thing; let the server go as far as it will.
+    let mut last = u64::MAX;
+    while store.bytes_read() != last {
+        last = store.bytes_read();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let held = store.bytes_read();
+    assert!(
+        held <= 16 << 20,
+        "the server read {held} bytes ahead of a paused reader"
+    );
+
+    let mut received = 0;
+    while received < MESSAGES {
+        let batch = stream.message().await.expect("stream").expect("a batch");
+        for message in batch.messages {
+            assert_eq!(message.offset, received as u64 + 1);
+            assert_eq!(message.payload[0], received as u8);
+            received += 1;
+        }
+    }
+}
+
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("comm")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    statm
+        .split_whitespace()
+        .nth(1)
+        .expect("resident")
+        .parse::<u64>()
+        .expect("pages")
+        * 4096
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_idle_subscriptions_and_long_polls_cost_no_work() {
+    const WAITERS: usize = 1_000;
+    let store = Arc::new(CountingStore::default());
+    let server =
+        TestServer::start_with(default_config(), store.clone(), Arc::new(SystemClock)).await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    client.producer("idle").send("0").await.expect("send");
+    let resident_before = resident_bytes();
+
+    let mut channels = Vec::new();
+    for _ in 0..10 {
+        channels.push(channel(&server).await);
+    }
+    let mut streams = Vec::new();
+    let mut polls = Vec::new();
+    for i in 0..WAITERS {
+        let mut grpc = MiniKafkaClient::new(channels[i % channels.len()].clone());
+        streams.push(
+            grpc.subscribe(subscribe_request("idle", 2))
+                .await
+                .expect("subscribe")
+                .into_inner(),
+        );
+        let mut consumer = client.consumer("idle", Position::Offset(2));
+        polls.push(tokio::spawn(async move {
+            consumer.poll(Some(Duration::from_secs(30))).await
+        }));
+    }
+    wait_until("every waiter to wait", || {
+        server.activity.subscriptions.load(Ordering::SeqCst) == WAITERS
+            && server.activity.waiting_polls.load(Ordering::SeqCst) == WAITERS
+    })
+    .await;
+    let per_waiter = resident_bytes().saturating_sub(resident_before) / (2 * WAITERS as u64);
+
+    // Idle: not one read, and next to no CPU, while nothing is stored.
+    let (reads, cpu) = (store.reads(), cpu_time());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.reads(), reads, "idle waiters read the store");
+    let busy = cpu_time() - cpu;
+    assert!(
+        busy <= Duration::from_millis(50),
+        "{busy:?} of CPU in 500 ms of idling"
+    );
+    assert!(
+        per_waiter < 100 * 1024,
+        "{per_waiter} bytes per waiter, client and server together"
+    );
+
+    // One message wakes every one of them.
+    client.producer("idle").send("1").await.expect("send");
+    for poll in polls {
+        let polled = tokio::time::timeout(DEADLINE, poll)
+            .await
+            .expect("woken")
+            .expect("task")
+            .expect("poll");
+        assert_eq!(polled.messages[0].offset, 2);
+    }
+    for stream in &mut streams {
+        let batch = tokio::time::timeout(DEADLINE, stream.message())
+            .await
+            .expect("woken")
+            .expect("ok")
+            .expect("batch");
+        assert_eq!(batch.messages[0].offset, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_streams_and_long_polls_promptly_with_unavailable() {
+    let server = TestServer::start().await;
+    let mut grpc = MiniKafkaClient::new(channel(&server).await);
+    let mut stream = grpc
+        .subscribe(subscribe_request("t", 0))
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let mut consumer = Client::connect(&server.address)
+        .await
+        .expect("connect")
+        .consumer("t", Position::Earliest);
+    let poll = tokio::spawn(async move { consumer.poll(Some(Duration::from_secs(30))).await });
+    wait_until("both to wait", || {
+        server.activity.subscriptions.load(Ordering::SeqCst) == 1
+            && server.activity.waiting_polls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    // Well under the 10 s drain timeout: the waits end, they are not waited out.
+    tokio::time::timeout(Duration::from_secs(3), server.stop())
+        .await
+        .expect("a prompt stop")
+        .expect("a clean stop");
+    let ended = stream
+        .message()
+        .await
+        .expect_err("the stream ends with an error");
+    assert_eq!(ended.code(), tonic::Code::Unavailable, "{ended:?}");
+    let polled = poll
+        .await
+        .expect("task")
+        .expect_err("the poll ends with an error");
+    assert_eq!(polled.code(), Code::Unavailable, "{polled}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumes_where_it_was_after_the_server_restarts() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let server =
+        TestServer::start_with(default_config(), Arc::clone(&store), Arc::new(SystemClock)).await;
+    let address = server.address.clone();
+    let client = Client::connect(&address).await.expect("connect");
+    client
+        .producer("t")
+        .send_batch(["1", "2"])
+        .await
+        .expect("send");
+    let consumer = client
+        .consumer("t", Position::Earliest)
+        .with_max_backoff(Duration::from_millis(50));
+    let mut stream = consumer.stream();
+    for expected in 1..=2 {
+        assert_eq!(
+            stream.next().await.expect("item").expect("message").offset,
+            expected
+        );
+    }
+
+    server.stop().await.expect("stop");
+    let server = TestServer::start_at(
+        &address,
+        default_config(),
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+    )
+    .await;
+    Client::connect(&server.address)
+        .await
+        .expect("reconnect")
+        .producer("t")
+        .send_batch(["3", "4"])
+        .await
+        .expect("send");
+    for expected in 3..=4 {
+        let message = tokio::time::timeout(DEADLINE, stream.next())
+            .await
+            .expect("resumed")
+            .expect("item")
+            .expect("message");
+        assert_eq!(message.offset, expected, "no message skipped or repeated");
+    }
+}
