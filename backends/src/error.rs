@@ -49,6 +49,15 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// The data at the store's path belongs to something else (another
+    /// program, or a newer minikafka): it was left untouched.
+    #[error("{path} is not a store this minikafka can use: {detail}; it was left untouched")]
+    NotOurs {
+        /// The file or directory found.
+        path: PathBuf,
+        /// What it is instead.
+        detail: String,
+    },
     /// The store has shut down and takes no more requests.
     #[error("the store is shut down")]
     Closed,

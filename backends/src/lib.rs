@@ -11,13 +11,16 @@
 //! - [`error`] — [`StoreError`].
 //! - [`file`] — [`FileStore`], the append-only segment log on disk.
 //! - [`memory`] — [`MemoryStore`], everything in memory.
+//! - [`sqlite`] — [`SqliteStore`], one SQLite database file.
 //! - [`notify`] — [`AppendNotifier`], how waiting readers learn of appends.
 //! - `conformance` (feature `conformance`): the scenarios every store passes.
 
 pub mod error;
 pub mod file;
+mod lock;
 pub mod memory;
 pub mod notify;
+pub mod sqlite;
 pub mod store;
 pub mod topic;
 pub mod types;
@@ -29,6 +32,7 @@ pub use error::StoreError;
 pub use file::{FileOptions, FileStore, Recovery};
 pub use memory::MemoryStore;
 pub use notify::{AppendNotifier, TopicWatch};
+pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;
 pub use topic::{TopicName, TopicNameError};
 pub use types::{

@@ -26,7 +26,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::connect(&host).await?;
     let producer = client.producer(topic.as_str());
     producer.send("warm-up").await?;
-    let mut stream = client.consumer(topic.as_str(), Position::Offset(2)).stream();
+    let mut stream = client
+        .consumer(topic.as_str(), Position::Offset(2))
+        .stream();
     let start = Instant::now();
 
     let sender = tokio::spawn(async move {
@@ -35,7 +37,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..total {
             ticks.tick().await;
             let sent = start.elapsed().as_nanos() as u64;
-            producer.send(sent.to_le_bytes().to_vec()).await.expect("produce");
+            producer
+                .send(sent.to_le_bytes().to_vec())
+                .await
+                .expect("produce");
         }
     });
 

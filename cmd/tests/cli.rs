@@ -84,25 +84,67 @@ fn server_refuses_a_bad_value_with_one_line_naming_it() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_backend_keeps_messages_across_a_restart() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_str = root.path().to_str().expect("UTF-8");
+    let env = [
+        ("MINIKAFKA_BACKEND", "sqlite"),
+        ("MINIKAFKA_ROOT_DIR", root_str),
+    ];
+    let mut server = Server::start_with(&env);
+    let produced = run(
+        &mut server.producer("kept"),
+        "mkfk-producer",
+        Some(b"one\ntwo\n".to_vec()),
+    );
+    assert!(produced.status.success(), "{}", produced.stderr);
+    let (status, log) = terminate(&mut server);
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(root.path().join("minikafka.sqlite3").exists());
+
+    let server = Server::start_with(&env);
+    let consumed = run(
+        &mut server.consumer("kept", &["--no-follow"]),
+        "mkfk-consumer",
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&consumed.stdout),
+        "one\ntwo\n",
+        "{}",
+        consumed.stderr
+    );
+}
+
 #[test]
-fn server_refuses_the_sqlite_backend_until_it_exists() {
-    let server = run(
-        command(SERVER)
-            .env("MINIKAFKA_HOST", "127.0.0.1:0")
-            .env("MINIKAFKA_BACKEND", "sqlite"),
+fn the_sqlite_backend_refuses_a_file_that_is_not_its_database() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let database = root.path().join("minikafka.sqlite3");
+    std::fs::write(&database, b"not a database at all").expect("write");
+    let refused = run(
+        command(SERVER).envs([
+            ("MINIKAFKA_HOST", "127.0.0.1:0"),
+            ("MINIKAFKA_BACKEND", "sqlite"),
+            ("MINIKAFKA_ROOT_DIR", root.path().to_str().expect("UTF-8")),
+        ]),
         "mkfk-server",
         None,
     );
-    assert_eq!(server.status.code(), Some(1), "{}", server.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
     assert!(
-        server.stderr.contains("not available yet"),
-        "{}",
-        server.stderr
+        refused.stderr.contains(&database.display().to_string()),
+        "names the file: {}",
+        refused.stderr
     );
     assert!(
-        !server.stderr.contains("listening on"),
-        "it must not serve:\n{}",
-        server.stderr
+        refused.stderr.contains("left untouched"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read(&database).expect("read"),
+        b"not a database at all"
     );
 }
 

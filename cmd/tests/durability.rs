@@ -6,6 +6,7 @@
 //! With `MINIKAFKA_FSYNC=always` a produce is answered only after its
 //! bytes are synced, so every acknowledged message must come back after a
 //! crash, at its offset, byte for byte; numbering must go on from there.
+//! The same test runs on the file and the SQLite store.
 
 mod common;
 
@@ -56,16 +57,56 @@ fn segments(root: &Path, topic: &str) -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_message_survives_kill_9() {
+async fn every_acknowledged_message_survives_kill_9_on_the_file_store() {
     let root = tempfile::tempdir().expect("temporary directory");
-    let mut server = file_server(
-        root.path(),
-        &[
-            ("MINIKAFKA_FSYNC", "always"),
-            ("MINIKAFKA_SEGMENT_BYTES", "64KiB"),
-        ],
+    let env = [
+        ("MINIKAFKA_BACKEND", "file"),
+        ("MINIKAFKA_SEGMENT_BYTES", "64KiB"),
+    ];
+    let acknowledged = kill_9_under_load(root.path(), &env).await;
+    assert!(
+        segments(root.path(), "crash").len() > 1,
+        "the test should span several segments"
     );
+    // A crash can also leave half a record behind: add one to be sure the
+    // restart copes with it.
+    let active = segments(root.path(), "crash").pop().expect("a segment");
+    OpenOptions::new()
+        .append(true)
+        .open(&active)
+        .expect("open")
+        .write_all(&[0x42; 37])
+        .expect("write");
 
+    let restarted = file_server(root.path(), &env);
+    assert!(
+        restarted
+            .log
+            .text()
+            .contains("cutting a torn or corrupt tail"),
+        "the torn tail is reported:\n{}",
+        restarted.log.text()
+    );
+    check_after_crash(&restarted, acknowledged).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_survives_kill_9_on_the_sqlite_store() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let env = [("MINIKAFKA_BACKEND", "sqlite")];
+    let acknowledged = kill_9_under_load(root.path(), &env).await;
+    assert!(root.path().join("minikafka.sqlite3").exists());
+    check_after_crash(&file_server(root.path(), &env), acknowledged).await;
+}
+
+/// Starts a server with `env` (and `MINIKAFKA_FSYNC=always`) in `root`,
+/// has four producers send batches until 3,000 messages are acknowledged,
+/// kills the server with SIGKILL while they are still sending, and returns
+/// what was acknowledged.
+async fn kill_9_under_load(root: &Path, env: &[(&str, &str)]) -> BTreeMap<u64, Bytes> {
+    let mut env = env.to_vec();
+    env.push(("MINIKAFKA_FSYNC", "always"));
+    let mut server = file_server(root, &env);
     let acknowledged = Arc::new(Mutex::new(BTreeMap::<u64, Bytes>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = (0..4)
@@ -106,34 +147,12 @@ async fn every_acknowledged_message_survives_kill_9() {
     for producer in producers {
         producer.await.expect("producer task");
     }
-    let acknowledged = std::mem::take(&mut *acknowledged.lock().expect("lock"));
-    assert!(
-        segments(root.path(), "crash").len() > 1,
-        "the test should span several segments"
-    );
+    std::mem::take(&mut *acknowledged.lock().expect("lock"))
+}
 
-    // A crash can also leave half a record behind: add one to be sure the
-    // restart copes with it.
-    let active = segments(root.path(), "crash").pop().expect("a segment");
-    OpenOptions::new()
-        .append(true)
-        .open(&active)
-        .expect("open")
-        .write_all(&[0x42; 37])
-        .expect("write");
-
-    let server = file_server(
-        root.path(),
-        &[
-            ("MINIKAFKA_FSYNC", "always"),
-            ("MINIKAFKA_SEGMENT_BYTES", "64KiB"),
-        ],
-    );
-    assert!(
-        server.log.text().contains("cutting a torn or corrupt tail"),
-        "the torn tail is reported:\n{}",
-        server.log.text()
-    );
+/// Every acknowledged message is back at its offset, byte for byte; the
+/// offsets run from 1 with no hole; numbering goes on after the last.
+async fn check_after_crash(server: &Server, acknowledged: BTreeMap<u64, Bytes>) {
     let client = server.client().await;
     let stored = everything(&client, "crash").await;
     let offsets: Vec<u64> = stored.keys().copied().collect();

@@ -24,7 +24,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use minikafka_backends::{FileOptions, FileStore, MemoryStore, Store, StoreError};
+use minikafka_backends::{
+    FileOptions, FileStore, MemoryStore, SqliteOptions, SqliteStore, Store, StoreError,
+};
 use minikafka_proto::{protocol, v1};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -42,9 +44,6 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenStoreError {
-    /// The configured backend is not part of this build yet.
-    #[error("MINIKAFKA_BACKEND={0}: the {0} store is not available yet; use file or memory")]
-    NotAvailable(&'static str),
     /// The store could not be opened (or recovered).
     #[error("cannot open the {backend} store in {root}: {source}")]
     Store {
@@ -60,7 +59,8 @@ pub enum OpenStoreError {
 /// Opens the store that `config` names, recovering it after a crash. Does
 /// blocking file I/O: call it before serving, or on a blocking thread.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, OpenStoreError> {
-    match config.backend {
+    let root = &config.root_dir;
+    let opened: Result<Arc<dyn Store>, StoreError> = match config.backend {
         Backend::Memory => Ok(Arc::new(MemoryStore::new())),
         Backend::File => {
             let options = FileOptions {
@@ -68,17 +68,20 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, OpenStoreError> {
                 segment_bytes: config.segment_bytes,
                 recovery: config.recovery,
             };
-            let store = FileStore::open(&config.root_dir, options).map_err(|source| {
-                OpenStoreError::Store {
-                    backend: config.backend,
-                    root: config.root_dir.display().to_string(),
-                    source,
-                }
-            })?;
-            Ok(Arc::new(store))
+            FileStore::open(root, options).map(|store| Arc::new(store) as Arc<dyn Store>)
         }
-        Backend::Sqlite => Err(OpenStoreError::NotAvailable("sqlite")),
-    }
+        Backend::Sqlite => {
+            let options = SqliteOptions {
+                durability: config.fsync,
+            };
+            SqliteStore::open(root, options).map(|store| Arc::new(store) as Arc<dyn Store>)
+        }
+    };
+    opened.map_err(|source| OpenStoreError::Store {
+        backend: config.backend,
+        root: root.display().to_string(),
+        source,
+    })
 }
 
 /// Why serving stopped with an error.

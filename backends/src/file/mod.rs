@@ -27,7 +27,7 @@ mod topic;
 mod writer;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -51,8 +51,6 @@ use crate::{
 const START_FILE: &str = "start";
 /// The directory under the root that holds one directory per topic.
 const TOPICS_DIR: &str = "topics";
-/// The file locked while a store has the root open.
-const LOCK_FILE: &str = ".lock";
 /// An index entry is added at least this many bytes apart, so a read
 /// starts at most this far before its first record.
 const INDEX_INTERVAL: u64 = 4096;
@@ -126,7 +124,7 @@ impl FileStore {
         let topics_dir = root.join(TOPICS_DIR);
         fs::create_dir_all(&topics_dir)
             .map_err(|e| StoreError::io(format!("creating {}", topics_dir.display()), e))?;
-        let lock = lock_root(root)?;
+        let lock = crate::lock::lock_root(root)?;
         sync_dir(root)?;
 
         let mut recovered = Vec::new();
@@ -494,31 +492,6 @@ fn sealed_index_lookup(shared: &Shared, path: &Path, base: u64, offset: u64) -> 
         }
     };
     index_lookup(&entries, offset).unwrap_or((base, SEGMENT_HEADER_LEN))
-}
-
-/// Takes the root's lock file, so two stores never share a directory.
-fn lock_root(root: &Path) -> Result<File, StoreError> {
-    let path = root.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(StoreError::io(
-            format!(
-                "{} is in use by another minikafka server (it holds {})",
-                root.display(),
-                path.display()
-            ),
-            std::io::Error::from(std::io::ErrorKind::WouldBlock),
-        )),
-        Err(fs::TryLockError::Error(e)) => {
-            Err(StoreError::io(format!("locking {}", path.display()), e))
-        }
-    }
 }
 
 /// Makes a directory's entries (files created, renamed or deleted in it)

@@ -1,0 +1,473 @@
+//! [`SqliteStore`]: every topic in one SQLite database file,
+//! `ROOT/minikafka.sqlite3`, which any SQLite tool can open.
+//!
+//! # Who does what
+//! rusqlite calls block, so none runs on the async runtime's threads:
+//! - One writer thread ([`writer`]) owns the only writing connection. It
+//!   takes every command queued while it was busy and commits all their
+//!   batches in one transaction (group commit): one WAL sync for the group
+//!   under `Durability::Always`.
+//! - Reads run on tokio's blocking pool, each on one of a few read-only
+//!   connections; WAL mode lets them read a consistent snapshot while the
+//!   writer commits, and they only ever see committed (so, under `Always`,
+//!   durable) data.
+//!
+//! Schema: [`schema_v1.sql`](schema_v1.sql), versioned with
+//! `PRAGMA user_version` and marked as ours with `PRAGMA application_id`.
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{Semaphore, oneshot};
+
+use self::writer::{Command, Writer};
+use crate::{
+    AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
+    StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
+};
+
+/// The database's file name under the root directory.
+pub const DATABASE_FILE: &str = "minikafka.sqlite3";
+/// `PRAGMA application_id` of a minikafka database: "mkfk".
+const APPLICATION_ID: i32 = 0x6D6B_666B;
+/// The schema of each version, applied in order: version N is
+/// `MIGRATIONS[N - 1]`. A later version adds a script that migrates from
+/// the one before.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+/// How many reads run at once, each on its own connection.
+const READERS: usize = 4;
+/// How long a connection waits for a lock held by another before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a [`SqliteStore`] behaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// When commits are made durable.
+    pub durability: Durability,
+}
+
+/// The SQLite store. See the module documentation.
+#[derive(Debug)]
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+    commands: Option<mpsc::Sender<Command>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+/// What readers and the writer share.
+#[derive(Debug)]
+struct Shared {
+    path: PathBuf,
+    /// Idle read connections.
+    readers: Mutex<Vec<Connection>>,
+    /// One permit per read connection.
+    permits: Semaphore,
+    notifier: AppendNotifier,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `root`, migrating an older
+    /// schema. Refuses, without changing it, a file that is not a minikafka
+    /// database or was written by a newer minikafka.
+    pub fn open(root: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let root = root.as_ref();
+        std::fs::create_dir_all(root)
+            .map_err(|e| StoreError::io(format!("creating {}", root.display()), e))?;
+        let lock = crate::lock::lock_root(root)?;
+        let path = root.join(DATABASE_FILE);
+        let connection = open_for_writing(&path, options.durability)?;
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            readers: Mutex::new(Vec::new()),
+            permits: Semaphore::new(READERS),
+            notifier: AppendNotifier::new(),
+        });
+        let (commands, receiver) = mpsc::channel();
+        let writer = Writer::new(
+            connection,
+            Arc::clone(&shared),
+            options.durability,
+            lock,
+            path,
+        );
+        let writer = std::thread::Builder::new()
+            .name("mkfk-sqlite-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::io("starting the SQLite writer thread", e))?;
+        Ok(Self {
+            shared,
+            commands: Some(commands),
+            writer: Some(writer),
+        })
+    }
+
+    async fn command<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let commands = self.commands.as_ref().ok_or(StoreError::Closed)?;
+        commands.send(make(reply)).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `read` on a read connection, on the blocking pool.
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _permit = self
+            .shared
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            let idle = shared
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_for_reading(&shared.path)?,
+            };
+            let result = read(&connection);
+            shared
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(connection);
+            result
+        })
+        .await
+        .map_err(|e| {
+            StoreError::io(
+                "an SQLite read task failed",
+                std::io::Error::other(e.to_string()),
+            )
+        })?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // The writer finishes what is queued, checkpoints and exits; waiting
+        // for it means the root can be reopened as soon as this returns.
+        drop(self.commands.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(
+        &self,
+        topic: &TopicName,
+        payloads: Vec<Bytes>,
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        if payloads.is_empty() {
+            return Err(StoreError::EmptyBatch);
+        }
+        let topic = topic.clone();
+        self.command(|reply| Command::Append {
+            topic,
+            payloads,
+            now,
+            reply,
+        })
+        .await
+    }
+
+    async fn read(
+        &self,
+        topic: &TopicName,
+        from: u64,
+        limits: ReadLimits,
+    ) -> Result<ReadResult, StoreError> {
+        let (topic, path) = (topic.clone(), self.shared.path.clone());
+        self.with_reader(move |connection| {
+            read(connection, &topic, from, limits).map_err(|e| e.into_store_error(&path))
+        })
+        .await
+    }
+
+    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+        self.command(|reply| Command::RemoveOlderThan { cutoff, reply })
+            .await
+    }
+
+    async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
+        let (topic, path) = (topic.clone(), self.shared.path.clone());
+        self.with_reader(move |connection| {
+            let mut infos =
+                topic_infos(connection, Some(&topic)).map_err(|e| e.into_store_error(&path))?;
+            infos.pop().ok_or(StoreError::TopicNotFound(topic))
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
+        let path = self.shared.path.clone();
+        self.with_reader(move |connection| {
+            topic_infos(connection, None).map_err(|e| e.into_store_error(&path))
+        })
+        .await
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.command(|reply| Command::Sync { reply }).await
+    }
+
+    fn watch(&self, topic: &TopicName) -> TopicWatch {
+        self.shared.notifier.watch(topic)
+    }
+}
+
+/// A read's own failure (not found, out of range) or SQLite's.
+enum ReadError {
+    Store(StoreError),
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for ReadError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sql(error)
+    }
+}
+
+impl ReadError {
+    fn into_store_error(self, path: &Path) -> StoreError {
+        match self {
+            Self::Store(error) => error,
+            Self::Sql(error) => sqlite_error(path, "reading", error),
+        }
+    }
+}
+
+/// Reads in one snapshot: the topic's bounds and the messages agree.
+fn read(
+    connection: &Connection,
+    topic: &TopicName,
+    from: u64,
+    limits: ReadLimits,
+) -> Result<ReadResult, ReadError> {
+    let snapshot = connection.unchecked_transaction()?;
+    let bounds = snapshot
+        .prepare_cached("SELECT id, start_offset, next_offset FROM topics WHERE name = ?1")?
+        .query_row([topic.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)? as u64,
+                row.get::<_, i64>(2)? as u64,
+            ))
+        })
+        .optional()?;
+    let Some((id, start, next)) = bounds else {
+        return Err(ReadError::Store(StoreError::TopicNotFound(topic.clone())));
+    };
+    if from > next {
+        return Err(ReadError::Store(StoreError::OffsetOutOfRange {
+            topic: topic.clone(),
+            requested: from,
+            next_offset: next,
+        }));
+    }
+    let max_messages = limits.max_messages.max(1);
+    let mut statement = snapshot.prepare_cached(
+        "SELECT offset, timestamp, payload FROM messages WHERE topic_id = ?1 AND offset >= ?2 ORDER BY offset LIMIT ?3",
+    )?;
+    let mut rows = statement.query(params![
+        id,
+        from.max(start) as i64,
+        max_messages.min(i64::MAX as usize) as i64
+    ])?;
+    let mut messages = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        let payload = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+        if !messages.is_empty() && bytes + payload.len() > limits.max_bytes {
+            break;
+        }
+        bytes += payload.len();
+        messages.push(Message {
+            offset: row.get::<_, i64>(0)? as u64,
+            timestamp: Timestamp::from_nanos(row.get::<_, i64>(1)? as u64),
+            payload: Bytes::copy_from_slice(payload),
+        });
+    }
+    Ok(ReadResult {
+        messages,
+        earliest_offset: start,
+        next_offset: next,
+    })
+}
+
+/// Describes one topic, or every topic sorted by name.
+fn topic_infos(
+    connection: &Connection,
+    only: Option<&TopicName>,
+) -> Result<Vec<TopicInfo>, ReadError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT t.name, t.start_offset, t.next_offset, t.size_bytes,
+                (SELECT m.timestamp FROM messages m WHERE m.topic_id = t.id AND m.offset = t.start_offset)
+         FROM topics t WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
+    )?;
+    let rows = statement.query_map([only.map(TopicName::as_str)], |row| {
+        let name: String = row.get(0)?;
+        let (start, next) = (row.get::<_, i64>(1)? as u64, row.get::<_, i64>(2)? as u64);
+        Ok((
+            name,
+            start,
+            next,
+            row.get::<_, i64>(3)? as u64,
+            row.get::<_, Option<i64>>(4)?,
+        ))
+    })?;
+    let mut infos = Vec::new();
+    for row in rows {
+        let (name, start, next, size_bytes, oldest) = row?;
+        // Names were validated before they were stored.
+        let Ok(name) = TopicName::new(name) else {
+            continue;
+        };
+        infos.push(TopicInfo {
+            name,
+            earliest_offset: start,
+            next_offset: next,
+            message_count: next - start,
+            size_bytes,
+            oldest_timestamp: oldest.map(|t| Timestamp::from_nanos(t as u64)),
+        });
+    }
+    Ok(infos)
+}
+
+/// Turns an SQLite error into a store error naming the database.
+fn sqlite_error(path: &Path, doing: &str, error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let code = error.sqlite_error_code();
+    let context = format!("{doing} {}", path.display());
+    match code {
+        Some(ErrorCode::DiskFull) => StoreError::StorageFull {
+            context,
+            source: std::io::Error::from_raw_os_error(28),
+        },
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
+            path: path.to_owned(),
+            position: 0,
+            detail: error.to_string(),
+        },
+        _ => StoreError::Io {
+            context,
+            source: std::io::Error::other(error.to_string()),
+        },
+    }
+}
+
+/// Opens the writing connection: checks the file is ours (changing nothing
+/// if not), creates or migrates the schema, and sets WAL mode and the
+/// durability.
+fn open_for_writing(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(|e| sqlite_error(path, "opening", e))?;
+    connection
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sqlite_error(path, "configuring", e))?;
+    let version = check_ours(&connection, path)?;
+    let setup = || -> rusqlite::Result<()> {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL syncs the WAL at every commit; NORMAL only at checkpoints,
+        // which loses recent commits on a power cut but never corrupts.
+        let synchronous = if durability == Durability::Always {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        connection.pragma_update(None, "synchronous", synchronous)?;
+        // Keep a WAL that grew under load from staying that large.
+        connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        Ok(())
+    };
+    setup().map_err(|e| sqlite_error(path, "configuring", e))?;
+    migrate(&connection, version).map_err(|e| sqlite_error(path, "migrating", e))?;
+    Ok(connection)
+}
+
+/// The schema version of the database at `path` (0: new and empty), or why
+/// it is not one this minikafka may touch. Reads only.
+fn check_ours(connection: &Connection, path: &Path) -> Result<usize, StoreError> {
+    let not_ours = |detail: String| StoreError::NotOurs {
+        path: path.to_owned(),
+        detail,
+    };
+    let read = || -> rusqlite::Result<(i32, i64, i64)> {
+        let application_id =
+            connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
+        let version = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let objects =
+            connection.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+        Ok((application_id, version, objects))
+    };
+    let (application_id, version, objects) = read().map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => not_ours("it is not an SQLite database".into()),
+        _ => sqlite_error(path, "opening", e),
+    })?;
+    if application_id == 0 && version == 0 && objects == 0 {
+        return Ok(0);
+    }
+    if application_id != APPLICATION_ID {
+        return Err(not_ours(format!(
+            "it is an SQLite database of another application (application_id {application_id})"
+        )));
+    }
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(not_ours(format!(
+            "it was written by a newer minikafka (schema version {version}; this one knows up to {})",
+            MIGRATIONS.len()
+        )));
+    }
+    Ok(version)
+}
+
+/// Applies the migrations after `version`, all in one transaction.
+fn migrate(connection: &Connection, version: usize) -> rusqlite::Result<()> {
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let transaction = connection.unchecked_transaction()?;
+    for script in &MIGRATIONS[version..] {
+        transaction.execute_batch(script)?;
+    }
+    transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+    transaction.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    transaction.commit()
+}
+
+/// Opens a read connection.
+fn open_for_reading(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection =
+        Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, "opening", e))?;
+    connection
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sqlite_error(path, "configuring", e))?;
+    connection
+        .pragma_update(None, "query_only", true)
+        .map_err(|e| sqlite_error(path, "configuring", e))?;
+    Ok(connection)
+}
+
+#[cfg(test)]
+mod tests;

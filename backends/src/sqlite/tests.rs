@@ -1,0 +1,234 @@
+//! Tests of the SQLite store on real database files: the conformance suite
+//! in every durability mode, refusing files that are not ours (and leaving
+//! them untouched), space reuse under a steady produce-and-expire load,
+//! and readers that race producers.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::Connection;
+
+use super::*;
+
+fn store_at(path: &Path, durability: Durability) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(path, SqliteOptions { durability }).expect("open the SQLite store"))
+}
+
+mod always {
+    use super::*;
+
+    async fn open() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (store_at(dir.path(), Durability::Always), dir)
+    }
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        store_at(path, Durability::Always)
+    }
+
+    crate::conformance_tests!(open);
+    crate::conformance_tests!(persistent open_at);
+}
+
+mod never_synced {
+    use super::*;
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        store_at(path, Durability::Never)
+    }
+
+    crate::conformance_tests!(persistent open_at);
+}
+
+mod synced_on_an_interval {
+    use super::*;
+
+    fn open_at(path: &Path) -> Arc<dyn Store> {
+        store_at(path, Durability::Interval(Duration::from_millis(5)))
+    }
+
+    crate::conformance_tests!(persistent open_at);
+}
+
+fn t(name: &str) -> TopicName {
+    TopicName::new(name).expect("valid")
+}
+
+fn at(n: u64) -> Timestamp {
+    Timestamp::from_nanos(1_800_000_000_000_000_000 + n)
+}
+
+fn refusal(root: &Path) -> String {
+    match SqliteStore::open(root, SqliteOptions::default()) {
+        Err(error @ StoreError::NotOurs { .. }) => error.to_string(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(DATABASE_FILE);
+    let garbage = b"these are not the bytes you are looking for".repeat(200);
+    std::fs::write(&path, &garbage).expect("write");
+    let message = refusal(dir.path());
+    assert!(
+        message.contains(&path.display().to_string()) && message.contains("not an SQLite database"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), garbage, "untouched");
+}
+
+#[test]
+fn another_applications_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(DATABASE_FILE);
+    let other = Connection::open(&path).expect("create");
+    other
+        .execute_batch("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread');")
+        .expect("fill");
+    drop(other);
+    let before = std::fs::read(&path).expect("read");
+    let message = refusal(dir.path());
+    assert!(message.contains("another application"), "{message}");
+    assert_eq!(std::fs::read(&path).expect("read"), before, "untouched");
+    assert!(
+        !path.with_extension("sqlite3-wal").exists(),
+        "not even switched to WAL mode"
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    drop(SqliteStore::open(dir.path(), SqliteOptions::default()).expect("create"));
+    let path = dir.path().join(DATABASE_FILE);
+    Connection::open(&path)
+        .expect("open")
+        .pragma_update(None, "user_version", 99)
+        .expect("bump the version");
+    let message = refusal(dir.path());
+    assert!(
+        message.contains("newer minikafka") && message.contains("99"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_database_is_marked_as_ours_with_the_current_schema() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    drop(SqliteStore::open(dir.path(), SqliteOptions::default()).expect("create"));
+    let connection = Connection::open(dir.path().join(DATABASE_FILE)).expect("open");
+    let application_id: i32 = connection
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .expect("id");
+    let version: i64 = connection
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    let mode: String = connection
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("mode");
+    assert_eq!(
+        (application_id, version, mode.as_str()),
+        (APPLICATION_ID, MIGRATIONS.len() as i64, "wal")
+    );
+}
+
+/// Retention frees pages that new messages reuse: under a steady load of
+/// producing and expiring, the file stops growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_levels_off_under_a_steady_produce_and_expire_load() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Never);
+    let path = dir.path().join(DATABASE_FILE);
+    let payload = Bytes::from(vec![b'p'; 1024]);
+    let mut sizes = Vec::new();
+    for round in 0..20u64 {
+        for batch in 0..10 {
+            let payloads = vec![payload.clone(); 100];
+            store
+                .append(&t("steady"), payloads, at(round * 100 + batch))
+                .await
+                .expect("append");
+        }
+        // Everything before this round expires.
+        store
+            .remove_older_than(at(round * 100))
+            .await
+            .expect("remove");
+        store.sync().await.expect("checkpoint");
+        sizes.push(std::fs::metadata(&path).expect("metadata").len());
+    }
+    let (settled, last) = (sizes[4], sizes[19]);
+    assert!(
+        last <= settled + settled / 10,
+        "the file kept growing: {sizes:?}"
+    );
+    let info = store.describe(&t("steady")).await.expect("describe");
+    assert_eq!(
+        (info.earliest_offset, info.message_count),
+        (19_001, 1_000),
+        "the last round is kept"
+    );
+}
+
+/// Readers racing producers always see whole, consecutive batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_see_whole_batches_while_producers_write() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    store
+        .append(&t("busy"), vec![Bytes::from_static(b"0")], at(0))
+        .await
+        .expect("append");
+    let producers: Vec<_> = (0..4)
+        .map(|p| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for i in 0..50u64 {
+                    let batch = (0..5)
+                        .map(|j| Bytes::from(format!("{p}-{i}-{j}")))
+                        .collect();
+                    store
+                        .append(&t("busy"), batch, at(i))
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let limits = ReadLimits {
+                    max_messages: 10_000,
+                    max_bytes: usize::MAX,
+                };
+                for _ in 0..50 {
+                    let read = store.read(&t("busy"), 0, limits).await.expect("read");
+                    let offsets: Vec<u64> = read.messages.iter().map(|m| m.offset).collect();
+                    assert_eq!(
+                        offsets,
+                        (1..read.next_offset).collect::<Vec<_>>(),
+                        "a consecutive prefix"
+                    );
+                    assert_eq!((read.next_offset - 2) % 5, 0, "whole batches only");
+                }
+            })
+        })
+        .collect();
+    for task in producers.into_iter().chain(readers) {
+        task.await.expect("task");
+    }
+    assert_eq!(
+        store
+            .describe(&t("busy"))
+            .await
+            .expect("describe")
+            .next_offset,
+        1 + 1 + 4 * 50 * 5
+    );
+}
