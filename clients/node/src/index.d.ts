@@ -1,0 +1,80 @@
+// Types of minikafka-client (src/index.js).
+
+import type { ServiceError, status as grpcStatus } from '@grpc/grpc-js';
+
+/** gRPC status codes (`error.code` of a failed call). */
+export declare const status: typeof grpcStatus;
+/** The server used when neither an argument nor MINIKAFKA_HOST names one. */
+export declare const DEFAULT_HOST: string;
+/** The deadline of each call, unless `timeoutMs` says otherwise. */
+export declare const DEFAULT_TIMEOUT_MS: number;
+
+/** A failed call: the grpc-js ServiceError (`code`, `details`, `metadata`). */
+export type MinikafkaError = ServiceError;
+
+/** One stored message. */
+export interface Message {
+  /** Its offset in the topic, from 1. */
+  offset: bigint;
+  /** When the server stored it. */
+  timestamp: Date;
+  /** The bytes the producer sent. */
+  payload: Buffer;
+}
+
+/** Offsets `first..last`, inclusive. */
+export interface Range {
+  first: bigint;
+  last: bigint;
+}
+
+export interface Polled {
+  /** The messages, in offset order; empty when caught up. */
+  messages: Message[];
+  /** Offsets retention removed before this consumer read them, or null. */
+  gap: Range | null;
+}
+
+export interface TopicInfo {
+  name: string;
+  earliestOffset: bigint;
+  nextOffset: bigint;
+  messageCount: bigint;
+  sizeBytes: bigint;
+  /** When the earliest retained message was stored; null when the topic holds none. */
+  oldestTimestamp: Date | null;
+}
+
+/** Where a consumer starts: the earliest retained message, the end, or an offset (0: the earliest). */
+export type Start = 'earliest' | 'end' | bigint | number;
+
+/** The repository's proto/ directory, or MINIKAFKA_PROTO_DIR. */
+export declare function protoRoot(): string;
+/** The loaded minikafka.v1 package (grpc-js service constructors). */
+export declare function protoPackage(): any;
+
+export declare class Producer {
+  readonly topic: string;
+  /** `host` is `host:port`; undefined: MINIKAFKA_HOST or 127.0.0.1:9999. */
+  constructor(host: string | undefined, topic: string, options?: { timeoutMs?: number });
+  /** Stores one message (strings as UTF-8); resolves with its offset. */
+  send(payload: Buffer | Uint8Array | string): Promise<bigint>;
+  /** Stores the payloads atomically with consecutive offsets. */
+  sendBatch(payloads: Iterable<Buffer | Uint8Array | string>): Promise<Range>;
+  close(): void;
+}
+
+export declare class Consumer {
+  readonly topic: string;
+  /** The offset the next read starts from (0n: the earliest retained). Setting it seeks. */
+  position: bigint;
+  constructor(host: string | undefined, topic: string, options?: { start?: Start; timeoutMs?: number });
+  /** Reads the next messages; `waitMs` makes a long poll. */
+  poll(options?: { waitMs?: number; maxMessages?: number; maxBytes?: number }): Promise<Polled>;
+  /** Follows the topic from `position`; ending the loop cancels the call. */
+  subscribe(options?: { maxBatch?: number }): AsyncGenerator<Message, void, undefined>;
+  /** Describes the topic (NOT_FOUND if it does not exist). */
+  describe(): Promise<TopicInfo>;
+  /** Ends open subscriptions and closes the connection. */
+  close(): void;
+}

@@ -1,0 +1,271 @@
+// minikafka-client: a small Node.js client for minikafka (minikafka.v1.MiniKafka).
+//
+// The .proto file is loaded at run time with @grpc/proto-loader; uint64
+// offsets travel as decimal strings and are exposed as BigInt, so no offset
+// loses precision. Failed calls reject with the grpc-js ServiceError, whose
+// `.code` is one of `status` (re-exported here) and `.details` the server's
+// message.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+
+export const status = grpc.status;
+
+/** The server used when neither an argument nor MINIKAFKA_HOST names one. */
+export const DEFAULT_HOST = '127.0.0.1:9999';
+/** The deadline of each call, unless `timeoutMs` says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The .proto file, relative to the proto root. */
+const PROTO_FILE = 'minikafka/v1/minikafka.proto';
+const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * @typedef {{offset: bigint, timestamp: Date, payload: Buffer}} Message
+ * @typedef {{first: bigint, last: bigint}} Range  offsets first..last, inclusive
+ * @typedef {{messages: Message[], gap: Range | null}} Polled
+ * @typedef {{name: string, earliestOffset: bigint, nextOffset: bigint,
+ *   messageCount: bigint, sizeBytes: bigint, oldestTimestamp: Date | null}} TopicInfo
+ * @typedef {'earliest' | 'end' | bigint | number} Start
+ */
+
+/** The repository's proto/ directory, or MINIKAFKA_PROTO_DIR. */
+export function protoRoot() {
+  return (
+    process.env.MINIKAFKA_PROTO_DIR ||
+    path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../proto')
+  );
+}
+
+/** @type {any} */
+let loaded;
+
+/** The minikafka.v1 package, loaded once, on first use. */
+export function protoPackage() {
+  if (!loaded) {
+    const root = protoRoot();
+    const definition = protoLoader.loadSync(path.join(root, PROTO_FILE), {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      bytes: Buffer,
+      defaults: true,
+      oneofs: true,
+      includeDirs: [root],
+    });
+    loaded = /** @type {any} */ (grpc.loadPackageDefinition(definition)).minikafka.v1;
+  }
+  return loaded;
+}
+
+/** @param {string | undefined} host */
+function connect(host) {
+  const address = host || process.env.MINIKAFKA_HOST || DEFAULT_HOST;
+  return new (protoPackage().MiniKafka)(address, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+  });
+}
+
+/**
+ * Calls a unary method as a promise, with a deadline `timeoutMs` from now.
+ * @param {any} client @param {string} method @param {object} request @param {number} timeoutMs
+ * @returns {Promise<any>}
+ */
+function unary(client, method, request, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    client[method](request, { deadline: Date.now() + timeoutMs }, (/** @type {any} */ error, /** @type {any} */ reply) =>
+      error ? reject(error) : resolve(reply),
+    );
+  });
+}
+
+/** @param {{seconds: string, nanos: number} | null} timestamp */
+function toDate(timestamp) {
+  return timestamp ? new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6)) : null;
+}
+
+/** @param {any} m @returns {Message} */
+function toMessage(m) {
+  return { offset: BigInt(m.offset), timestamp: /** @type {Date} */ (toDate(m.timestamp)), payload: m.payload };
+}
+
+/** @param {Buffer | Uint8Array | string} payload */
+function toBytes(payload) {
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
+}
+
+/** Appends messages to one topic. */
+export class Producer {
+  #client;
+  #timeoutMs;
+
+  /**
+   * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
+   * @param {string} topic created by the first message sent
+   * @param {{timeoutMs?: number}} [options] the deadline of each call
+   */
+  constructor(host, topic, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+    this.topic = topic;
+    this.#client = connect(host);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Stores one message.
+   * @param {Buffer | Uint8Array | string} payload strings are sent as UTF-8
+   * @returns {Promise<bigint>} its offset
+   */
+  async send(payload) {
+    return (await this.sendBatch([payload])).first;
+  }
+
+  /**
+   * Stores the payloads atomically, with consecutive offsets.
+   * @param {Iterable<Buffer | Uint8Array | string>} payloads at least one
+   * @returns {Promise<Range>}
+   */
+  async sendBatch(payloads) {
+    const request = { topic: this.topic, payloads: Array.from(payloads, toBytes) };
+    const reply = await unary(this.#client, 'Produce', request, this.#timeoutMs);
+    return { first: BigInt(reply.first_offset), last: BigInt(reply.last_offset) };
+  }
+
+  /** Closes the connection. */
+  close() {
+    this.#client.close();
+  }
+}
+
+/** Reads one topic from a position it keeps (the server keeps none). */
+export class Consumer {
+  #client;
+  #timeoutMs;
+  #position = 0n;
+  /** Start at the end, until the position is known. */
+  #fromEnd = false;
+  /** Open subscriptions, cancelled by close(). */
+  #calls = new Set();
+  #closed = false;
+
+  /**
+   * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
+   * @param {string} topic
+   * @param {{start?: Start, timeoutMs?: number}} [options] `start`: 'earliest'
+   *   (the default, also 0n), 'end' (only messages stored from now on) or an offset
+   */
+  constructor(host, topic, { start = 'earliest', timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+    this.topic = topic;
+    this.#client = connect(host);
+    this.#timeoutMs = timeoutMs;
+    if (start === 'end') this.#fromEnd = true;
+    else if (start !== 'earliest') this.#position = BigInt(start);
+  }
+
+  /**
+   * The offset the next read starts from: save it to resume later. 0n means
+   * the earliest retained message (and, with start 'end', that the position
+   * is not known yet).
+   */
+  get position() {
+    return this.#position;
+  }
+
+  set position(offset) {
+    this.#position = BigInt(offset);
+    this.#fromEnd = false;
+  }
+
+  /**
+   * Reads the next messages and moves past them. Without `waitMs` it answers
+   * at once (NOT_FOUND for a topic that does not exist); with it, the server
+   * holds the call until a message is stored or the wait (capped at 30 s)
+   * runs out.
+   * @param {{waitMs?: number, maxMessages?: number, maxBytes?: number}} [options]
+   *   limits: 0 for the server's defaults (1,000 messages, 1 MiB)
+   * @returns {Promise<Polled>}
+   */
+  async poll({ waitMs = 0, maxMessages = 0, maxBytes = 0 } = {}) {
+    if (this.#fromEnd) {
+      try {
+        this.#position = (await this.describe()).nextOffset;
+      } catch (error) {
+        if (/** @type {any} */ (error).code !== status.NOT_FOUND) throw error;
+        this.#position = 1n;
+      }
+      this.#fromEnd = false;
+    }
+    const readFrom = this.#position;
+    const request = {
+      topic: this.topic,
+      read_from: readFrom.toString(),
+      max_messages: maxMessages,
+      max_bytes: maxBytes,
+      max_wait: waitMs > 0 ? { seconds: String(Math.floor(waitMs / 1000)), nanos: Math.round(waitMs % 1000) * 1e6 } : null,
+    };
+    const reply = await unary(this.#client, 'Poll', request, this.#timeoutMs + waitMs);
+    const earliest = BigInt(reply.earliest_offset);
+    const gap = readFrom !== 0n && earliest > readFrom ? { first: readFrom, last: earliest - 1n } : null;
+    this.#position = BigInt(reply.new_read_from);
+    return { messages: reply.messages.map(toMessage), gap };
+  }
+
+  /**
+   * Follows the topic from this consumer's position: messages pushed by the
+   * server as they are stored (a topic that does not exist yet is waited
+   * for). `position` moves past each message yielded. Ending the loop early
+   * cancels the call; a server shutting down ends it with UNAVAILABLE:
+   * subscribe again to continue from `position`; close() ends it quietly.
+   * A jump in offsets means retention removed the messages in between.
+   * @param {{maxBatch?: number}} [options] the most messages per pushed batch
+   * @returns {AsyncGenerator<Message, void, undefined>}
+   */
+  async *subscribe({ maxBatch = 0 } = {}) {
+    const call = this.#client.Subscribe({
+      topic: this.topic,
+      read_from: this.#position.toString(),
+      max_batch: maxBatch,
+      from_end: this.#fromEnd,
+    });
+    call.on('error', () => {}); // the loop below gets errors; this catches a late CANCELLED
+    this.#calls.add(call);
+    try {
+      for await (const batch of call) {
+        for (const m of batch.messages) {
+          const message = toMessage(m);
+          this.position = message.offset + 1n;
+          yield message;
+        }
+      }
+    } catch (error) {
+      // close() ends a subscription quietly; anything else is the caller's.
+      if (!(this.#closed && /** @type {any} */ (error).code === status.CANCELLED)) throw error;
+    } finally {
+      this.#calls.delete(call);
+      call.cancel();
+    }
+  }
+
+  /**
+   * Describes the topic (NOT_FOUND if it does not exist).
+   * @returns {Promise<TopicInfo>}
+   */
+  async describe() {
+    const t = await unary(this.#client, 'DescribeTopic', { topic: this.topic }, this.#timeoutMs);
+    return {
+      name: t.name,
+      earliestOffset: BigInt(t.earliest_offset),
+      nextOffset: BigInt(t.next_offset),
+      messageCount: BigInt(t.message_count),
+      sizeBytes: BigInt(t.size_bytes),
+      oldestTimestamp: toDate(t.oldest_timestamp),
+    };
+  }
+
+  /** Ends open subscriptions and closes the connection. */
+  close() {
+    this.#closed = true;
+    for (const call of this.#calls) call.cancel();
+    this.#client.close();
+  }
+}

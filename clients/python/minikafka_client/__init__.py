@@ -1,0 +1,30 @@
+"""A small typed client for minikafka, a gRPC message store.
+
+>>> from minikafka_client import Producer, Consumer
+>>> with Producer("127.0.0.1:9999", "orders") as producer:
+...     offset = producer.send(b"hello")
+>>> with Consumer("127.0.0.1:9999", "orders", start=offset) as consumer:
+...     result = consumer.poll(wait=5)
+
+The generated gRPC code (``minikafka_client._generated``, made by
+``generate.py``) is there for direct use of the API, including the original
+Go project's ``protocol`` service.
+"""
+
+from minikafka_client._connection import DEFAULT_HOST, resolve_host
+from minikafka_client.consumer import Consumer, Start
+from minikafka_client.errors import MiniKafkaError
+from minikafka_client.messages import Gap, Message, PollResult
+from minikafka_client.producer import Producer
+
+__all__ = [
+    "DEFAULT_HOST",
+    "Consumer",
+    "Gap",
+    "Message",
+    "MiniKafkaError",
+    "PollResult",
+    "Producer",
+    "Start",
+    "resolve_host",
+]
