@@ -40,6 +40,19 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// The same failure again, for each of several callers it concerns (a
+    /// batched request's senders).
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::Status(status) => Self::Status(status.clone()),
+            Self::Timeout(after) => Self::Timeout(*after),
+            Self::InvalidAddress(address) => Self::InvalidAddress(address.clone()),
+            Self::Connect { .. } => Self::Status(tonic::Status::unavailable(self.to_string())),
+        }
+    }
+}
+
 fn status_name(code: Code) -> &'static str {
     match code {
         Code::NotFound => "not found",

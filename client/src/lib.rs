@@ -18,13 +18,15 @@
 //! # Layout
 //! - [`Client`] — one connection, shared by the producers and consumers made
 //!   from it (cheap to clone).
-//! - [`Producer`] — appends to one topic.
+//! - [`Producer`] — appends to one topic; coalesces concurrent sends into
+//!   batched requests ([`BatchOptions`]).
 //! - [`Consumer`] — reads one topic from a position it keeps: polls, long
 //!   polls, or a [`Subscription`] stream that the server pushes to.
 //! - [`ClientError`] — what can go wrong, with the gRPC status when the
 //!   server answered.
 
 mod address;
+mod batcher;
 mod client;
 mod consumer;
 mod error;
@@ -32,6 +34,7 @@ mod producer;
 mod subscription;
 
 pub use address::endpoint_uri;
+pub use batcher::BatchOptions;
 pub use client::{Client, TopicInfo};
 pub use consumer::{Consumer, Gap, Message, Polled, Position};
 pub use error::ClientError;

@@ -1,13 +1,23 @@
 //! [`Producer`]: appends messages to one topic.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use minikafka_proto::v1;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::batcher::{self, BatchOptions, Pending};
 use crate::{Client, ClientError};
 
 /// Appends messages to one topic.
+///
+/// Share one `Producer` (clone it: clones share its connection and its
+/// batching) among many tasks: concurrent [`send`](Self::send)s are
+/// coalesced into batched requests (see [`BatchOptions`]), each caller
+/// still getting its own offset, and a lone send is never held back.
+/// Concurrent sends are not ordered relative to each other; a task's own
+/// awaited sends are stored in the order it makes them.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), minikafka_client::ClientError> {
@@ -26,6 +36,10 @@ use crate::{Client, ClientError};
 pub struct Producer {
     client: Client,
     topic: String,
+    batching: BatchOptions,
+    /// The queue of the task that batches sends, started by the first send
+    /// (so a producer can be made outside a runtime).
+    queue: Arc<OnceLock<mpsc::UnboundedSender<Pending>>>,
 }
 
 /// The offsets a batch was stored at: `first..=last`, in the batch's order.
@@ -39,7 +53,19 @@ pub struct OffsetRange {
 
 impl Producer {
     pub(crate) fn new(client: Client, topic: String) -> Self {
-        Self { client, topic }
+        Self {
+            client,
+            topic,
+            batching: BatchOptions::default(),
+            queue: Arc::default(),
+        }
+    }
+
+    /// Coalesces concurrent sends as `options` say, instead of the default.
+    pub fn with_batching(mut self, options: BatchOptions) -> Self {
+        self.batching = options;
+        self.queue = Arc::default();
+        self
     }
 
     /// Connects to `address` and produces to `topic`.
@@ -50,6 +76,7 @@ impl Producer {
     /// Fails each call that takes longer than `timeout`.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.client = self.client.with_timeout(timeout);
+        self.queue = Arc::default();
         self
     }
 
@@ -58,31 +85,58 @@ impl Producer {
         &self.topic
     }
 
-    /// Stores one message and returns its offset.
+    /// Stores one message and returns its offset. Concurrent sends through
+    /// this producer (or its clones) travel together in batched requests.
     pub async fn send(&self, payload: impl Into<Bytes>) -> Result<u64, ClientError> {
-        Ok(self.send_batch([payload]).await?.first)
+        let queue = self
+            .queue
+            .get_or_init(|| batcher::spawn(self.client.clone(), self.topic.clone(), self.batching));
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            payload: payload.into(),
+            reply,
+        };
+        queue.send(pending).map_err(|_| batching_ended())?;
+        answer.await.map_err(|_| batching_ended())?
     }
 
-    /// Stores every payload, in order and atomically (all or none), and
-    /// returns the offsets they got. An empty batch fails with
+    /// Stores every payload, in order and atomically (all or none), in one
+    /// request, and returns the offsets they got. An empty batch fails with
     /// `InvalidArgument`.
     pub async fn send_batch<P: Into<Bytes>>(
         &self,
         payloads: impl IntoIterator<Item = P>,
     ) -> Result<OffsetRange, ClientError> {
-        let request = v1::ProduceRequest {
-            topic: self.topic.clone(),
-            payloads: payloads.into_iter().map(Into::into).collect(),
-        };
-        let reply = self
-            .client
-            .call(request, |mut grpc, request| async move {
-                grpc.produce(request).await
-            })
-            .await?;
-        Ok(OffsetRange {
-            first: reply.first_offset,
-            last: reply.last_offset,
-        })
+        produce(
+            &self.client,
+            self.topic.clone(),
+            payloads.into_iter().map(Into::into).collect(),
+        )
+        .await
     }
+}
+
+/// The batching task is gone: only when the runtime that ran it shut down.
+fn batching_ended() -> ClientError {
+    ClientError::Status(tonic::Status::cancelled(
+        "the producer's batching task ended",
+    ))
+}
+
+/// One `Produce` request.
+pub(crate) async fn produce(
+    client: &Client,
+    topic: String,
+    payloads: Vec<Bytes>,
+) -> Result<OffsetRange, ClientError> {
+    let request = v1::ProduceRequest { topic, payloads };
+    let reply = client
+        .call(request, |mut grpc, request| async move {
+            grpc.produce(request).await
+        })
+        .await?;
+    Ok(OffsetRange {
+        first: reply.first_offset,
+        last: reply.last_offset,
+    })
 }

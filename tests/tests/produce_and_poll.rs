@@ -219,3 +219,71 @@ async fn concurrent_producers_each_get_distinct_offsets() {
     }
     assert_eq!(all, (1..=400).collect::<BTreeSet<u64>>());
 }
+
+/// Many tasks sending single messages through one Producer: the sends
+/// travel together in batched requests, and each caller gets the offset
+/// its own payload was stored at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_through_one_producer_are_batched_and_each_gets_its_offset() {
+    const TASKS: usize = 64;
+    const SENDS: usize = 50;
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    let producer = client.producer("coalesced");
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let producer = producer.clone();
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for i in 0..SENDS {
+                    let payload = format!("{task}-{i}");
+                    let offset = producer.send(payload.clone()).await.expect("send");
+                    sent.push((offset, payload));
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for task in tasks {
+        let mine = task.await.expect("task");
+        assert!(
+            mine.windows(2).all(|w| w[0].0 < w[1].0),
+            "a task's own sends are stored in order"
+        );
+        sent.extend(mine);
+    }
+    sent.sort();
+    let offsets: Vec<u64> = sent.iter().map(|(offset, _)| *offset).collect();
+    assert_eq!(
+        offsets,
+        (1..=(TASKS * SENDS) as u64).collect::<Vec<_>>(),
+        "every offset once"
+    );
+
+    let mut consumer = client
+        .consumer("coalesced", Position::Earliest)
+        .with_limits(10_000, u32::MAX);
+    let mut stored = Vec::new();
+    while stored.len() < TASKS * SENDS {
+        stored.extend(consumer.poll(None).await.expect("poll").messages);
+    }
+    for (message, (offset, payload)) in stored.iter().zip(&sent) {
+        assert_eq!(
+            (message.offset, &message.payload[..]),
+            (*offset, payload.as_bytes()),
+            "each caller got its own offset"
+        );
+    }
+    // The memory store gives each request one timestamp.
+    let requests = stored
+        .windows(2)
+        .filter(|w| w[0].timestamp != w[1].timestamp)
+        .count()
+        + 1;
+    assert!(
+        requests <= TASKS * SENDS / 2,
+        "{requests} requests for {} sends: not batched",
+        TASKS * SENDS
+    );
+}
