@@ -1,20 +1,21 @@
 //! Coalescing single sends into batched `Produce` requests.
 //!
 //! Every [`Producer::send`](crate::Producer::send) queues its payload here.
-//! One task per producer takes what is queued and sends it as one request,
-//! keeping up to [`BatchOptions::max_in_flight`] requests going at once.
-//! When nothing is in flight a send goes out at once, alone; while
-//! requests are in flight, sends gather (up to the linger) into the next
-//! batch. So a lone send is never held back, and many concurrent sends
-//! travel many to a request, each caller still getting its own offset.
+//! One task per producer sends what is queued, keeping up to
+//! [`BatchOptions::max_in_flight`] requests going at once. While a request
+//! slot is free, what is queued goes out at once (a lone send is never held
+//! back); while every slot is busy, sends gather, and the batch closes when
+//! a slot frees up, or when it reaches its message count or byte size. So
+//! the linger adapts to the server's answer time (around 100 µs on
+//! loopback) with no timer, whose millisecond granularity would cost more
+//! than it saves; each caller still gets its own offset.
 
-use std::time::Duration;
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 
 use crate::{Client, ClientError, OffsetRange};
 
@@ -25,10 +26,8 @@ pub struct BatchOptions {
     pub max_messages: usize,
     /// The most payload bytes in one request (one larger message aside).
     pub max_bytes: usize,
-    /// How long a batch may wait for more sends while earlier requests are
-    /// in flight; never applies to a send when nothing is in flight.
-    pub linger: Duration,
-    /// The most requests under way at once.
+    /// The most requests under way at once; while all are, sends gather
+    /// into the next batch.
     pub max_in_flight: usize,
 }
 
@@ -37,7 +36,6 @@ impl Default for BatchOptions {
         Self {
             max_messages: 1_000,
             max_bytes: 1024 * 1024,
-            linger: Duration::from_micros(100),
             max_in_flight: 4,
         }
     }
@@ -68,45 +66,42 @@ async fn run(
     mut queue: mpsc::UnboundedReceiver<Pending>,
 ) {
     let mut in_flight = FuturesUnordered::new();
+    let mut waiting: VecDeque<Pending> = VecDeque::new();
     let mut open = true;
-    while open || !in_flight.is_empty() {
+    while open || !waiting.is_empty() || !in_flight.is_empty() {
         tokio::select! {
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
-            first = queue.recv(), if open && in_flight.len() < options.max_in_flight => {
-                let Some(first) = first else {
-                    open = false;
-                    continue;
-                };
-                let linger = if in_flight.is_empty() { Duration::ZERO } else { options.linger };
-                let batch = gather(first, &mut queue, options, linger).await;
-                in_flight.push(send(client.clone(), topic.clone(), batch));
-            }
+            next = queue.recv(), if open => match next {
+                Some(pending) => waiting.push_back(pending),
+                None => open = false,
+            },
+        }
+        while let Ok(pending) = queue.try_recv() {
+            waiting.push_back(pending);
+        }
+        while in_flight.len() < options.max_in_flight && !waiting.is_empty() {
+            in_flight.push(send(
+                client.clone(),
+                topic.clone(),
+                take_batch(&mut waiting, options),
+            ));
         }
     }
 }
 
-/// Takes `first` and whatever else is queued, waiting up to `linger` for
-/// more, until the batch is full.
-async fn gather(
-    first: Pending,
-    queue: &mut mpsc::UnboundedReceiver<Pending>,
-    options: BatchOptions,
-    linger: Duration,
-) -> Vec<Pending> {
-    let deadline = Instant::now() + linger;
-    let mut bytes = first.payload.len();
-    let mut batch = vec![first];
-    while batch.len() < options.max_messages && bytes < options.max_bytes {
-        let next = match queue.try_recv() {
-            Ok(next) => next,
-            Err(_) if linger.is_zero() => break,
-            Err(_) => match tokio::time::timeout_at(deadline, queue.recv()).await {
-                Ok(Some(next)) => next,
-                Ok(None) | Err(_) => break,
-            },
-        };
+/// Takes the next batch off the front of `waiting`, within the limits
+/// (one message however large).
+fn take_batch(waiting: &mut VecDeque<Pending>, options: BatchOptions) -> Vec<Pending> {
+    let mut bytes = 0;
+    let mut batch = Vec::new();
+    while let Some(next) = waiting.front() {
+        let full = batch.len() >= options.max_messages
+            || (!batch.is_empty() && bytes + next.payload.len() > options.max_bytes);
+        if full {
+            break;
+        }
         bytes += next.payload.len();
-        batch.push(next);
+        batch.extend(waiting.pop_front());
     }
     batch
 }
@@ -126,5 +121,44 @@ async fn send(client: Client, topic: String, batch: Vec<Pending>) {
                 let _ = reply.send(Err(error.duplicate()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(len: usize) -> Pending {
+        Pending {
+            payload: Bytes::from(vec![0u8; len]),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn batches_close_at_the_message_count_or_the_byte_size() {
+        let options = BatchOptions {
+            max_messages: 3,
+            max_bytes: 100,
+            max_in_flight: 1,
+        };
+        let mut waiting: VecDeque<Pending> = (0..7).map(|_| pending(10)).collect();
+        let sizes: Vec<usize> = std::iter::from_fn(|| {
+            (!waiting.is_empty()).then(|| take_batch(&mut waiting, options).len())
+        })
+        .collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+
+        let mut waiting: VecDeque<Pending> =
+            [60, 50, 10, 500, 1].into_iter().map(pending).collect();
+        let sizes: Vec<usize> = std::iter::from_fn(|| {
+            (!waiting.is_empty()).then(|| take_batch(&mut waiting, options).len())
+        })
+        .collect();
+        assert_eq!(
+            sizes,
+            vec![1, 2, 1, 1],
+            "60 | 50+10 | 500 alone however large | 1"
+        );
     }
 }
