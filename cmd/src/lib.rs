@@ -2,11 +2,13 @@
 //! only parses its arguments and calls into these, the server and the client.
 //!
 //! # Layout
+//! - [`bench`] — the producers, consumers and measurements of `mkfk-bench`.
 //! - [`batching`] — groups standard-input lines into produce batches.
 //! - [`output`] — prints consumed messages as raw lines or JSON.
 //! - [`logging`] — the tracing subscriber every binary installs.
 
 pub mod batching;
+pub mod bench;
 pub mod logging;
 pub mod output;
 
