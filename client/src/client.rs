@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Response, Status, Streaming};
 
 use crate::{ClientError, Consumer, Position, Producer, endpoint_uri};
@@ -14,6 +14,17 @@ use crate::{ClientError, Consumer, Position, Producer, endpoint_uri};
 /// poll returns at most 2 MiB, or one message of up to the server's 1 GiB
 /// message limit), so this only guards against a misbehaving peer.
 const MAX_REPLY_BYTES: usize = (1 << 30) + (1 << 20);
+
+/// What a client needs for a server reached over TLS (`https://`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// PEM certificate(s) of the authority that signed the server's
+    /// certificate.
+    pub ca_certificate: Option<Vec<u8>>,
+    /// PEM certificate and private key to present when the server requires
+    /// client certificates (mutual TLS).
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
 
 /// A connection to a minikafka server.
 ///
@@ -43,13 +54,38 @@ pub struct TopicInfo {
 }
 
 impl Client {
-    /// Connects to `address` (`host:port`, `:port` or a URL).
+    /// Connects to `address` (`host:port`, `:port` or a URL) in plain text.
+    /// For an `https://` address use [`connect_with`](Self::connect_with).
     pub async fn connect(address: &str) -> Result<Self, ClientError> {
+        Self::connect_with(address, &TlsOptions::default()).await
+    }
+
+    /// Connects to `address` with `tls`: an `https://` address is reached
+    /// over TLS, trusting `tls.ca_certificate` and presenting
+    /// `tls.identity` if the server asks for a client certificate.
+    pub async fn connect_with(address: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
         let uri = endpoint_uri(address)?;
-        let endpoint = Endpoint::from_shared(uri)
-            .map_err(|_| ClientError::InvalidAddress(address.to_owned()))?;
+        let invalid = || ClientError::InvalidAddress(address.to_owned());
+        let mut endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|_| invalid())?
+            .tcp_nodelay(true);
+        if uri.starts_with("https://") {
+            let mut config = ClientTlsConfig::new();
+            match &tls.ca_certificate {
+                Some(pem) => config = config.ca_certificate(Certificate::from_pem(pem)),
+                None => return Err(ClientError::MissingCa(address.to_owned())),
+            }
+            if let Some((cert, key)) = &tls.identity {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|source| ClientError::Connect {
+                    address: address.to_owned(),
+                    source,
+                })?;
+        }
         let channel = endpoint
-            .tcp_nodelay(true)
             .connect()
             .await
             .map_err(|source| ClientError::Connect {

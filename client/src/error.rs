@@ -11,6 +11,11 @@ pub enum ClientError {
     /// The address is not `host:port` or a URL.
     #[error("'{0}' is not a server address; expected host:port such as 127.0.0.1:9999, or a URL")]
     InvalidAddress(String),
+    /// An `https://` address was given without a CA certificate to trust.
+    #[error(
+        "{0} is reached over TLS: give the CA certificate that signed the server's certificate (--ca-file)"
+    )]
+    MissingCa(String),
     /// No connection could be made.
     #[error("cannot connect to {address}: {source}")]
     Connect {
@@ -35,7 +40,7 @@ impl ClientError {
             Self::Status(status) => status.code(),
             Self::Timeout(_) => Code::DeadlineExceeded,
             Self::Connect { .. } => Code::Unavailable,
-            Self::InvalidAddress(_) => Code::InvalidArgument,
+            Self::InvalidAddress(_) | Self::MissingCa(_) => Code::InvalidArgument,
         }
     }
 }
@@ -48,6 +53,7 @@ impl ClientError {
             Self::Status(status) => Self::Status(status.clone()),
             Self::Timeout(after) => Self::Timeout(*after),
             Self::InvalidAddress(address) => Self::InvalidAddress(address.clone()),
+            Self::MissingCa(address) => Self::MissingCa(address.clone()),
             Self::Connect { .. } => Self::Status(tonic::Status::unavailable(self.to_string())),
         }
     }

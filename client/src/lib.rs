@@ -35,7 +35,7 @@ mod subscription;
 
 pub use address::endpoint_uri;
 pub use batcher::BatchOptions;
-pub use client::{Client, TopicInfo};
+pub use client::{Client, TlsOptions, TopicInfo};
 pub use consumer::{Consumer, Gap, Message, Polled, Position};
 pub use error::ClientError;
 pub use producer::{OffsetRange, Producer};

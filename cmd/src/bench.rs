@@ -62,6 +62,8 @@ const MB: f64 = 1_000_000.0;
 pub struct Config {
     /// Server address.
     pub host: String,
+    /// How to reach a server that serves TLS.
+    pub tls: minikafka_client::TlsOptions,
     /// The topic produced to and consumed from.
     pub topic: String,
     /// Producers, each with its own connection.
@@ -504,7 +506,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
 
     let mut producers = Vec::with_capacity(config.producers);
     for i in 0..config.producers {
-        let client = Client::connect(&config.host)
+        let client = Client::connect_with(&config.host, &config.tls)
             .await
             .map_err(client_error)
             .with_context(|| format!("producer {}", i + 1))?;
@@ -525,7 +527,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
     let (target_tx, target_rx) = watch::channel(None);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     for i in 0..config.consumers {
-        let client = Client::connect(&config.host)
+        let client = Client::connect_with(&config.host, &config.tls)
             .await
             .map_err(client_error)
             .with_context(|| format!("consumer {}", i + 1))?;
@@ -962,6 +964,7 @@ mod tests {
     fn consumers_need_room_for_the_send_time() {
         let config = Config {
             host: "127.0.0.1:9999".into(),
+            tls: Default::default(),
             topic: "t".into(),
             producers: 1,
             consumers: 1,

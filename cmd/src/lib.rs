@@ -12,15 +12,48 @@ pub mod bench;
 pub mod logging;
 pub mod output;
 
-/// The server and topic every client tool works with.
+/// The server and topic every client tool works with, and how to reach a
+/// server that serves TLS.
 #[derive(Debug, clap::Args)]
 pub struct Target {
-    /// Server address: host:port or a URL
+    /// Server address: host:port, or a URL (https:// for TLS)
     #[arg(long, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
     pub host: String,
     /// The topic (a producer creates it on first use; a consumer waits for it)
     #[arg(long)]
     pub topic: String,
+    /// PEM file of the CA that signed the server's certificate (for https://)
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate, for a server that requires one (mutual TLS)
+    #[arg(long, requires = "key_file")]
+    pub cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of --cert-file
+    #[arg(long, requires = "cert_file")]
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Target {
+    /// The TLS files named on the command line, read.
+    pub fn tls(&self) -> anyhow::Result<minikafka_client::TlsOptions> {
+        use anyhow::Context;
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let identity = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            _ => None,
+        };
+        Ok(minikafka_client::TlsOptions {
+            ca_certificate: self.ca_file.as_deref().map(read).transpose()?,
+            identity,
+        })
+    }
+
+    /// Connects to the server.
+    pub async fn connect(&self) -> anyhow::Result<minikafka_client::Client> {
+        Ok(minikafka_client::Client::connect_with(&self.host, &self.tls()?).await?)
+    }
 }
 
 /// Starts the async runtime, or reports on standard error why it could not

@@ -682,3 +682,71 @@ async fn consumer_reports_a_gap_left_by_retention() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------
+
+/// The tools reach a TLS server through an https:// address and --ca-file.
+#[test]
+fn the_tools_speak_tls_with_a_ca_file() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("cert");
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8").to_owned();
+    std::fs::write(path("ca.pem"), ca.as_ref().pem()).expect("write");
+    std::fs::write(path("server.pem"), cert.pem()).expect("write");
+    std::fs::write(path("server.key"), key.serialize_pem()).expect("write");
+
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_TLS_CERT", &path("server.pem")),
+        ("MINIKAFKA_TLS_KEY", &path("server.key")),
+    ]);
+    let url = format!("https://{}", server.address);
+    let tls = [
+        "--host",
+        url.as_str(),
+        "--topic",
+        "private",
+        "--ca-file",
+        &path("ca.pem"),
+    ];
+    let produced = run(
+        command(PRODUCER).args(tls),
+        "mkfk-producer",
+        Some(b"sealed\n".to_vec()),
+    );
+    assert!(produced.status.success(), "{}", produced.stderr);
+    let consumed = run(
+        command(CONSUMER).args(tls).arg("--no-follow"),
+        "mkfk-consumer",
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&consumed.stdout),
+        "sealed\n",
+        "{}",
+        consumed.stderr
+    );
+
+    let without_ca = run(
+        command(PRODUCER).args(&tls[..4]),
+        "mkfk-producer",
+        Some(b"x\n".to_vec()),
+    );
+    assert!(!without_ca.status.success());
+    assert!(
+        without_ca.stderr.contains("--ca-file"),
+        "{}",
+        without_ca.stderr
+    );
+}

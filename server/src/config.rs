@@ -27,6 +27,9 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MINIKAFKA_MAX_REQUEST_BYTES",
     "MINIKAFKA_SEGMENT_BYTES",
     "MINIKAFKA_RECOVERY",
+    "MINIKAFKA_TLS_CERT",
+    "MINIKAFKA_TLS_KEY",
+    "MINIKAFKA_TLS_CLIENT_CA",
 ];
 
 /// The address served when `MINIKAFKA_HOST` is unset.
@@ -60,6 +63,20 @@ pub struct Config {
     pub segment_bytes: u64,
     /// What the file store does about damage inside a sealed segment.
     pub recovery: Recovery,
+    /// Serve TLS with these PEM files; `None` serves plain text.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files that switch the listener to TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server's certificate chain (`MINIKAFKA_TLS_CERT`).
+    pub cert: PathBuf,
+    /// The server's private key (`MINIKAFKA_TLS_KEY`).
+    pub key: PathBuf,
+    /// When set, clients must present a certificate signed by this CA
+    /// (`MINIKAFKA_TLS_CLIENT_CA`): mutual TLS.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The store implementations a server can run on.
@@ -109,6 +126,9 @@ struct RawConfig {
     max_request_bytes: Option<String>,
     segment_bytes: Option<String>,
     recovery: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    tls_client_ca: Option<String>,
 }
 
 impl Config {
@@ -170,6 +190,7 @@ impl Config {
                 parse_segment_size,
             )?,
             recovery: parse("RECOVERY", raw.recovery, "strict", parse_recovery)?,
+            tls: tls_files(raw.tls_cert, raw.tls_key, raw.tls_client_ca)?,
         })
     }
 }
@@ -276,6 +297,42 @@ fn parse_size(value: &str) -> Result<usize, &'static str> {
     match usize::try_from(size.as_u64()) {
         Ok(bytes) if bytes > 0 && bytes <= 1 << 30 => Ok(bytes),
         _ => Err(EXPECTED),
+    }
+}
+
+/// TLS needs a certificate and its key together; a client CA only makes
+/// sense with them.
+fn tls_files(
+    cert: Option<String>,
+    key: Option<String>,
+    client_ca: Option<String>,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    let set = |v: Option<String>| {
+        v.filter(|v| !v.trim().is_empty())
+            .map(|v| PathBuf::from(v.trim()))
+    };
+    match (set(cert), set(key), set(client_ca)) {
+        (None, None, None) => Ok(None),
+        (Some(cert), Some(key), client_ca) => Ok(Some(TlsFiles {
+            cert,
+            key,
+            client_ca,
+        })),
+        (Some(_), None, _) => Err(invalid(
+            "TLS_KEY",
+            "",
+            "the PEM private key of MINIKAFKA_TLS_CERT (both are needed)",
+        )),
+        (None, Some(_), _) => Err(invalid(
+            "TLS_CERT",
+            "",
+            "the PEM certificate of MINIKAFKA_TLS_KEY (both are needed)",
+        )),
+        (None, None, Some(ca)) => Err(invalid(
+            "TLS_CLIENT_CA",
+            &ca.display().to_string(),
+            "to be set only with MINIKAFKA_TLS_CERT and MINIKAFKA_TLS_KEY",
+        )),
     }
 }
 
@@ -400,6 +457,28 @@ mod tests {
             err.expected.contains("MINIKAFKA_MAX_REQUEST_BYTES"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_and_its_key_together() {
+        let c = config(&[
+            ("MINIKAFKA_TLS_CERT", "/c.pem"),
+            ("MINIKAFKA_TLS_KEY", "/k.pem"),
+        ])
+        .expect("valid");
+        let tls = c.tls.expect("TLS");
+        assert_eq!(
+            (tls.cert, tls.key, tls.client_ca),
+            (PathBuf::from("/c.pem"), PathBuf::from("/k.pem"), None)
+        );
+        assert_eq!(config(&[]).expect("valid").tls, None);
+        let err = config(&[("MINIKAFKA_TLS_CERT", "/c.pem")]).expect_err("no key");
+        assert_eq!(err.variable, "MINIKAFKA_TLS_KEY");
+        let err = config(&[("MINIKAFKA_TLS_KEY", "/k.pem")]).expect_err("no cert");
+        assert_eq!(err.variable, "MINIKAFKA_TLS_CERT");
+        let err =
+            config(&[("MINIKAFKA_TLS_CLIENT_CA", "/ca.pem")]).expect_err("no server identity");
+        assert_eq!(err.variable, "MINIKAFKA_TLS_CLIENT_CA");
     }
 
     #[test]

@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Backend, Config, ConfigError};
+pub use config::{Backend, Config, ConfigError, TlsFiles};
 pub use service::core::Activity;
 
 /// How long in-flight requests get to finish after shutdown begins.
@@ -91,6 +91,9 @@ pub enum ServeError {
     /// The gRPC transport failed.
     #[error("serving gRPC failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The TLS files could not be read or used.
+    #[error("{0}")]
+    Tls(String),
     /// The compiled-in descriptors did not load: a build defect.
     #[error("loading the reflection descriptors failed: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -145,6 +148,15 @@ impl Server {
             clock,
             activity,
         } = self;
+        // TLS first: a bad certificate stops start-up before anything else.
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(files) = &config.tls {
+            builder = builder.tls_config(tls_config(files)?).map_err(|e| {
+                ServeError::Tls(format!(
+                    "MINIKAFKA_TLS_CERT/MINIKAFKA_TLS_KEY: unusable: {e}"
+                ))
+            })?;
+        }
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
 
@@ -208,7 +220,7 @@ impl Server {
                 stop.cancel();
             }
         };
-        let serve = tonic::transport::Server::builder()
+        let serve = builder
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -233,4 +245,27 @@ impl Server {
         tracing::info!("store synced; server stopped");
         Ok(())
     }
+}
+
+/// Reads the PEM files into tonic's TLS configuration; an error names the
+/// variable and the file.
+fn tls_config(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig, ServeError> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |variable: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            ServeError::Tls(format!(
+                "{variable}={}: cannot read it: {e}",
+                path.display()
+            ))
+        })
+    };
+    let identity = Identity::from_pem(
+        read("MINIKAFKA_TLS_CERT", &files.cert)?,
+        read("MINIKAFKA_TLS_KEY", &files.key)?,
+    );
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read("MINIKAFKA_TLS_CLIENT_CA", ca)?));
+    }
+    Ok(tls)
 }

@@ -64,7 +64,15 @@ fn parse_rate(value: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let tls = match cli.target.tls() {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("mkfk-bench: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = Config {
+        tls,
         host: cli.target.host,
         topic: cli.target.topic,
         producers: cli.producers as usize,

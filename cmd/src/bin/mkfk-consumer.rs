@@ -108,8 +108,11 @@ fn report_gap(first: u64, last: u64) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let consumer = Consumer::connect(&cli.target.host, cli.target.topic.as_str(), cli.from)
+    let consumer = cli
+        .target
+        .connect()
         .await?
+        .consumer(cli.target.topic.as_str(), cli.from)
         .with_max_backoff(cli.interval);
     let mut printer = Printer {
         out: io::BufWriter::new(io::stdout()),

@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use minikafka_client::Producer;
 use minikafka_cmd::Target;
 use minikafka_cmd::batching::{next_batch, spawn_line_reader};
 
@@ -28,8 +27,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let producer = match Producer::connect(&cli.target.host, cli.target.topic.as_str()).await {
-        Ok(producer) => producer,
+    let producer = match cli.target.connect().await {
+        Ok(client) => client.producer(cli.target.topic.as_str()),
         Err(error) => {
             eprintln!("mkfk-producer: {error}");
             return ExitCode::FAILURE;

@@ -27,6 +27,9 @@ Environment:
   MINIKAFKA_SEGMENT_BYTES      file store: size at which a new segment starts [default: 64MiB]
   MINIKAFKA_RECOVERY           file store: strict (refuse to start on damage inside the log)
                                or truncate (cut the log there) [default: strict]
+  MINIKAFKA_TLS_CERT           PEM certificate chain: with MINIKAFKA_TLS_KEY, serve TLS only
+  MINIKAFKA_TLS_KEY            PEM private key of MINIKAFKA_TLS_CERT
+  MINIKAFKA_TLS_CLIENT_CA      PEM CA: require client certificates it signed (mutual TLS)
   RUST_LOG                     log filter [default: info]
 
 SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";
@@ -85,6 +88,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         retention = %retention,
         sweep_interval = %humantime::format_duration(config.sweep_interval),
         max_message_bytes = config.max_message_bytes,
+        tls = match &config.tls {
+            None => "off",
+            Some(tls) if tls.client_ca.is_some() => "mutual",
+            Some(_) => "on",
+        },
         "listening on {address}"
     );
     if config.max_message_bytes as u64 > CLIENT_DEFAULT_RECEIVE_LIMIT {
