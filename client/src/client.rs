@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Response, Status, Streaming};
 
@@ -34,6 +35,8 @@ pub struct TlsOptions {
 pub struct Client {
     grpc: MiniKafkaClient<Channel>,
     timeout: Option<Duration>,
+    /// `Bearer <token>`, sent with every call when set.
+    authorization: Option<MetadataValue<Ascii>>,
 }
 
 /// The state of one topic, as [`Client::describe_topic`] reports it.
@@ -102,6 +105,7 @@ impl Client {
         Self {
             grpc,
             timeout: None,
+            authorization: None,
         }
     }
 
@@ -111,6 +115,17 @@ impl Client {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Sends `token` with every call (`authorization: Bearer <token>`), for
+    /// a server with tokens (`MINIKAFKA_AUTH_FILE`). Producers and consumers
+    /// made afterwards inherit it.
+    pub fn with_token(mut self, token: &str) -> Result<Self, ClientError> {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ClientError::InvalidToken)?;
+        self.authorization = Some(value);
+        Ok(self)
     }
 
     /// A producer for `topic`.
@@ -170,6 +185,11 @@ impl Client {
         Fut: Future<Output = Result<Response<Reply>, Status>>,
     {
         let mut request = tonic::Request::new(message);
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
         let grpc = self.grpc.clone();
         let reply = match self.timeout {
             None => call(grpc, request).await?,

@@ -16,6 +16,9 @@ pub enum ClientError {
         "{0} is reached over TLS: give the CA certificate that signed the server's certificate (--ca-file)"
     )]
     MissingCa(String),
+    /// The token holds characters a header cannot carry.
+    #[error("the token must be printable ASCII")]
+    InvalidToken,
     /// No connection could be made.
     #[error("cannot connect to {address}: {source}")]
     Connect {
@@ -40,7 +43,9 @@ impl ClientError {
             Self::Status(status) => status.code(),
             Self::Timeout(_) => Code::DeadlineExceeded,
             Self::Connect { .. } => Code::Unavailable,
-            Self::InvalidAddress(_) | Self::MissingCa(_) => Code::InvalidArgument,
+            Self::InvalidAddress(_) | Self::MissingCa(_) | Self::InvalidToken => {
+                Code::InvalidArgument
+            }
         }
     }
 }
@@ -54,6 +59,7 @@ impl ClientError {
             Self::Timeout(after) => Self::Timeout(*after),
             Self::InvalidAddress(address) => Self::InvalidAddress(address.clone()),
             Self::MissingCa(address) => Self::MissingCa(address.clone()),
+            Self::InvalidToken => Self::InvalidToken,
             Self::Connect { .. } => Self::Status(tonic::Status::unavailable(self.to_string())),
         }
     }
@@ -62,6 +68,8 @@ impl ClientError {
 fn status_name(code: Code) -> &'static str {
     match code {
         Code::NotFound => "not found",
+        Code::Unauthenticated => "unauthenticated",
+        Code::PermissionDenied => "permission denied",
         Code::InvalidArgument => "invalid argument",
         Code::OutOfRange => "out of range",
         Code::ResourceExhausted => "resource exhausted",

@@ -64,6 +64,8 @@ pub struct Config {
     pub host: String,
     /// How to reach a server that serves TLS.
     pub tls: minikafka_client::TlsOptions,
+    /// The token to send, for a server with tokens.
+    pub token: Option<String>,
     /// The topic produced to and consumed from.
     pub topic: String,
     /// Producers, each with its own connection.
@@ -496,6 +498,15 @@ struct ConsumerStats {
     latency: Histogram<u64>,
 }
 
+/// One connection, with the token if one was given.
+async fn connect(config: &Config) -> Result<Client, minikafka_client::ClientError> {
+    let client = Client::connect_with(&config.host, &config.tls).await?;
+    match &config.token {
+        Some(token) => client.with_token(token),
+        None => Ok(client),
+    }
+}
+
 /// Runs the benchmark; with `progress`, a progress line goes to standard
 /// error at most once a second. Fails on the first error any producer or
 /// consumer meets.
@@ -506,7 +517,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
 
     let mut producers = Vec::with_capacity(config.producers);
     for i in 0..config.producers {
-        let client = Client::connect_with(&config.host, &config.tls)
+        let client = connect(&config)
             .await
             .map_err(client_error)
             .with_context(|| format!("producer {}", i + 1))?;
@@ -527,7 +538,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
     let (target_tx, target_rx) = watch::channel(None);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     for i in 0..config.consumers {
-        let client = Client::connect_with(&config.host, &config.tls)
+        let client = connect(&config)
             .await
             .map_err(client_error)
             .with_context(|| format!("consumer {}", i + 1))?;
@@ -965,6 +976,7 @@ mod tests {
         let config = Config {
             host: "127.0.0.1:9999".into(),
             tls: Default::default(),
+            token: None,
             topic: "t".into(),
             producers: 1,
             consumers: 1,

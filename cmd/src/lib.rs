@@ -31,6 +31,9 @@ pub struct Target {
     /// PEM private key of --cert-file
     #[arg(long, requires = "cert_file")]
     pub key_file: Option<std::path::PathBuf>,
+    /// Token for a server with tokens (sent as `authorization: Bearer`)
+    #[arg(long, env = "MINIKAFKA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl Target {
@@ -50,9 +53,13 @@ impl Target {
         })
     }
 
-    /// Connects to the server.
+    /// Connects to the server, with the token if one was given.
     pub async fn connect(&self) -> anyhow::Result<minikafka_client::Client> {
-        Ok(minikafka_client::Client::connect_with(&self.host, &self.tls()?).await?)
+        let client = minikafka_client::Client::connect_with(&self.host, &self.tls()?).await?;
+        Ok(match &self.token {
+            Some(token) => client.with_token(token)?,
+            None => client,
+        })
     }
 }
 

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use common::*;
 use minikafka_client::Code;
-use minikafka_server::config::KNOWN_VARIABLES;
+use minikafka_server::config::SERVER_VARIABLES;
 
 // ---------------------------------------------------------------------------
 // mkfk-server
@@ -40,7 +40,7 @@ fn server_help_lists_every_variable() {
     let help = run(command(SERVER).arg("--help"), "mkfk-server --help", None);
     assert!(help.status.success(), "{:?}: {}", help.status, help.stderr);
     let stdout = String::from_utf8(help.stdout).expect("help is UTF-8");
-    for variable in KNOWN_VARIABLES {
+    for variable in SERVER_VARIABLES {
         assert!(
             stdout.contains(variable),
             "--help does not mention {variable}:\n{stdout}"
@@ -748,5 +748,64 @@ fn the_tools_speak_tls_with_a_ca_file() {
         without_ca.stderr.contains("--ca-file"),
         "{}",
         without_ca.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------
+
+/// `mkfk-server hash-token` makes the digest an auth file stores, and the
+/// tools send a token from --token or MINIKAFKA_TOKEN.
+#[test]
+fn tokens_from_hash_token_to_the_tools() {
+    let hashed = run(
+        command(SERVER).arg("hash-token"),
+        "mkfk-server hash-token",
+        Some(b"s3cret\n".to_vec()),
+    );
+    assert!(hashed.status.success(), "{}", hashed.stderr);
+    let digest = String::from_utf8_lossy(&hashed.stdout).trim().to_owned();
+    assert_eq!(digest.len(), 64, "{digest}");
+    assert_eq!(digest, minikafka_server::auth::digest_hex("s3cret"));
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let auth = dir.path().join("auth.toml");
+    std::fs::write(&auth, format!("[[token]]\nname = \"cli\"\nsha256 = \"{digest}\"\nproduce = [\"*\"]\nconsume = [\"*\"]\n"))
+        .expect("write");
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_AUTH_FILE", auth.to_str().expect("UTF-8")),
+    ]);
+
+    let refused = run(
+        &mut server.producer("guarded"),
+        "mkfk-producer",
+        Some(b"x\n".to_vec()),
+    );
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("unauthenticated"),
+        "{}",
+        refused.stderr
+    );
+    let produced = run(
+        server.producer("guarded").arg("--token").arg("s3cret"),
+        "mkfk-producer",
+        Some(b"ok\n".to_vec()),
+    );
+    assert!(produced.status.success(), "{}", produced.stderr);
+    let consumed = run(
+        server
+            .consumer("guarded", &["--no-follow"])
+            .env("MINIKAFKA_TOKEN", "s3cret"),
+        "mkfk-consumer",
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&consumed.stdout),
+        "ok\n",
+        "{}",
+        consumed.stderr
     );
 }

@@ -14,9 +14,9 @@ use serde::Deserialize;
 /// The prefix of every variable the server reads.
 pub const PREFIX: &str = "MINIKAFKA_";
 
-/// Every `MINIKAFKA_*` variable a minikafka program reads, so a misspelt one
-/// can be reported instead of silently ignored.
-pub const KNOWN_VARIABLES: &[&str] = &[
+/// Every `MINIKAFKA_*` variable the server reads (`mkfk-server --help`
+/// lists them all).
+pub const SERVER_VARIABLES: &[&str] = &[
     "MINIKAFKA_HOST",
     "MINIKAFKA_RETENTIONTIME",
     "MINIKAFKA_BACKEND",
@@ -30,7 +30,11 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MINIKAFKA_TLS_CERT",
     "MINIKAFKA_TLS_KEY",
     "MINIKAFKA_TLS_CLIENT_CA",
+    "MINIKAFKA_AUTH_FILE",
 ];
+
+/// The `MINIKAFKA_*` variables only the client tools read.
+pub const CLIENT_VARIABLES: &[&str] = &["MINIKAFKA_TOKEN"];
 
 /// The address served when `MINIKAFKA_HOST` is unset.
 pub const DEFAULT_HOST: &str = "127.0.0.1:9999";
@@ -65,6 +69,9 @@ pub struct Config {
     pub recovery: Recovery,
     /// Serve TLS with these PEM files; `None` serves plain text.
     pub tls: Option<TlsFiles>,
+    /// Tokens and their topic permissions; `None` lets every client do
+    /// everything.
+    pub auth_file: Option<PathBuf>,
 }
 
 /// The PEM files that switch the listener to TLS.
@@ -129,6 +136,7 @@ struct RawConfig {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     tls_client_ca: Option<String>,
+    auth_file: Option<String>,
 }
 
 impl Config {
@@ -191,6 +199,10 @@ impl Config {
             )?,
             recovery: parse("RECOVERY", raw.recovery, "strict", parse_recovery)?,
             tls: tls_files(raw.tls_cert, raw.tls_key, raw.tls_client_ca)?,
+            auth_file: raw
+                .auth_file
+                .filter(|f| !f.trim().is_empty())
+                .map(|f| PathBuf::from(f.trim())),
         })
     }
 }
@@ -201,7 +213,11 @@ pub fn unknown_variables(vars: impl IntoIterator<Item = (String, String)>) -> Ve
     let mut unknown: Vec<String> = vars
         .into_iter()
         .map(|(name, _)| name)
-        .filter(|name| name.starts_with(PREFIX) && !KNOWN_VARIABLES.contains(&name.as_str()))
+        .filter(|name| {
+            name.starts_with(PREFIX)
+                && !SERVER_VARIABLES.contains(&name.as_str())
+                && !CLIENT_VARIABLES.contains(&name.as_str())
+        })
         .collect();
     unknown.sort();
     unknown

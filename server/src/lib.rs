@@ -8,11 +8,13 @@
 //! - [`status`] — the one mapping from store errors to gRPC status codes.
 //! - [`sweeper`] — the retention sweeper.
 //! - [`clock`] — where "now" comes from, so tests can set it.
+//! - [`auth`] — tokens and topic permissions (`MINIKAFKA_AUTH_FILE`).
 //!
 //! [`Server::run`] serves on a listener the caller bound (so a test binds
 //! port 0) until the caller's shutdown future completes; [`open_store`]
 //! builds the store a [`Config`] names.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod service;
@@ -31,6 +33,7 @@ use minikafka_proto::{protocol, v1};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -94,6 +97,9 @@ pub enum ServeError {
     /// The TLS files could not be read or used.
     #[error("{0}")]
     Tls(String),
+    /// The auth file could not be read or is malformed.
+    #[error("{0}")]
+    Auth(String),
     /// The compiled-in descriptors did not load: a build defect.
     #[error("loading the reflection descriptors failed: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -157,6 +163,21 @@ impl Server {
                 ))
             })?;
         }
+        let tokens = match &config.auth_file {
+            Some(path) => {
+                let tokens = auth::Tokens::load(path).map_err(ServeError::Auth)?;
+                tracing::info!(tokens = ?tokens.names(), "clients need a token (MINIKAFKA_AUTH_FILE)");
+                Some(Arc::new(tokens))
+            }
+            None => {
+                tracing::warn!(
+                    "no MINIKAFKA_AUTH_FILE: every client may produce to and read every topic"
+                );
+                None
+            }
+        };
+        // Every service but health needs a token when an auth file is set.
+        let authenticator = auth::Authenticator(tokens);
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
 
@@ -222,10 +243,16 @@ impl Server {
         };
         let serve = builder
             .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(v1)
-            .add_service(compat)
+            .add_service(InterceptedService::new(
+                reflection_v1,
+                authenticator.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                reflection_v1alpha,
+                authenticator.clone(),
+            ))
+            .add_service(InterceptedService::new(v1, authenticator.clone()))
+            .add_service(InterceptedService::new(compat, authenticator.clone()))
             .serve_with_incoming_shutdown(incoming, begin_shutdown);
         let drain_deadline = async {
             stop.cancelled().await;

@@ -73,6 +73,7 @@ fn main() -> ExitCode {
     };
     let config = Config {
         tls,
+        token: cli.target.token.clone(),
         host: cli.target.host,
         topic: cli.target.topic,
         producers: cli.producers as usize,

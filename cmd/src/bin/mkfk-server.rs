@@ -12,7 +12,17 @@ use tokio::net::TcpListener;
 /// Runs a minikafka server. All configuration comes from the environment.
 #[derive(Parser)]
 #[command(version, after_help = ENVIRONMENT)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Reads a token on standard input and prints its SHA-256, the `sha256`
+    /// of a [[token]] table in MINIKAFKA_AUTH_FILE.
+    HashToken,
+}
 
 const ENVIRONMENT: &str = "\
 Environment:
@@ -30,12 +40,15 @@ Environment:
   MINIKAFKA_TLS_CERT           PEM certificate chain: with MINIKAFKA_TLS_KEY, serve TLS only
   MINIKAFKA_TLS_KEY            PEM private key of MINIKAFKA_TLS_CERT
   MINIKAFKA_TLS_CLIENT_CA      PEM CA: require client certificates it signed (mutual TLS)
+  MINIKAFKA_AUTH_FILE          TOML file of [[token]] tables: tokens and topic permissions
   RUST_LOG                     log filter [default: info]
 
 SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";
 
 fn main() -> ExitCode {
-    Cli::parse();
+    if let Some(Command::HashToken) = Cli::parse().command {
+        return hash_token();
+    }
     minikafka_cmd::logging::init("info");
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -116,4 +129,21 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = terminate.recv() => tracing::info!("SIGTERM received"),
         }
     })
+}
+
+/// `mkfk-server hash-token`: the digest of the token on standard input
+/// (its first line, without the line ending).
+fn hash_token() -> ExitCode {
+    let mut token = String::new();
+    if let Err(error) = std::io::stdin().read_line(&mut token) {
+        eprintln!("mkfk-server: reading the token from standard input failed: {error}");
+        return ExitCode::FAILURE;
+    }
+    let token = token.trim_end_matches(['\n', '\r']);
+    if token.is_empty() {
+        eprintln!("mkfk-server: no token on standard input");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", minikafka_server::auth::digest_hex(token));
+    ExitCode::SUCCESS
 }

@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::core::Core;
 use super::reading;
+use crate::auth::Access;
 
 /// The original API over a store.
 #[derive(Debug, Clone)]
@@ -37,9 +38,11 @@ impl MiniKafka for CompatService {
         &self,
         request: Request<protocol::ProduceRequest>,
     ) -> Result<Response<protocol::MsgNumber>, Status> {
+        let access = Access::of(&request)?;
         let request = request.into_inner();
         let topic = request.topic.map(|t| t.topic).unwrap_or_default();
         let payload = request.payload.map(|p| p.payload).unwrap_or_default();
+        access.may_produce(&topic)?;
         // Refuse before storing when the number could not be answered: a
         // failed request must change nothing. (A topic not created yet, or
         // a bad name, is left to `produce` to handle.)
@@ -54,7 +57,9 @@ impl MiniKafka for CompatService {
         &self,
         request: Request<protocol::PollRequest>,
     ) -> Result<Response<protocol::PollResponse>, Status> {
+        let access = Access::of(&request)?;
         let request = request.into_inner();
+        access.may_consume(&request.topic)?;
         let read_from = request.read_from.map_or(0, |n| u64::from(n.msg_number));
         let result = self
             .core

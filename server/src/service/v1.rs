@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use super::core::Core;
 use super::reading;
 use super::waiting::Subscription;
+use crate::auth::Access;
 
 /// The v1 API over a store.
 #[derive(Debug, Clone)]
@@ -39,7 +40,9 @@ impl MiniKafka for V1Service {
         &self,
         request: Request<v1::ProduceRequest>,
     ) -> Result<Response<v1::ProduceResponse>, Status> {
+        let access = Access::of(&request)?;
         let request = request.into_inner();
+        access.may_produce(&request.topic)?;
         let range = self.core.produce(&request.topic, request.payloads).await?;
         Ok(Response::new(v1::ProduceResponse {
             first_offset: range.first,
@@ -51,7 +54,9 @@ impl MiniKafka for V1Service {
         &self,
         request: Request<v1::PollRequest>,
     ) -> Result<Response<v1::PollResponse>, Status> {
+        let access = Access::of(&request)?;
         let request = request.into_inner();
+        access.may_consume(&request.topic)?;
         let limits = reading::read_limits(request.max_messages, request.max_bytes);
         let wait = request
             .max_wait
@@ -81,7 +86,9 @@ impl MiniKafka for V1Service {
         &self,
         request: Request<v1::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let access = Access::of(&request)?;
         let request = request.into_inner();
+        access.may_consume(&request.topic)?;
         let limits = reading::read_limits(request.max_batch, 0);
         let stream =
             self.core
@@ -91,9 +98,12 @@ impl MiniKafka for V1Service {
 
     async fn list_topics(
         &self,
-        _request: Request<v1::ListTopicsRequest>,
+        request: Request<v1::ListTopicsRequest>,
     ) -> Result<Response<v1::ListTopicsResponse>, Status> {
-        let topics = self.core.list().await?;
+        let access = Access::of(&request)?;
+        let mut topics = self.core.list().await?;
+        // A token sees the topics it may describe; an admin, every one.
+        topics.retain(|t| access.may_describe(t.name.as_str()).is_ok());
         Ok(Response::new(v1::ListTopicsResponse {
             topics: topics.into_iter().map(topic_info).collect(),
         }))
@@ -103,7 +113,10 @@ impl MiniKafka for V1Service {
         &self,
         request: Request<v1::DescribeTopicRequest>,
     ) -> Result<Response<v1::TopicInfo>, Status> {
-        let info = self.core.describe(&request.into_inner().topic).await?;
+        let access = Access::of(&request)?;
+        let topic = request.into_inner().topic;
+        access.may_describe(&topic)?;
+        let info = self.core.describe(&topic).await?;
         Ok(Response::new(topic_info(info)))
     }
 }
