@@ -24,6 +24,7 @@ pub mod sqlite;
 pub mod store;
 pub mod topic;
 pub mod types;
+mod writer_thread;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

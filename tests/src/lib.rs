@@ -35,6 +35,22 @@ pub fn default_config() -> Config {
     Config::from_vars(Vec::new()).expect("the defaults are valid")
 }
 
+/// How long any awaited condition may take before a test fails.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until `done` holds, checking every few milliseconds; fails the
+/// test after [`DEADLINE`].
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// A timestamp `seconds` after an arbitrary fixed instant in 2027.
 pub fn at(seconds: u64) -> Timestamp {
     Timestamp::from_nanos(1_800_000_000_000_000_000 + seconds * 1_000_000_000)

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -13,20 +13,8 @@ use minikafka_backends::{MemoryStore, Store};
 use minikafka_client::{Client, Code, Position};
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use minikafka_server::SystemClock;
-use minikafka_tests::{CountingStore, TestServer, default_config};
+use minikafka_tests::{CountingStore, DEADLINE, TestServer, default_config, wait_until};
 use tonic::transport::Channel;
-
-/// How long any awaited condition may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-/// Waits until `done` holds, checking every few milliseconds.
-async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
 
 async fn channel(server: &TestServer) -> Channel {
     Channel::from_shared(format!("http://{}", server.address))

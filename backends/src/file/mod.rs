@@ -31,17 +31,16 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use self::format::SEGMENT_HEADER_LEN;
 use self::segment::RecordCursor;
 use self::topic::{Topic, index_lookup};
-use self::writer::{Command, Writer};
+use self::writer::Writer;
+use crate::writer_thread::{Command, WriterThread};
 use crate::{
     AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
     StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
@@ -96,8 +95,7 @@ impl Default for FileOptions {
 #[derive(Debug)]
 pub struct FileStore {
     shared: Arc<Shared>,
-    commands: Option<mpsc::Sender<Command>>,
-    writer: Option<JoinHandle<()>>,
+    writer: WriterThread,
 }
 
 /// A sealed segment's sparse index: (offset, position) pairs, ascending.
@@ -162,27 +160,9 @@ impl FileStore {
                 NonZeroUsize::new(CACHED_INDEXES).unwrap_or(NonZeroUsize::MIN),
             )),
         });
-        let (commands, receiver) = mpsc::channel();
         let writer = Writer::new(Arc::clone(&shared), topics_dir, options, lock, recovered);
-        let writer = std::thread::Builder::new()
-            .name("mkfk-file-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| StoreError::io("starting the writer thread", e))?;
-        Ok(Self {
-            shared,
-            commands: Some(commands),
-            writer: Some(writer),
-        })
-    }
-
-    async fn command<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let commands = self.commands.as_ref().ok_or(StoreError::Closed)?;
-        commands.send(make(reply)).map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let writer = WriterThread::spawn("mkfk-file-writer", move |commands| writer.run(commands))?;
+        Ok(Self { shared, writer })
     }
 
     fn topic(&self, name: &TopicName) -> Result<Arc<Topic>, StoreError> {
@@ -236,18 +216,6 @@ impl FileStore {
     }
 }
 
-impl Drop for FileStore {
-    fn drop(&mut self) {
-        // Closing the queue lets the writer finish what is queued, sync,
-        // release the root's lock and exit; waiting for it means the root
-        // can be reopened as soon as this returns.
-        drop(self.commands.take());
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-    }
-}
-
 #[async_trait]
 impl Store for FileStore {
     async fn append(
@@ -269,13 +237,14 @@ impl Store for FileStore {
             ));
         }
         let topic = topic.clone();
-        self.command(|reply| Command::Append {
-            topic,
-            payloads,
-            now,
-            reply,
-        })
-        .await
+        self.writer
+            .call(|reply| Command::Append {
+                topic,
+                payloads,
+                now,
+                reply,
+            })
+            .await
     }
 
     async fn read(
@@ -290,7 +259,8 @@ impl Store for FileStore {
     }
 
     async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.command(|reply| Command::RemoveOlderThan { cutoff, reply })
+        self.writer
+            .call(|reply| Command::RemoveOlderThan { cutoff, reply })
             .await
     }
 
@@ -319,7 +289,7 @@ impl Store for FileStore {
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
-        self.command(|reply| Command::Sync { reply }).await
+        self.writer.call(|reply| Command::Sync { reply }).await
     }
 
     fn watch(&self, topic: &TopicName) -> TopicWatch {

@@ -23,31 +23,8 @@ use super::recovery::{IndexBuilder, Recovered, empty_segment};
 use super::segment::RecordCursor;
 use super::topic::{SegmentView, Topic, TopicView, payload_bytes};
 use super::{FileOptions, SCAN_CHUNK, START_FILE, Shared, sync_dir, write_atomically};
+use crate::writer_thread::{Command, group};
 use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
-
-/// The most commands taken as one group, so one group's latency stays
-/// bounded under a flood.
-const MAX_GROUP: usize = 4096;
-
-/// A request to the writer thread; each carries where to send its answer.
-pub enum Command {
-    /// Append a batch to a topic.
-    Append {
-        topic: TopicName,
-        payloads: Vec<Bytes>,
-        now: Timestamp,
-        reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
-    },
-    /// Remove messages older than the cutoff from every topic.
-    RemoveOlderThan {
-        cutoff: Timestamp,
-        reply: oneshot::Sender<Result<RemovalReport, StoreError>>,
-    },
-    /// Make everything written durable.
-    Sync {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-}
 
 /// The writer's own state of one topic: ahead of the published view by
 /// whatever the current group wrote.
@@ -145,10 +122,7 @@ impl Writer {
     pub fn run(mut self, commands: Receiver<Command>) {
         while let Some(first) = self.next_command(&commands) {
             let mut pending = Vec::new();
-            let group = std::iter::once(first)
-                .chain(std::iter::from_fn(|| commands.try_recv().ok()))
-                .take(MAX_GROUP);
-            for command in group.collect::<Vec<_>>() {
+            for command in group(first, &commands) {
                 match command {
                     Command::Append {
                         topic,

@@ -18,16 +18,16 @@
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::Semaphore;
 
-use self::writer::{Command, Writer};
+use self::writer::Writer;
+use crate::writer_thread::{Command, WriterThread};
 use crate::{
     AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
     StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
@@ -57,8 +57,7 @@ pub struct SqliteOptions {
 #[derive(Debug)]
 pub struct SqliteStore {
     shared: Arc<Shared>,
-    commands: Option<mpsc::Sender<Command>>,
-    writer: Option<JoinHandle<()>>,
+    writer: WriterThread,
 }
 
 /// What readers and the writer share.
@@ -89,7 +88,6 @@ impl SqliteStore {
             permits: Semaphore::new(READERS),
             notifier: AppendNotifier::new(),
         });
-        let (commands, receiver) = mpsc::channel();
         let writer = Writer::new(
             connection,
             Arc::clone(&shared),
@@ -97,25 +95,9 @@ impl SqliteStore {
             lock,
             path,
         );
-        let writer = std::thread::Builder::new()
-            .name("mkfk-sqlite-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| StoreError::io("starting the SQLite writer thread", e))?;
-        Ok(Self {
-            shared,
-            commands: Some(commands),
-            writer: Some(writer),
-        })
-    }
-
-    async fn command<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let commands = self.commands.as_ref().ok_or(StoreError::Closed)?;
-        commands.send(make(reply)).map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let writer =
+            WriterThread::spawn("mkfk-sqlite-writer", move |commands| writer.run(commands))?;
+        Ok(Self { shared, writer })
     }
 
     /// Runs `read` on a read connection, on the blocking pool.
@@ -158,17 +140,6 @@ impl SqliteStore {
     }
 }
 
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        // The writer finishes what is queued, checkpoints and exits; waiting
-        // for it means the root can be reopened as soon as this returns.
-        drop(self.commands.take());
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(
@@ -181,13 +152,14 @@ impl Store for SqliteStore {
             return Err(StoreError::EmptyBatch);
         }
         let topic = topic.clone();
-        self.command(|reply| Command::Append {
-            topic,
-            payloads,
-            now,
-            reply,
-        })
-        .await
+        self.writer
+            .call(|reply| Command::Append {
+                topic,
+                payloads,
+                now,
+                reply,
+            })
+            .await
     }
 
     async fn read(
@@ -204,7 +176,8 @@ impl Store for SqliteStore {
     }
 
     async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.command(|reply| Command::RemoveOlderThan { cutoff, reply })
+        self.writer
+            .call(|reply| Command::RemoveOlderThan { cutoff, reply })
             .await
     }
 
@@ -227,7 +200,7 @@ impl Store for SqliteStore {
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
-        self.command(|reply| Command::Sync { reply }).await
+        self.writer.call(|reply| Command::Sync { reply }).await
     }
 
     fn watch(&self, topic: &TopicName) -> TopicWatch {

@@ -13,30 +13,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Shared, sqlite_error};
+use crate::writer_thread::{Command, group};
 use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
-
-/// The most commands taken as one group.
-const MAX_GROUP: usize = 4096;
-
-/// A request to the writer thread; each carries where to send its answer.
-pub enum Command {
-    /// Append a batch to a topic.
-    Append {
-        topic: TopicName,
-        payloads: Vec<Bytes>,
-        now: Timestamp,
-        reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
-    },
-    /// Remove messages older than the cutoff from every topic.
-    RemoveOlderThan {
-        cutoff: Timestamp,
-        reply: oneshot::Sender<Result<RemovalReport, StoreError>>,
-    },
-    /// Make everything committed durable.
-    Sync {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-}
 
 /// An append waiting for its group's commit.
 struct Append {
@@ -85,12 +63,8 @@ impl Writer {
     /// Serves commands until every sender is gone, then checkpoints.
     pub fn run(mut self, commands: Receiver<Command>) {
         while let Some(first) = self.next_command(&commands) {
-            let group: Vec<Command> = std::iter::once(first)
-                .chain(std::iter::from_fn(|| commands.try_recv().ok()))
-                .take(MAX_GROUP)
-                .collect();
             let mut appends = Vec::new();
-            for command in group {
+            for command in group(first, &commands) {
                 match command {
                     Command::Append {
                         topic,
