@@ -101,7 +101,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         retention = %retention,
         sweep_interval = %humantime::format_duration(config.sweep_interval),
         max_message_bytes = config.max_message_bytes,
-        tls = match &config.tls {
+        tls = %match &config.tls {
             None => "off",
             Some(tls) if tls.client_ca.is_some() => "mutual",
             Some(_) => "on",
