@@ -31,6 +31,7 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "MINIKAFKA_TLS_KEY",
     "MINIKAFKA_TLS_CLIENT_CA",
     "MINIKAFKA_AUTH_FILE",
+    "MINIKAFKA_MAX_STREAMS_PER_CONNECTION",
 ];
 
 /// The `MINIKAFKA_*` variables only the client tools read.
@@ -72,6 +73,8 @@ pub struct Config {
     /// Tokens and their topic permissions; `None` lets every client do
     /// everything.
     pub auth_file: Option<PathBuf>,
+    /// The most calls (streams) one connection may have open at once.
+    pub max_streams_per_connection: u32,
 }
 
 /// The PEM files that switch the listener to TLS.
@@ -137,6 +140,7 @@ struct RawConfig {
     tls_key: Option<String>,
     tls_client_ca: Option<String>,
     auth_file: Option<String>,
+    max_streams_per_connection: Option<String>,
 }
 
 impl Config {
@@ -203,6 +207,12 @@ impl Config {
                 .auth_file
                 .filter(|f| !f.trim().is_empty())
                 .map(|f| PathBuf::from(f.trim())),
+            max_streams_per_connection: parse(
+                "MAX_STREAMS_PER_CONNECTION",
+                raw.max_streams_per_connection,
+                "1000",
+                parse_stream_limit,
+            )?,
         })
     }
 }
@@ -361,6 +371,13 @@ fn parse_segment_size(value: &str) -> Result<u64, &'static str> {
     }
 }
 
+fn parse_stream_limit(value: &str) -> Result<u32, &'static str> {
+    match value.parse() {
+        Ok(limit) if limit > 0 => Ok(limit),
+        _ => Err("a whole number of calls, at least 1"),
+    }
+}
+
 fn parse_recovery(value: &str) -> Result<Recovery, &'static str> {
     match value {
         "strict" => Ok(Recovery::Strict),
@@ -392,6 +409,7 @@ mod tests {
         assert_eq!(c.max_request_bytes, 16 * 1024 * 1024);
         assert_eq!(c.segment_bytes, 64 * 1024 * 1024);
         assert_eq!(c.recovery, Recovery::Strict);
+        assert_eq!(c.max_streams_per_connection, 1000);
     }
 
     #[test]
@@ -450,6 +468,7 @@ mod tests {
             ("MINIKAFKA_MAX_REQUEST_BYTES", "2GiB", "at most 1GiB"),
             ("MINIKAFKA_SEGMENT_BYTES", "100", "at least 1KiB"),
             ("MINIKAFKA_RECOVERY", "repair", "strict"),
+            ("MINIKAFKA_MAX_STREAMS_PER_CONNECTION", "0", "at least 1"),
         ];
         for (variable, value, expected) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

@@ -40,6 +40,13 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Backend, Config, ConfigError, TlsFiles};
 pub use service::core::Activity;
 
+/// How often an idle connection is pinged, and how long the server waits
+/// for the answer before dropping it: dead peers (a crashed client, a cut
+/// network) do not hold their streams and memory forever.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// See [`KEEPALIVE_INTERVAL`].
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long in-flight requests get to finish after shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -155,7 +162,10 @@ impl Server {
             activity,
         } = self;
         // TLS first: a bad certificate stops start-up before anything else.
-        let mut builder = tonic::transport::Server::builder();
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(config.max_streams_per_connection)
+            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
         if let Some(files) = &config.tls {
             builder = builder.tls_config(tls_config(files)?).map_err(|e| {
                 ServeError::Tls(format!(
@@ -228,7 +238,9 @@ impl Server {
         .max_decoding_message_size(max_request);
 
         // Small replies must not wait for Nagle's algorithm.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT));
         let begin_shutdown = {
             let stop = stop.clone();
             let health = health.clone();

@@ -107,8 +107,13 @@ async fn a_thousand_idle_subscriptions_and_long_polls_cost_no_work() {
         "{per_waiter} bytes per waiter, client and server together"
     );
 
-    // One message wakes every one of them.
-    client.producer("idle").send("1").await.expect("send");
+    // One message wakes every one of them. It is sent on a connection of
+    // its own: the 1,000 long polls fill their connection's stream limit.
+    let producer = Client::connect(&server.address)
+        .await
+        .expect("connect")
+        .producer("idle");
+    producer.send("1").await.expect("send");
     for poll in polls {
         let polled = tokio::time::timeout(DEADLINE, poll)
             .await
