@@ -7,8 +7,9 @@
 //! thread taking every queued command as a group is what makes group
 //! commit natural.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -48,6 +49,34 @@ pub(crate) fn group(first: Command, commands: &mpsc::Receiver<Command>) -> Vec<C
         .collect()
 }
 
+/// What a writer should do next.
+pub(crate) enum Next {
+    /// Serve this command.
+    Command(Command),
+    /// The interval's sync is due.
+    SyncDue,
+    /// Every sender is gone: finish.
+    Closed,
+}
+
+/// The next command, or [`Next::SyncDue`] once `sync_due` (interval mode,
+/// with unsynced writes) has passed. The deadline is checked before
+/// waiting, so a steady stream of commands cannot put the sync off.
+pub(crate) fn next(commands: &mpsc::Receiver<Command>, sync_due: Option<Instant>) -> Next {
+    let Some(deadline) = sync_due else {
+        return commands.recv().map_or(Next::Closed, Next::Command);
+    };
+    let now = Instant::now();
+    if deadline <= now {
+        return Next::SyncDue;
+    }
+    match commands.recv_timeout(deadline - now) {
+        Ok(command) => Next::Command(command),
+        Err(RecvTimeoutError::Timeout) => Next::SyncDue,
+        Err(RecvTimeoutError::Disconnected) => Next::Closed,
+    }
+}
+
 /// A running writer thread.
 #[derive(Debug)]
 pub(crate) struct WriterThread {
@@ -82,6 +111,26 @@ impl WriterThread {
         let commands = self.commands.as_ref().ok_or(StoreError::Closed)?;
         commands.send(make(reply)).map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Appends a batch through the thread (an empty one fails at once).
+    pub(crate) async fn append(
+        &self,
+        topic: &TopicName,
+        payloads: Vec<Bytes>,
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        if payloads.is_empty() {
+            return Err(StoreError::EmptyBatch);
+        }
+        let topic = topic.clone();
+        self.call(|reply| Command::Append {
+            topic,
+            payloads,
+            now,
+            reply,
+        })
+        .await
     }
 }
 

@@ -51,6 +51,17 @@ pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// A `Subscribe` request for `topic` from `read_from`, with the server's
+/// default batch size.
+pub fn subscribe_request(topic: &str, read_from: u64) -> minikafka_proto::v1::SubscribeRequest {
+    minikafka_proto::v1::SubscribeRequest {
+        topic: topic.into(),
+        read_from,
+        max_batch: 0,
+        from_end: false,
+    }
+}
+
 /// A timestamp `seconds` after an arbitrary fixed instant in 2027.
 pub fn at(seconds: u64) -> Timestamp {
     Timestamp::from_nanos(1_800_000_000_000_000_000 + seconds * 1_000_000_000)
@@ -102,6 +113,16 @@ impl TestServer {
             shutdown: Some(shutdown),
             task: Some(task),
         }
+    }
+
+    /// A raw gRPC channel to the server, for the generated clients of any
+    /// service (health, reflection, the v1 API itself).
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{}", self.address))
+            .expect("a valid URI")
+            .connect()
+            .await
+            .expect("connect to the test server")
     }
 
     /// Signals shutdown and waits for the server to finish.

@@ -168,11 +168,7 @@ async fn admins_list_every_topic_and_others_only_theirs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_stays_open() {
     let (server, _file) = server_with_tokens().await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .expect("URI")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = server.channel().await;
     let reply = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: String::new(),

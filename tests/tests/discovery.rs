@@ -3,7 +3,6 @@
 
 use minikafka_tests::TestServer;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_reflection::pb::v1::ServerReflectionRequest;
@@ -11,18 +10,10 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-async fn channel(server: &TestServer) -> Channel {
-    Channel::from_shared(format!("http://{}", server.address))
-        .expect("a valid URI")
-        .connect()
-        .await
-        .expect("connect")
-}
-
 #[tokio::test]
 async fn health_reports_serving_for_the_server_and_each_service() {
     let server = TestServer::start().await;
-    let mut health = HealthClient::new(channel(&server).await);
+    let mut health = HealthClient::new(server.channel().await);
     for service in ["", "minikafka.v1.MiniKafka", "protocol.MiniKafka"] {
         let request = HealthCheckRequest {
             service: service.into(),
@@ -40,7 +31,7 @@ async fn health_reports_serving_for_the_server_and_each_service() {
 #[tokio::test]
 async fn reflection_lists_our_services_and_describes_them() {
     let server = TestServer::start().await;
-    let mut reflection = ServerReflectionClient::new(channel(&server).await);
+    let mut reflection = ServerReflectionClient::new(server.channel().await);
     let requests = tokio_stream::iter([
         ServerReflectionRequest {
             host: String::new(),

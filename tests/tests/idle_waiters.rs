@@ -11,27 +11,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use minikafka_client::{Client, Position};
-use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
+use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_server::SystemClock;
-use minikafka_tests::{CountingStore, DEADLINE, TestServer, default_config, wait_until};
-use tonic::transport::Channel;
-
-async fn channel(server: &TestServer) -> Channel {
-    Channel::from_shared(format!("http://{}", server.address))
-        .expect("URI")
-        .connect()
-        .await
-        .expect("connect")
-}
-
-fn subscribe_request(topic: &str, read_from: u64) -> v1::SubscribeRequest {
-    v1::SubscribeRequest {
-        topic: topic.into(),
-        read_from,
-        max_batch: 0,
-        from_end: false,
-    }
-}
+use minikafka_tests::{
+    CountingStore, DEADLINE, TestServer, default_config, subscribe_request, wait_until,
+};
 
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
@@ -69,7 +53,7 @@ async fn a_thousand_idle_subscriptions_and_long_polls_cost_no_work() {
 
     let mut channels = Vec::new();
     for _ in 0..10 {
-        channels.push(channel(&server).await);
+        channels.push(server.channel().await);
     }
     let mut streams = Vec::new();
     let mut polls = Vec::new();

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use minikafka_backends::MemoryStore;
-use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
+use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_server::{Config, SystemClock};
-use minikafka_tests::{DEADLINE, TestServer, default_config, wait_until};
+use minikafka_tests::{DEADLINE, TestServer, default_config, subscribe_request, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_holds_at_most_its_stream_limit() {
@@ -19,19 +19,10 @@ async fn a_connection_holds_at_most_its_stream_limit() {
     };
     let server =
         TestServer::start_with(config, Arc::new(MemoryStore::new()), Arc::new(SystemClock)).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .expect("URI")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = server.channel().await;
     let subscribe = |topic: &str| {
         let mut grpc = MiniKafkaClient::new(channel.clone());
-        let request = v1::SubscribeRequest {
-            topic: topic.into(),
-            read_from: 0,
-            max_batch: 0,
-            from_end: false,
-        };
+        let request = subscribe_request(topic, 0);
         async move { grpc.subscribe(request).await }
     };
     let first = subscribe("a").await.expect("first stream");

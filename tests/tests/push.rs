@@ -11,27 +11,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use minikafka_backends::{MemoryStore, Store};
 use minikafka_client::{Client, Code, Position};
-use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
+use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_server::SystemClock;
-use minikafka_tests::{CountingStore, DEADLINE, TestServer, default_config, wait_until};
-use tonic::transport::Channel;
-
-async fn channel(server: &TestServer) -> Channel {
-    Channel::from_shared(format!("http://{}", server.address))
-        .expect("URI")
-        .connect()
-        .await
-        .expect("connect")
-}
-
-fn subscribe_request(topic: &str, read_from: u64) -> v1::SubscribeRequest {
-    v1::SubscribeRequest {
-        topic: topic.into(),
-        read_from,
-        max_batch: 0,
-        from_end: false,
-    }
-}
+use minikafka_tests::{
+    CountingStore, DEADLINE, TestServer, default_config, subscribe_request, wait_until,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_poll_answers_when_its_topic_gets_a_message() {
@@ -107,7 +91,7 @@ async fn a_stream_from_the_end_sees_only_new_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_task_ends_when_the_subscriber_goes_away() {
     let server = TestServer::start().await;
-    let mut grpc = MiniKafkaClient::new(channel(&server).await);
+    let mut grpc = MiniKafkaClient::new(server.channel().await);
     let stream = grpc
         .subscribe(subscribe_request("quiet", 0))
         .await
@@ -136,7 +120,7 @@ async fn a_paused_reader_holds_a_bounded_amount_in_the_server() {
         TestServer::start_with(default_config(), store.clone(), Arc::new(SystemClock)).await;
     let client = Client::connect(&server.address).await.expect("connect");
     let producer = client.producer("big");
-    let mut grpc = MiniKafkaClient::new(channel(&server).await).max_decoding_message_size(64 << 20);
+    let mut grpc = MiniKafkaClient::new(server.channel().await).max_decoding_message_size(64 << 20);
     let mut stream = grpc
         .subscribe(subscribe_request("big", 0))
         .await
@@ -175,7 +159,7 @@ async fn a_paused_reader_holds_a_bounded_amount_in_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_streams_and_long_polls_promptly_with_unavailable() {
     let server = TestServer::start().await;
-    let mut grpc = MiniKafkaClient::new(channel(&server).await);
+    let mut grpc = MiniKafkaClient::new(server.channel().await);
     let mut stream = grpc
         .subscribe(subscribe_request("t", 0))
         .await

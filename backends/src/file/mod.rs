@@ -224,9 +224,6 @@ impl Store for FileStore {
         payloads: Vec<Bytes>,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if payloads.is_empty() {
-            return Err(StoreError::EmptyBatch);
-        }
         if let Some(large) = payloads.iter().find(|p| p.len() > format::MAX_PAYLOAD_LEN) {
             return Err(StoreError::io(
                 format!(
@@ -236,15 +233,7 @@ impl Store for FileStore {
                 std::io::Error::from(std::io::ErrorKind::InvalidInput),
             ));
         }
-        let topic = topic.clone();
-        self.writer
-            .call(|reply| Command::Append {
-                topic,
-                payloads,
-                now,
-                reply,
-            })
-            .await
+        self.writer.append(topic, payloads, now).await
     }
 
     async fn read(

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use super::recovery::{IndexBuilder, Recovered, empty_segment};
 use super::segment::RecordCursor;
 use super::topic::{SegmentView, Topic, TopicView, payload_bytes};
 use super::{FileOptions, SCAN_CHUNK, START_FILE, Shared, sync_dir, write_atomically};
-use crate::writer_thread::{Command, group};
+use crate::writer_thread::{Command, Next, group, next};
 use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
 
 /// The writer's own state of one topic: ahead of the published view by
@@ -160,23 +160,18 @@ impl Writer {
     /// while waiting. `None` once every sender is gone.
     fn next_command(&mut self, commands: &Receiver<Command>) -> Option<Command> {
         loop {
-            let deadline = match (self.options.durability, self.unsynced_since) {
-                (Durability::Interval(interval), Some(since)) => since + interval,
-                _ => return commands.recv().ok(),
+            let sync_due = match (self.options.durability, self.unsynced_since) {
+                (Durability::Interval(interval), Some(since)) => Some(since + interval),
+                _ => None,
             };
-            // Checked before waiting, so a steady stream of commands cannot
-            // put the interval's sync off.
-            let now = Instant::now();
-            if deadline <= now {
-                if let Err(error) = self.sync_unsynced() {
-                    tracing::error!(%error, "interval sync failed");
+            match next(commands, sync_due) {
+                Next::Command(command) => return Some(command),
+                Next::Closed => return None,
+                Next::SyncDue => {
+                    if let Err(error) = self.sync_unsynced() {
+                        tracing::error!(%error, "interval sync failed");
+                    }
                 }
-                continue;
-            }
-            match commands.recv_timeout(deadline - now) {
-                Ok(command) => return Some(command),
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
     }

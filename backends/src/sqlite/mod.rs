@@ -148,18 +148,7 @@ impl Store for SqliteStore {
         payloads: Vec<Bytes>,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if payloads.is_empty() {
-            return Err(StoreError::EmptyBatch);
-        }
-        let topic = topic.clone();
-        self.writer
-            .call(|reply| Command::Append {
-                topic,
-                payloads,
-                now,
-                reply,
-            })
-            .await
+        self.writer.append(topic, payloads, now).await
     }
 
     async fn read(

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Shared, sqlite_error};
-use crate::writer_thread::{Command, group};
+use crate::writer_thread::{Command, Next, group, next};
 use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
 
 /// An append waiting for its group's commit.
@@ -100,21 +100,18 @@ impl Writer {
     /// when the interval is up. `None` once every sender is gone.
     fn next_command(&mut self, commands: &Receiver<Command>) -> Option<Command> {
         loop {
-            let deadline = match (self.durability, self.unsynced_since) {
-                (Durability::Interval(interval), Some(since)) => since + interval,
-                _ => return commands.recv().ok(),
+            let sync_due = match (self.durability, self.unsynced_since) {
+                (Durability::Interval(interval), Some(since)) => Some(since + interval),
+                _ => None,
             };
-            let now = Instant::now();
-            if deadline <= now {
-                if let Err(error) = self.checkpoint("PASSIVE") {
-                    tracing::error!(%error, "interval checkpoint failed");
+            match next(commands, sync_due) {
+                Next::Command(command) => return Some(command),
+                Next::Closed => return None,
+                Next::SyncDue => {
+                    if let Err(error) = self.checkpoint("PASSIVE") {
+                        tracing::error!(%error, "interval checkpoint failed");
+                    }
                 }
-                continue;
-            }
-            match commands.recv_timeout(deadline - now) {
-                Ok(command) => return Some(command),
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
     }
