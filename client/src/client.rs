@@ -196,9 +196,20 @@ impl Client {
             Some(timeout) => {
                 let deadline = timeout + wait;
                 request.set_timeout(deadline);
-                tokio::time::timeout(deadline, call(grpc, request))
-                    .await
-                    .map_err(|_| ClientError::Timeout(deadline))??
+                let started = std::time::Instant::now();
+                match tokio::time::timeout(deadline, call(grpc, request)).await {
+                    Err(_) => return Err(ClientError::Timeout(deadline)),
+                    // The server enforces the same deadline and may answer
+                    // first, with CANCELLED ("Timeout expired"): it is the
+                    // same timeout.
+                    Ok(Err(status))
+                        if status.code() == tonic::Code::Cancelled
+                            && started.elapsed() >= deadline =>
+                    {
+                        return Err(ClientError::Timeout(deadline));
+                    }
+                    Ok(reply) => reply?,
+                }
             }
         };
         Ok(reply.into_inner())

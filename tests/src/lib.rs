@@ -4,7 +4,7 @@
 //! binaries, in `cmd/tests/`, where Cargo guarantees the binaries are built.)
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use minikafka_backends::{
 };
 use minikafka_server::{Activity, Clock, Config, ManualClock, ServeError, Server, SystemClock};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 /// A server running in this process on `127.0.0.1:<free port>`.
@@ -204,6 +204,58 @@ impl Store for CountingStore {
         self.inner.sync().await
     }
 
+    fn watch(&self, topic: &TopicName) -> TopicWatch {
+        self.inner.watch(topic)
+    }
+}
+
+/// A memory store whose appends wait until released, and which records
+/// whether it was synced.
+#[derive(Debug, Default)]
+pub struct GatedStore {
+    /// The store behind the gate.
+    pub inner: MemoryStore,
+    /// Notified when an append reaches the gate.
+    pub entered: Notify,
+    /// Notify to let one waiting append through.
+    pub release: Notify,
+    /// Whether `sync` was called.
+    pub synced: AtomicBool,
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    async fn append(
+        &self,
+        topic: &TopicName,
+        payloads: Vec<Bytes>,
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        self.inner.append(topic, payloads, now).await
+    }
+    async fn read(
+        &self,
+        topic: &TopicName,
+        from: u64,
+        limits: ReadLimits,
+    ) -> Result<ReadResult, StoreError> {
+        self.inner.read(topic, from, limits).await
+    }
+    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+        self.inner.remove_older_than(cutoff).await
+    }
+    async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
+        self.inner.describe(topic).await
+    }
+    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
+        self.inner.list().await
+    }
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.synced.store(true, Ordering::SeqCst);
+        Ok(())
+    }
     fn watch(&self, topic: &TopicName) -> TopicWatch {
         self.inner.watch(topic)
     }

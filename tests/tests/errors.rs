@@ -145,3 +145,31 @@ async fn a_request_over_the_request_limit_is_refused_and_stores_nothing() {
         Code::NotFound
     );
 }
+
+/// A call that gets no answer within the client's timeout fails with
+/// DEADLINE_EXCEEDED instead of hanging.
+#[tokio::test]
+async fn a_call_past_its_timeout_fails_with_deadline_exceeded() {
+    let store = std::sync::Arc::new(minikafka_tests::GatedStore::default());
+    let server = TestServer::start_with(
+        default_config(),
+        store,
+        std::sync::Arc::new(minikafka_server::SystemClock),
+    )
+    .await;
+    let client = Client::connect(&server.address)
+        .await
+        .expect("connect")
+        .with_timeout(std::time::Duration::from_millis(200));
+    // The store never lets this append through.
+    let error = client
+        .producer("stalled")
+        .send("x")
+        .await
+        .expect_err("no answer in time");
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error}");
+    assert!(
+        matches!(error, minikafka_client::ClientError::Timeout(_)),
+        "{error:?}"
+    );
+}

@@ -3,66 +3,12 @@
 //! returns.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use minikafka_backends::{
-    MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError, Timestamp,
-    TopicInfo, TopicName, TopicWatch,
-};
+use minikafka_backends::{Store, TopicName};
 use minikafka_client::Client;
 use minikafka_server::SystemClock;
-use minikafka_tests::{TestServer, default_config};
-use tokio::sync::Notify;
-
-/// A memory store whose appends wait until released, and which records
-/// whether it was synced.
-#[derive(Debug, Default)]
-struct GatedStore {
-    inner: MemoryStore,
-    entered: Notify,
-    release: Notify,
-    synced: AtomicBool,
-}
-
-#[async_trait]
-impl Store for GatedStore {
-    async fn append(
-        &self,
-        topic: &TopicName,
-        payloads: Vec<Bytes>,
-        now: Timestamp,
-    ) -> Result<OffsetRange, StoreError> {
-        self.entered.notify_one();
-        self.release.notified().await;
-        self.inner.append(topic, payloads, now).await
-    }
-    async fn read(
-        &self,
-        topic: &TopicName,
-        from: u64,
-        limits: ReadLimits,
-    ) -> Result<ReadResult, StoreError> {
-        self.inner.read(topic, from, limits).await
-    }
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.inner.remove_older_than(cutoff).await
-    }
-    async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
-        self.inner.describe(topic).await
-    }
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
-        self.inner.list().await
-    }
-    async fn sync(&self) -> Result<(), StoreError> {
-        self.synced.store(true, Ordering::SeqCst);
-        Ok(())
-    }
-    fn watch(&self, topic: &TopicName) -> TopicWatch {
-        self.inner.watch(topic)
-    }
-}
+use minikafka_tests::{GatedStore, TestServer, default_config};
 
 #[tokio::test]
 async fn an_in_flight_produce_finishes_before_the_store_is_synced() {
