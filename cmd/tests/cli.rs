@@ -809,3 +809,17 @@ fn tokens_from_hash_token_to_the_tools() {
         consumed.stderr
     );
 }
+
+/// Start-up warnings a person needs: a misspelt variable is named, and a
+/// message limit above what gRPC clients accept by default is flagged.
+#[test]
+fn the_server_warns_about_misspelt_variables_and_large_messages() {
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_RETENTION_TIME", "1h"),
+        ("MINIKAFKA_MAX_MESSAGE_BYTES", "8MiB"),
+    ]);
+    let log = server.log.text();
+    assert!(log.contains("ignoring MINIKAFKA_RETENTION_TIME"), "{log}");
+    assert!(log.contains("above 4 MiB"), "{log}");
+}
