@@ -819,7 +819,12 @@ fn the_server_warns_about_misspelt_variables_and_large_messages() {
         ("MINIKAFKA_RETENTION_TIME", "1h"),
         ("MINIKAFKA_MAX_MESSAGE_BYTES", "8MiB"),
     ]);
+    // Both come before the server says it is listening.
     let log = server.log.text();
-    assert!(log.contains("ignoring MINIKAFKA_RETENTION_TIME"), "{log}");
-    assert!(log.contains("above 4 MiB"), "{log}");
+    let listening = log.find("listening on").expect("the server is listening");
+    let misspelt = log
+        .find("ignoring MINIKAFKA_RETENTION_TIME")
+        .unwrap_or_else(|| panic!("{log}"));
+    let large = log.find("above 4 MiB").unwrap_or_else(|| panic!("{log}"));
+    assert!(misspelt < listening && large < listening, "{log}");
 }

@@ -79,6 +79,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives once we say we are listening
     // must drain and sync, not kill the process.
     let shutdown = shutdown_signal()?;
+    if config.max_message_bytes as u64 > CLIENT_DEFAULT_RECEIVE_LIMIT {
+        tracing::warn!(
+            "MINIKAFKA_MAX_MESSAGE_BYTES is above 4 MiB: clients must raise their gRPC receive limit to read such messages"
+        );
+    }
     let started = std::time::Instant::now();
     let store = {
         let config = config.clone();
@@ -109,11 +114,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
         },
         "listening on {address}"
     );
-    if config.max_message_bytes as u64 > CLIENT_DEFAULT_RECEIVE_LIMIT {
-        tracing::warn!(
-            "MINIKAFKA_MAX_MESSAGE_BYTES is above 4 MiB: clients must raise their gRPC receive limit to read such messages"
-        );
-    }
     Server::new(config, store).run(listener, shutdown).await?;
     Ok(())
 }
