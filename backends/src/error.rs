@@ -71,18 +71,16 @@ pub enum StoreError {
     },
 }
 
-/// `ENOSPC` and `EDQUOT`: no space left, on the device or in the quota.
-const FULL_ERRNOS: [i32; 2] = [28, 122];
-
 impl StoreError {
     /// Wraps an I/O error with what the store was doing, telling a full
     /// disk (which a client can wait out) from other failures.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         let context = context.into();
-        if source
-            .raw_os_error()
-            .is_some_and(|code| FULL_ERRNOS.contains(&code))
-        {
+        // ENOSPC and EDQUOT: no space left, on the device or in the quota.
+        if matches!(
+            source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        ) {
             Self::StorageFull { context, source }
         } else {
             Self::Io { context, source }

@@ -22,6 +22,8 @@ pub mod memory;
 pub mod notify;
 pub mod sqlite;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod topic;
 pub mod types;
 mod writer_thread;

@@ -1,5 +1,8 @@
 //! The one mapping from store errors to gRPC status codes.
 
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use minikafka_backends::StoreError;
 use tonic::Status;
 
@@ -14,13 +17,35 @@ pub fn store_error_to_status(error: StoreError) -> Status {
         StoreError::EmptyBatch => Status::invalid_argument(error.to_string()),
         StoreError::OffsetOutOfRange { .. } => Status::out_of_range(error.to_string()),
         StoreError::StorageFull { .. } => {
-            tracing::error!(%error, "produce refused: storage is full");
+            log_storage_full(&error);
             Status::resource_exhausted("the server's storage is full; retry once space is freed")
         }
         StoreError::Closed => Status::unavailable("the server is shutting down"),
         other => {
             tracing::error!(error = %other, "store operation failed");
             Status::internal("the server failed to complete the request; its log has the cause")
+        }
+    }
+}
+
+/// How often a full disk is logged while producers keep retrying: once per
+/// interval, with the count refused since, so the log (often on the same
+/// full disk) does not grow with every retry.
+const STORAGE_FULL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// When a full disk was last logged, and the refusals since.
+static STORAGE_FULL_LOGGED: Mutex<Option<(Instant, u64)>> = Mutex::new(None);
+
+fn log_storage_full(error: &StoreError) {
+    let mut logged = STORAGE_FULL_LOGGED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    match logged.as_mut() {
+        Some((at, refused)) if at.elapsed() < STORAGE_FULL_LOG_INTERVAL => *refused += 1,
+        _ => {
+            let refused_since = logged.map_or(0, |(_, refused)| refused);
+            tracing::error!(%error, refused_since, "produce refused: storage is full");
+            *logged = Some((Instant::now(), 0));
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::PoisonError;
 use std::task::{Context, Poll};
@@ -16,30 +16,7 @@ use bytes::Bytes;
 
 use super::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::*;
-
-const ALL: ReadLimits = ReadLimits {
-    max_messages: usize::MAX,
-    max_bytes: usize::MAX,
-};
-
-fn t(name: &str) -> TopicName {
-    TopicName::new(name).expect("valid")
-}
-
-fn ts(n: u64) -> Timestamp {
-    Timestamp::from_nanos(1_800_000_000_000_000_000 + n)
-}
-
-fn options(segment_bytes: u64) -> FileOptions {
-    FileOptions {
-        segment_bytes,
-        ..FileOptions::default()
-    }
-}
-
-fn topic_dir(root: &Path, topic: &str) -> PathBuf {
-    root.join(TOPICS_DIR).join(topic)
-}
+use crate::test_support::{ALL, options, t, topic_dir, ts};
 
 fn log_bytes(dir: &Path) -> u64 {
     fs::read_dir(dir)

@@ -20,6 +20,7 @@
 //!   take back, so an offset once seen is never handed out again.
 //! - [`recovery`] opens each topic at start-up.
 
+mod disk;
 mod format;
 mod recovery;
 mod segment;
@@ -28,7 +29,6 @@ mod writer;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use self::disk::{Disk, RealDisk};
 use self::format::SEGMENT_HEADER_LEN;
 use self::segment::RecordCursor;
 use self::topic::{Topic, index_lookup};
@@ -49,7 +50,7 @@ use crate::{
 /// The name of the file holding a topic's first readable offset.
 const START_FILE: &str = "start";
 /// The directory under the root that holds one directory per topic.
-const TOPICS_DIR: &str = "topics";
+pub(crate) const TOPICS_DIR: &str = "topics";
 /// An index entry is added at least this many bytes apart, so a read
 /// starts at most this far before its first record.
 const INDEX_INTERVAL: u64 = 4096;
@@ -118,7 +119,11 @@ impl FileStore {
     /// topic. Fails if another store has `root` open, or on damage that
     /// `options.recovery` does not allow cutting away.
     pub fn open(root: impl AsRef<Path>, options: FileOptions) -> Result<Self, StoreError> {
-        let root = root.as_ref();
+        Self::open_on(Arc::new(RealDisk), root.as_ref(), options)
+    }
+
+    /// [`FileStore::open`], writing through `disk` (the fault-injection seam).
+    fn open_on(disk: Arc<dyn Disk>, root: &Path, options: FileOptions) -> Result<Self, StoreError> {
         let topics_dir = root.join(TOPICS_DIR);
         fs::create_dir_all(&topics_dir)
             .map_err(|e| StoreError::io(format!("creating {}", topics_dir.display()), e))?;
@@ -144,7 +149,7 @@ impl FileStore {
                 tracing::warn!(path = %dir.display(), "ignoring an entry that is not a topic directory");
                 continue;
             };
-            if let Some(topic) = recovery::open_topic(&dir, options.recovery)? {
+            if let Some(topic) = recovery::open_topic(&*disk, &dir, options.recovery)? {
                 recovered.push((name, topic));
             }
         }
@@ -160,7 +165,14 @@ impl FileStore {
                 NonZeroUsize::new(CACHED_INDEXES).unwrap_or(NonZeroUsize::MIN),
             )),
         });
-        let writer = Writer::new(Arc::clone(&shared), topics_dir, options, lock, recovered);
+        let writer = Writer::new(
+            Arc::clone(&shared),
+            disk,
+            topics_dir,
+            options,
+            lock,
+            recovered,
+        );
         let writer = WriterThread::spawn("mkfk-file-writer", move |commands| writer.run(commands))?;
         Ok(Self { shared, writer })
     }
@@ -464,19 +476,31 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// Replaces `path` with `bytes` so that a crash leaves either the old file
 /// or the new one, never a mix: write a temporary file, sync it, rename it
 /// over, sync the directory. With `durable` false the syncs are skipped
-/// (the rename is still atomic, but a power cut may undo it).
-fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> Result<(), StoreError> {
+/// (the rename is still atomic, but a power cut may undo it). On failure
+/// the temporary file is removed, so a full disk gets its space back.
+fn write_atomically(
+    disk: &dyn Disk,
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), StoreError> {
     let temporary = path.with_extension("tmp");
-    let mut file = File::create(&temporary)
-        .map_err(|e| StoreError::io(format!("creating {}", temporary.display()), e))?;
-    file.write_all(bytes)
-        .map_err(|e| StoreError::io(format!("writing {}", temporary.display()), e))?;
-    if durable {
-        file.sync_data()
-            .map_err(|e| StoreError::io(format!("syncing {}", temporary.display()), e))?;
+    let written = File::create(&temporary)
+        .map_err(|e| StoreError::io(format!("creating {}", temporary.display()), e))
+        .and_then(|file| {
+            disk.write_at(&file, bytes, 0)
+                .map_err(|e| StoreError::io(format!("writing {}", temporary.display()), e))?;
+            if durable {
+                file.sync_data()
+                    .map_err(|e| StoreError::io(format!("syncing {}", temporary.display()), e))?;
+            }
+            fs::rename(&temporary, path)
+                .map_err(|e| StoreError::io(format!("renaming {}", temporary.display()), e))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
     }
-    fs::rename(&temporary, path)
-        .map_err(|e| StoreError::io(format!("renaming {}", temporary.display()), e))?;
+    written?;
     if durable {
         let dir = path.parent().unwrap_or(Path::new("."));
         sync_dir(dir)?;
@@ -484,6 +508,8 @@ fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Stor
     Ok(())
 }
 
+#[cfg(test)]
+mod disk_full;
 #[cfg(test)]
 mod edge_cases;
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use super::disk::Disk;
 use super::format::{self, SEGMENT_HEADER_LEN, SegmentIndex};
 use super::segment::{Damage, RecordCursor};
 use super::topic::{SegmentView, Topic, TopicView, payload_bytes};
@@ -110,7 +111,11 @@ pub struct Recovered {
 
 /// Opens the topic stored in `dir`; `None` if it holds no segment (a topic
 /// whose creation was cut short, which therefore never held a message).
-pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, StoreError> {
+pub fn open_topic(
+    disk: &dyn Disk,
+    dir: &Path,
+    recovery: Recovery,
+) -> Result<Option<Recovered>, StoreError> {
     let mut bases = Vec::new();
     let entries =
         fs::read_dir(dir).map_err(|e| StoreError::io(format!("listing {}", dir.display()), e))?;
@@ -139,7 +144,7 @@ pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, S
     for (i, pair) in bases.windows(2).enumerate() {
         let (base, next_base) = (pair[0], pair[1]);
         let path = dir.join(format::segment_file_name(base));
-        match open_sealed(open_segment(&path)?, base, path, next_base)? {
+        match open_sealed(disk, open_segment(&path)?, base, path, next_base)? {
             Ok(segment) => sealed.push_back(segment),
             Err((file, path, good_len, damage)) => {
                 if recovery != Recovery::Truncate {
@@ -164,7 +169,8 @@ pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, S
         }
     }
     let path = dir.join(format::segment_file_name(active_base));
-    let (active, active_index) = recover_active(open_segment(&path)?, active_base, path, recovery)?;
+    let (active, active_index) =
+        recover_active(disk, open_segment(&path)?, active_base, path, recovery)?;
 
     let first = sealed.front().unwrap_or(&active);
     let (mut start_offset, mut start_position) = (first.base, SEGMENT_HEADER_LEN);
@@ -211,7 +217,7 @@ pub fn open_topic(dir: &Path, recovery: Recovery) -> Result<Option<Recovered>, S
         // Recorded now, so the start is not found past the end again once
         // new messages fill the offsets up to it.
         let start = format::encode_start(view.start_offset, view.start_position);
-        write_atomically(&dir.join(super::START_FILE), &start, true)?;
+        write_atomically(disk, &dir.join(super::START_FILE), &start, true)?;
     }
     view.size_bytes = size_bytes(&view);
     Ok(Some(Recovered {
@@ -344,6 +350,7 @@ type SealedFailure = (File, PathBuf, u64, Damage);
 /// Opens a sealed segment through its index; rebuilds a missing or damaged
 /// index by scanning the segment.
 fn open_sealed(
+    disk: &dyn Disk,
     file: File,
     base: u64,
     path: PathBuf,
@@ -382,7 +389,14 @@ fn open_sealed(
                 newest_timestamp: scan.newest_timestamp,
                 entries: scan.index,
             };
-            write_atomically(&index_path, &format::encode_index(&index), true)?;
+            // The index only spares the next start-up this scan: a full
+            // disk must not keep the store from opening.
+            match write_atomically(disk, &index_path, &format::encode_index(&index), true) {
+                Err(StoreError::StorageFull { context, .. }) => {
+                    tracing::warn!(file = %index_path.display(), %context, "no space to save the rebuilt index; the next start-up rebuilds it again")
+                }
+                written => written?,
+            }
             (index.end_offset, index.newest_timestamp)
         }
     };
@@ -399,6 +413,7 @@ fn open_sealed(
 /// Opens the active segment: scans it, and cuts a torn or corrupt tail back
 /// to the last whole batch.
 fn recover_active(
+    disk: &dyn Disk,
     file: File,
     base: u64,
     path: PathBuf,
@@ -423,7 +438,7 @@ fn recover_active(
         tracing::warn!(file = %path.display(), bytes = len, "rewriting the header of a segment whose creation was cut short");
         file.set_len(0)
             .map_err(|e| StoreError::io(format!("truncating {}", path.display()), e))?;
-        file.write_all_at(&format::encode_segment_header(base), 0)
+        disk.write_at(&file, &format::encode_segment_header(base), 0)
             .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
         file.sync_all()
             .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))?;
@@ -450,7 +465,7 @@ fn recover_active(
             // bytes are kept beside the segment, never destroyed.
             Some(found) => {
                 let kept = path.with_extension("log.damaged");
-                write_atomically(&kept, &cut, true)?;
+                write_atomically(disk, &kept, &cut, true)?;
                 tracing::error!(
                     file = %path.display(),
                     position = damage.position,

@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use super::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::*;
+use crate::test_support::{ALL, t, topic_dir};
 
 fn store_at(path: &Path, options: FileOptions) -> Arc<dyn Store> {
     Arc::new(FileStore::open(path, options).expect("open the file store"))
@@ -87,21 +88,8 @@ mod synced_on_an_interval {
     crate::conformance_tests!(persistent open_at);
 }
 
-const ALL: ReadLimits = ReadLimits {
-    max_messages: usize::MAX,
-    max_bytes: usize::MAX,
-};
-
-fn t(name: &str) -> TopicName {
-    TopicName::new(name).expect("valid")
-}
-
 fn now() -> Timestamp {
     Timestamp::from_nanos(1_800_000_000_000_000_000)
-}
-
-fn topic_dir(root: &Path, topic: &str) -> PathBuf {
-    root.join(TOPICS_DIR).join(topic)
 }
 
 fn segment_files(root: &Path, topic: &str) -> Vec<PathBuf> {

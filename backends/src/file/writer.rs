@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,6 +17,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::disk::Disk;
 use super::format::{self, SEGMENT_HEADER_LEN, SegmentIndex};
 use super::recovery::{IndexBuilder, Recovered, empty_segment};
 use super::segment::RecordCursor;
@@ -55,6 +55,8 @@ struct Pending {
 /// The writer thread's state.
 pub struct Writer {
     shared: Arc<Shared>,
+    /// Where every write goes.
+    disk: Arc<dyn Disk>,
     topics_dir: PathBuf,
     options: FileOptions,
     /// Held for the writer's life: the root's lock.
@@ -72,6 +74,7 @@ impl Writer {
     /// A writer for the recovered topics.
     pub fn new(
         shared: Arc<Shared>,
+        disk: Arc<dyn Disk>,
         topics_dir: PathBuf,
         options: FileOptions,
         lock: File,
@@ -108,6 +111,7 @@ impl Writer {
             .collect();
         Self {
             shared,
+            disk,
             topics_dir,
             options,
             _lock: lock,
@@ -217,6 +221,7 @@ impl Writer {
             topics,
             buffer,
             topics_dir,
+            disk,
             ..
         } = self;
         let topic = topics
@@ -244,11 +249,12 @@ impl Writer {
         }
         let has_records = topic.active.end > topic.active.base;
         if has_records && topic.active.len + buffer.len() as u64 > options.segment_bytes {
-            roll(topic, &topics_dir.join(name.as_str()))?;
+            roll(&**disk, topic, &topics_dir.join(name.as_str()))?;
         }
         let position = topic.active.len;
-        if let Err(error) = topic.active.file.write_all_at(buffer, position) {
-            // Leave no partial batch behind; the next write goes here anyway.
+        if let Err(error) = disk.write_at(&topic.active.file, buffer, position) {
+            // Leave no partial batch behind (a full disk may have taken part
+            // of it), and give back its space; the next write goes here.
             let _ = topic.active.file.set_len(position);
             return Err(StoreError::io(
                 format!("appending to {}", topic.active.path.display()),
@@ -285,7 +291,7 @@ impl Writer {
                 std::io::Error::from(error.kind()),
             ));
         }
-        let segment = create_segment(&dir, 1).inspect_err(|_| {
+        let segment = create_segment(&*self.disk, &dir, 1).inspect_err(|_| {
             let _ = fs::remove_dir(&dir);
         })?;
         sync_dir(&self.topics_dir)?;
@@ -376,7 +382,7 @@ impl Writer {
             if !topic.published || topic.failed.is_some() {
                 continue;
             }
-            let removed = expire(&self.shared, name, topic, cutoff)?;
+            let removed = expire(&self.shared, &*self.disk, name, topic, cutoff)?;
             report.messages_removed += removed.messages_removed;
             report.bytes_removed += removed.bytes_removed;
         }
@@ -386,13 +392,21 @@ impl Writer {
 
 /// Moves a topic's start past everything older than `cutoff`, and deletes
 /// the sealed segments wholly before the new start.
+///
+/// Wholly expired segments go first, oldest first, each deletion made
+/// durable before the next: that needs no free space, so retention can
+/// free a full disk, and a crash part-way leaves a log without gaps whose
+/// first segment is its start (recovery ignores a start file pointing
+/// before it). Only a start inside a segment needs the start file, written
+/// after the deletions freed their space.
 fn expire(
     shared: &Shared,
+    disk: &dyn Disk,
     name: &TopicName,
     topic: &TopicWriter,
     cutoff: Timestamp,
 ) -> Result<RemovalReport, StoreError> {
-    let (start, start_position, expired_segments, partial) = {
+    let (start, expired_segments) = {
         let view = topic
             .topic
             .view
@@ -405,54 +419,107 @@ fn expire(
             .iter()
             .take_while(|s| s.end <= view.start_offset || s.newest_timestamp < cutoff)
             .count();
-        let partial = view.sealed.get(expired).unwrap_or(&view.active).clone();
         let expired_segments: Vec<SegmentView> =
             view.sealed.iter().take(expired).cloned().collect();
-        (
-            view.start_offset,
-            view.start_position,
-            expired_segments,
-            partial,
-        )
+        (view.start_offset, expired_segments)
     };
-    let mut new_start = start;
-    let mut bytes = 0;
-    for segment in expired_segments.iter().filter(|s| s.end > start) {
-        let (from, position) = if segment.base <= start {
-            (start, start_position)
-        } else {
-            (segment.base, SEGMENT_HEADER_LEN)
-        };
-        bytes += payload_bytes(position, segment.len, segment.end - from);
-        new_start = segment.end;
+    let mut report = RemovalReport::default();
+    if !expired_segments.is_empty() {
+        report = delete_expired_segments(shared, topic, &expired_segments)?;
     }
-    // The first segment not wholly expired holds the (new) start: skip past
-    // its expired records (timestamps never decrease, so they come first).
-    let mut new_position = if new_start == start {
-        start_position
-    } else {
-        SEGMENT_HEADER_LEN
+    let partial = expire_within_first_segment(disk, topic, cutoff)?;
+    report.messages_removed += partial.messages_removed;
+    report.bytes_removed += partial.bytes_removed;
+    if report.messages_removed > 0 {
+        tracing::debug!(topic = %name, from = start, to = start + report.messages_removed, "retention moved the start");
+    }
+    Ok(report)
+}
+
+/// Drops wholly expired segments (the oldest sealed ones) from the view,
+/// then deletes their files oldest first, syncing the directory after each.
+fn delete_expired_segments(
+    shared: &Shared,
+    topic: &TopicWriter,
+    expired: &[SegmentView],
+) -> Result<RemovalReport, StoreError> {
+    let removed = {
+        let mut view = topic
+            .topic
+            .view
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (start, start_position) = (view.start_offset, view.start_position);
+        let mut removed = RemovalReport::default();
+        for segment in expired.iter().filter(|s| s.end > start) {
+            let (from, position) = if segment.base <= start {
+                (start, start_position)
+            } else {
+                (segment.base, SEGMENT_HEADER_LEN)
+            };
+            removed.bytes_removed += payload_bytes(position, segment.len, segment.end - from);
+            removed.messages_removed += segment.end - from;
+        }
+        view.sealed.drain(..expired.len());
+        let after_expired = expired[expired.len() - 1].end;
+        if after_expired > view.start_offset {
+            view.start_offset = after_expired;
+            view.start_position = SEGMENT_HEADER_LEN;
+        }
+        view.size_bytes -= removed.bytes_removed;
+        removed
     };
+    for segment in expired {
+        for path in [segment.path.with_extension("index"), segment.path.clone()] {
+            if let Err(error) = fs::remove_file(&path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %path.display(), %error, "could not delete an expired segment file");
+            }
+        }
+        sync_dir(&topic.topic.dir)?;
+        shared
+            .index_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop(&segment.path);
+    }
+    Ok(removed)
+}
+
+/// Moves the start past the expired records at the head of the first
+/// remaining segment (timestamps never decrease, so they come first),
+/// recording it in the start file.
+fn expire_within_first_segment(
+    disk: &dyn Disk,
+    topic: &TopicWriter,
+    cutoff: Timestamp,
+) -> Result<RemovalReport, StoreError> {
+    let (start, start_position, first) = {
+        let view = topic
+            .topic
+            .view
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = view.sealed.front().unwrap_or(&view.active).clone();
+        (view.start_offset, view.start_position, first)
+    };
+    let (mut new_start, mut new_position) = (start, start_position);
+    let mut removed = RemovalReport::default();
     // Most passes find nothing to remove: the first record's header is
     // enough to know, so the first read is small.
-    let mut cursor = RecordCursor::new(
-        &partial.file,
-        new_position,
-        partial.len,
-        Some(new_start),
-        4096,
-    );
+    let mut cursor = RecordCursor::new(&first.file, start_position, first.len, Some(start), 4096);
     loop {
         let record = match cursor.next_record() {
             Err(e) => {
                 return Err(StoreError::io(
-                    format!("reading {}", partial.path.display()),
+                    format!("reading {}", first.path.display()),
                     e,
                 ));
             }
             Ok(Err(damage)) => {
                 return Err(StoreError::Corrupt {
-                    path: partial.path.clone(),
+                    path: first.path.clone(),
                     position: damage.position,
                     detail: damage.reason,
                 });
@@ -463,64 +530,37 @@ fn expire(
         if record.header.timestamp >= cutoff {
             break;
         }
-        bytes += record.payload.len() as u64;
+        removed.bytes_removed += record.payload.len() as u64;
+        removed.messages_removed += 1;
         new_start = record.header.offset + 1;
         new_position = cursor.position();
         cursor.set_chunk_size(SCAN_CHUNK);
     }
-    if new_start == start && expired_segments.is_empty() {
-        return Ok(RemovalReport::default());
+    if new_start == start {
+        return Ok(removed);
     }
-    if new_start != start {
-        // The start is recorded before any file goes, so a crash between
-        // the two never leaves a start pointing into a deleted segment; and
-        // only once the records up to it are on disk, so after a power cut
-        // it never points past the end of the log.
-        partial
-            .file
-            .sync_data()
-            .map_err(|e| StoreError::io(format!("syncing {}", partial.path.display()), e))?;
-        let start_path = topic.topic.dir.join(START_FILE);
-        write_atomically(
-            &start_path,
-            &format::encode_start(new_start, new_position),
-            true,
-        )?;
-    }
-    {
-        let mut view = topic
-            .topic
-            .view
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        view.sealed.drain(..expired_segments.len());
-        view.start_offset = new_start;
-        view.start_position = new_position;
-        view.normalize_start();
-        view.size_bytes -= bytes;
-    }
-    for segment in &expired_segments {
-        for path in [segment.path.clone(), segment.path.with_extension("index")] {
-            if let Err(error) = fs::remove_file(&path)
-                && error.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(file = %path.display(), %error, "could not delete an expired segment file");
-            }
-        }
-        shared
-            .index_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop(&segment.path);
-    }
-    if !expired_segments.is_empty() {
-        sync_dir(&topic.topic.dir)?;
-    }
-    tracing::debug!(topic = %name, from = start, to = new_start, "retention moved the start");
-    Ok(RemovalReport {
-        messages_removed: new_start - start,
-        bytes_removed: bytes,
-    })
+    // Recorded only once the records up to it are on disk, so after a
+    // power cut it never points past the end of the log.
+    first
+        .file
+        .sync_data()
+        .map_err(|e| StoreError::io(format!("syncing {}", first.path.display()), e))?;
+    write_atomically(
+        disk,
+        &topic.topic.dir.join(START_FILE),
+        &format::encode_start(new_start, new_position),
+        true,
+    )?;
+    let mut view = topic
+        .topic
+        .view
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    view.start_offset = new_start;
+    view.start_position = new_position;
+    view.normalize_start();
+    view.size_bytes -= removed.bytes_removed;
+    Ok(removed)
 }
 
 /// Makes the writer's state of a topic the published one.
@@ -561,7 +601,7 @@ fn publish(shared: &Shared, name: &TopicName, topic: &mut TopicWriter) {
 /// every durability mode the sealed segment is synced and its index
 /// written durably: that costs one sync per segment, and means only the
 /// active segment can ever be torn by a crash.
-fn roll(topic: &mut TopicWriter, dir: &Path) -> Result<(), StoreError> {
+fn roll(disk: &dyn Disk, topic: &mut TopicWriter, dir: &Path) -> Result<(), StoreError> {
     let active = &topic.active;
     active
         .file
@@ -574,11 +614,12 @@ fn roll(topic: &mut TopicWriter, dir: &Path) -> Result<(), StoreError> {
         entries: topic.index.entries.clone(),
     };
     write_atomically(
+        disk,
         &active.path.with_extension("index"),
         &format::encode_index(&index),
         true,
     )?;
-    let next = create_segment(dir, active.end)?;
+    let next = create_segment(disk, dir, active.end)?;
     let sealed = std::mem::replace(&mut topic.active, next);
     topic.newly_sealed.push(sealed);
     topic.index = IndexBuilder::default();
@@ -587,7 +628,7 @@ fn roll(topic: &mut TopicWriter, dir: &Path) -> Result<(), StoreError> {
 
 /// Creates an empty segment starting at `base`, durably (file and
 /// directory entry), in every durability mode: segments are created rarely.
-fn create_segment(dir: &Path, base: u64) -> Result<SegmentView, StoreError> {
+fn create_segment(disk: &dyn Disk, dir: &Path, base: u64) -> Result<SegmentView, StoreError> {
     let path = dir.join(format::segment_file_name(base));
     let file = OpenOptions::new()
         .read(true)
@@ -595,8 +636,8 @@ fn create_segment(dir: &Path, base: u64) -> Result<SegmentView, StoreError> {
         .create_new(true)
         .open(&path)
         .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-    let created = file
-        .write_all_at(&format::encode_segment_header(base), 0)
+    let created = disk
+        .write_at(&file, &format::encode_segment_header(base), 0)
         .and_then(|()| file.sync_all())
         .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))
         .and_then(|()| sync_dir(dir));

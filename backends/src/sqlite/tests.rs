@@ -11,6 +11,7 @@ use bytes::Bytes;
 use rusqlite::Connection;
 
 use super::*;
+use crate::test_support::{t, ts as at};
 
 fn store_at(path: &Path, durability: Durability) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(path, SqliteOptions { durability }).expect("open the SQLite store"))
@@ -50,14 +51,6 @@ mod synced_on_an_interval {
     }
 
     crate::conformance_tests!(persistent open_at);
-}
-
-fn t(name: &str) -> TopicName {
-    TopicName::new(name).expect("valid")
-}
-
-fn at(n: u64) -> Timestamp {
-    Timestamp::from_nanos(1_800_000_000_000_000_000 + n)
 }
 
 fn refusal(root: &Path) -> String {
