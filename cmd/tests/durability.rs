@@ -345,6 +345,16 @@ impl Drop for SmallFilesystem {
 /// (backends/src/file/disk_full.rs) cover the same on every write path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_produces_keeps_everything_acknowledged_and_recovers() {
+    full_disk("file").await;
+}
+
+/// The same on the SQLite store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_survived_by_the_sqlite_store_too() {
+    full_disk("sqlite").await;
+}
+
+async fn full_disk(backend: &str) {
     let small = match SmallFilesystem::mount("2m") {
         Ok(small) => small,
         Err(why) => {
@@ -359,7 +369,8 @@ async fn a_full_disk_refuses_produces_keeps_everything_acknowledged_and_recovers
     let ballast = small.path().join("ballast");
     fs::write(&ballast, vec![0u8; 512 * 1024]).expect("ballast");
     let root = small.path().join("data");
-    let mut server = file_server(&root, &[]);
+    let backend = [("MINIKAFKA_BACKEND", backend)];
+    let mut server = file_server(&root, &backend);
     let client = server.client().await;
     let producer = client.producer("full");
 
@@ -398,7 +409,7 @@ async fn a_full_disk_refuses_produces_keeps_everything_acknowledged_and_recovers
     acknowledged.insert(offset, after);
 
     server.crash();
-    let restarted = file_server(&root, &[]);
+    let restarted = file_server(&root, &backend);
     let client = restarted.client().await;
     assert_eq!(everything(&client, "full").await, acknowledged);
 }
