@@ -32,6 +32,7 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "MINIKAFKA_TLS_CLIENT_CA",
     "MINIKAFKA_AUTH_FILE",
     "MINIKAFKA_MAX_STREAMS_PER_CONNECTION",
+    "MINIKAFKA_MAX_CONNECTIONS",
 ];
 
 /// The `MINIKAFKA_*` variables only the client tools read.
@@ -75,6 +76,9 @@ pub struct Config {
     pub auth_file: Option<PathBuf>,
     /// The most calls (streams) one connection may have open at once.
     pub max_streams_per_connection: u32,
+    /// The most client connections open at once; more wait in the listen
+    /// queue until one closes.
+    pub max_connections: usize,
 }
 
 /// The PEM files that switch the listener to TLS.
@@ -141,6 +145,7 @@ struct RawConfig {
     tls_client_ca: Option<String>,
     auth_file: Option<String>,
     max_streams_per_connection: Option<String>,
+    max_connections: Option<String>,
 }
 
 impl Config {
@@ -211,8 +216,11 @@ impl Config {
                 "MAX_STREAMS_PER_CONNECTION",
                 raw.max_streams_per_connection,
                 "1000",
-                parse_stream_limit,
+                |v| parse_count(v, "a whole number of calls, at least 1"),
             )?,
+            max_connections: parse("MAX_CONNECTIONS", raw.max_connections, "512", |v| {
+                parse_count(v, "a whole number of connections, at least 1")
+            })?,
         })
     }
 }
@@ -371,10 +379,14 @@ fn parse_segment_size(value: &str) -> Result<u64, &'static str> {
     }
 }
 
-fn parse_stream_limit(value: &str) -> Result<u32, &'static str> {
+/// A whole number above 0, such as a limit on things held at once.
+fn parse_count<T: std::str::FromStr + Default + PartialEq>(
+    value: &str,
+    expected: &'static str,
+) -> Result<T, &'static str> {
     match value.parse() {
-        Ok(limit) if limit > 0 => Ok(limit),
-        _ => Err("a whole number of calls, at least 1"),
+        Ok(count) if count != T::default() => Ok(count),
+        _ => Err(expected),
     }
 }
 
@@ -410,6 +422,7 @@ mod tests {
         assert_eq!(c.segment_bytes, 64 * 1024 * 1024);
         assert_eq!(c.recovery, Recovery::Strict);
         assert_eq!(c.max_streams_per_connection, 1000);
+        assert_eq!(c.max_connections, 512);
     }
 
     #[test]
@@ -425,6 +438,7 @@ mod tests {
             ("MINIKAFKA_MAX_REQUEST_BYTES", "1048576"),
             ("MINIKAFKA_SEGMENT_BYTES", "4KiB"),
             ("MINIKAFKA_RECOVERY", "truncate"),
+            ("MINIKAFKA_MAX_CONNECTIONS", "50"),
         ])
         .expect("valid");
         assert_eq!(c.listen, "0.0.0.0:7000".parse().expect("addr"));
@@ -437,6 +451,7 @@ mod tests {
             (c.max_message_bytes, c.max_request_bytes),
             (65_536, 1_048_576)
         );
+        assert_eq!(c.max_connections, 50);
     }
 
     #[test]
@@ -469,6 +484,12 @@ mod tests {
             ("MINIKAFKA_SEGMENT_BYTES", "100", "at least 1KiB"),
             ("MINIKAFKA_RECOVERY", "repair", "strict"),
             ("MINIKAFKA_MAX_STREAMS_PER_CONNECTION", "0", "at least 1"),
+            ("MINIKAFKA_MAX_CONNECTIONS", "0", "at least 1"),
+            (
+                "MINIKAFKA_MAX_CONNECTIONS",
+                "-5",
+                "whole number of connections",
+            ),
         ];
         for (variable, value, expected) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

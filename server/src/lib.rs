@@ -9,6 +9,7 @@
 //! - [`sweeper`] — the retention sweeper.
 //! - [`clock`] — where "now" comes from, so tests can set it.
 //! - [`auth`] — tokens and topic permissions (`MINIKAFKA_AUTH_FILE`).
+//! - [`limits`] — load limits: the connection cap.
 //!
 //! [`Server::run`] serves on a listener the caller bound (so a test binds
 //! port 0) until the caller's shutdown future completes; [`open_store`]
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod limits;
 pub mod service;
 pub mod status;
 pub mod sweeper;
@@ -135,8 +137,8 @@ impl Server {
         }
     }
 
-    /// How many reads are waiting for appends (subscriptions, long polls),
-    /// live while the server runs.
+    /// What the server holds open (waiting reads, connections), live while
+    /// it runs.
     pub fn activity(&self) -> Arc<Activity> {
         Arc::clone(&self.activity)
     }
@@ -241,6 +243,12 @@ impl Server {
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .with_keepalive(Some(KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT));
+        limits::connections::warn_if_over_file_limit(config.max_connections);
+        let incoming = limits::connections::CappedIncoming::new(
+            incoming,
+            config.max_connections,
+            Arc::clone(&activity),
+        );
         let begin_shutdown = {
             let stop = stop.clone();
             let health = health.clone();

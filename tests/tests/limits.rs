@@ -1,6 +1,7 @@
 //! Load limits: one connection may hold at most
-//! MINIKAFKA_MAX_STREAMS_PER_CONNECTION calls at once; more wait their
-//! turn (HTTP/2 flow control) instead of costing the server more tasks.
+//! MINIKAFKA_MAX_STREAMS_PER_CONNECTION calls at once, and the server at
+//! most MINIKAFKA_MAX_CONNECTIONS connections; more wait their turn
+//! instead of costing the server more tasks and memory.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,20 @@ use minikafka_backends::MemoryStore;
 use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_server::{Config, SystemClock};
 use minikafka_tests::{DEADLINE, TestServer, default_config, subscribe_request, wait_until};
+use tokio::task::JoinHandle;
+
+/// Checks that `task` is still waiting a while after it started (why it
+/// should be: `why`), then calls `free` and returns what `task` gives once
+/// freed, failing the test if it takes longer than [`DEADLINE`].
+async fn waits_until_freed<T>(task: JoinHandle<T>, why: &str, free: impl FnOnce()) -> T {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "{why}");
+    free();
+    tokio::time::timeout(DEADLINE, task)
+        .await
+        .unwrap_or_else(|_| panic!("still waiting after being freed: {why}"))
+        .expect("the waiting task does not panic")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_holds_at_most_its_stream_limit() {
@@ -33,21 +48,68 @@ async fn a_connection_holds_at_most_its_stream_limit() {
     .await;
 
     let third = tokio::spawn(subscribe("c"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !third.is_finished(),
-        "a third stream on the connection waits for a free slot"
-    );
-    assert_eq!(server.activity.subscriptions.load(Ordering::SeqCst), 2);
-
-    drop(first);
-    let third = tokio::time::timeout(DEADLINE, third)
-        .await
-        .expect("a slot freed")
-        .expect("task");
+    let third = waits_until_freed(
+        third,
+        "a third stream on the connection waits for a free slot",
+        || {
+            assert_eq!(server.activity.subscriptions.load(Ordering::SeqCst), 2);
+            drop(first);
+        },
+    )
+    .await;
     third.expect("the third stream runs once the first has gone");
     wait_until("the third stream's task", || {
         server.activity.subscriptions.load(Ordering::SeqCst) == 2
     })
     .await;
+}
+
+/// A health check on `channel`, as a call any connection may make.
+async fn health_check(channel: tonic::transport::Channel) -> Result<(), tonic::Status> {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .map(drop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let config = Config {
+        max_connections: 2,
+        ..default_config()
+    };
+    let server = TestServer::start_with_config(config).await;
+    let first = server.channel().await;
+    let second = server.channel().await;
+    health_check(first.clone()).await.expect("first connection");
+    health_check(second.clone())
+        .await
+        .expect("second connection");
+    assert_eq!(server.activity.connections.load(Ordering::SeqCst), 2);
+
+    let third = tokio::spawn({
+        let address = format!("http://{}", server.address);
+        async move {
+            let channel = tonic::transport::Channel::from_shared(address)
+                .expect("a valid URI")
+                .connect()
+                .await
+                .expect("the kernel completes the TCP handshake");
+            health_check(channel.clone()).await.map(|()| channel)
+        }
+    });
+    let third = waits_until_freed(
+        third,
+        "a connection past the cap is not served while the others are open",
+        || {
+            assert_eq!(server.activity.connections.load(Ordering::SeqCst), 2);
+            drop(first);
+        },
+    )
+    .await
+    .expect("the third connection is served once the first closed");
+    assert_eq!(server.activity.connections.load(Ordering::SeqCst), 2);
+    health_check(second).await.expect("the second still works");
+    drop(third);
 }

@@ -29,13 +29,16 @@ pub struct Core {
     pub(super) activity: Arc<Activity>,
 }
 
-/// How many reads are waiting for appends right now.
+/// What the server holds open right now, for operators and tests: reads
+/// waiting for appends, and connections.
 #[derive(Debug, Default)]
 pub struct Activity {
     /// Open `Subscribe` streams.
     pub subscriptions: AtomicUsize,
     /// `Poll` requests waiting for a message (`max_wait`).
     pub waiting_polls: AtomicUsize,
+    /// Open client connections (at most `MINIKAFKA_MAX_CONNECTIONS`).
+    pub connections: AtomicUsize,
 }
 
 /// Counts one waiting read for as long as it lives.
