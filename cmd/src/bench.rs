@@ -24,8 +24,8 @@
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -489,6 +489,9 @@ struct ProducerStats {
     bytes: u64,
     calls: u64,
     finished: Instant,
+    /// Acknowledgement latencies, kept per task so that recording one
+    /// takes no lock shared with other tasks.
+    latency: Histogram<u64>,
 }
 
 struct ConsumerStats {
@@ -559,10 +562,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
 
     let start = Instant::now();
     let plan = Arc::new(Plan::new(config.limit, config.rate, start));
-    let mut latencies = Vec::with_capacity(producers.len());
     for (p, producer) in producers.iter().enumerate() {
-        // One histogram per producer: its tasks lock it only to record.
-        let latency = Arc::new(Mutex::new(histogram()));
         for _ in 0..config.tasks {
             tasks.spawn(produce(
                 p,
@@ -570,16 +570,15 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
                 Arc::clone(&plan),
                 (config.batch, config.size),
                 epoch,
-                Arc::clone(&latency),
                 Arc::clone(&counters),
             ));
         }
-        latencies.push(latency);
     }
     let reporter = progress.then(|| tokio::spawn(report_progress(Arc::clone(&counters), start)));
 
     let mut producer_tasks_left = config.producers * config.tasks;
     let (mut produced, mut produced_bytes, mut calls, mut produce_end) = (0, 0, 0, start);
+    let mut ack_latency = histogram();
     let mut consumed: Vec<Option<ConsumerStats>> = (0..config.consumers).map(|_| None).collect();
     let outcome = loop {
         let Some(joined) = tasks.join_next().await else {
@@ -592,6 +591,8 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
                 produced_bytes += stats.bytes;
                 calls += stats.calls;
                 produce_end = produce_end.max(stats.finished);
+                // Same bounds, so adding cannot run out of range.
+                let _ = ack_latency.add(&stats.latency);
                 producer_tasks_left -= 1;
                 if producer_tasks_left == 0 {
                     // A consumer that already ended has failed, and that
@@ -611,15 +612,6 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
     }
     outcome?;
 
-    let mut ack_latency = histogram();
-    for latency in &latencies {
-        let latency = latency
-            .lock()
-            .map_err(|_| anyhow!("a producer task panicked while recording"))?;
-        ack_latency
-            .add(&*latency)
-            .map_err(|e| anyhow!("merging latency histograms failed: {e:?}"))?;
-    }
     let consume = (config.consumers > 0).then(|| {
         let mut latency = histogram();
         let mut per_consumer = Vec::with_capacity(consumed.len());
@@ -722,7 +714,6 @@ async fn produce(
     plan: Arc<Plan>,
     (batch, size): (usize, usize),
     epoch: Instant,
-    latency: Arc<Mutex<Histogram<u64>>>,
     counters: Arc<Progress>,
 ) -> anyhow::Result<Outcome> {
     let mut stats = ProducerStats {
@@ -730,6 +721,7 @@ async fn produce(
         bytes: 0,
         calls: 0,
         finished: Instant::now(),
+        latency: histogram(),
     };
     while let Some(claim) = plan.claim(batch as u64, Instant::now()) {
         if let Some(at) = claim.send_at {
@@ -755,10 +747,7 @@ async fn produce(
             )
         })?;
         let acknowledged = Instant::now();
-        latency
-            .lock()
-            .map_err(|_| anyhow!("another task panicked while recording a latency"))?
-            .saturating_record(micros(acknowledged - sent));
+        stats.latency.saturating_record(micros(acknowledged - sent));
         stats.messages += count;
         stats.bytes += count * size as u64;
         stats.calls += 1;
