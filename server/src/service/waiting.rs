@@ -108,7 +108,9 @@ impl Core {
         batches: &mpsc::Sender<Result<v1::PollResponse, Status>>,
     ) -> Result<(), Status> {
         let mut watch = self.store.watch(topic);
-        let mut position = read_from;
+        // From the end, read_from is ignored (the proto says so): the first
+        // read starts at the earliest offset, which is never out of range.
+        let mut position = if from_end { 0 } else { read_from };
         let mut from_end = from_end;
         loop {
             match self.read_valid(topic, position, limits).await {
@@ -301,6 +303,20 @@ mod tests {
         );
         let batch = fresh.next().await.expect("a batch").expect("ok");
         assert_eq!(batch.messages[0].offset, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscription_from_the_end_ignores_read_from() {
+        // Found by the request_validation fuzz target: the proto says
+        // read_from is ignored with from_end, but one past the end ended
+        // the stream with OUT_OF_RANGE.
+        let (core, _, _) = core();
+        produce(&core, "t", &["old"]).await;
+        let mut stream = core.subscribe("t", 99, true, LIMITS).expect("subscribe");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        produce(&core, "t", &["new"]).await;
+        let batch = stream.next().await.expect("a batch").expect("ok");
+        assert_eq!(batch.messages[0].offset, 2);
     }
 
     #[tokio::test(start_paused = true)]
