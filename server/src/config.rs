@@ -33,10 +33,16 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "MINIKAFKA_AUTH_FILE",
     "MINIKAFKA_MAX_STREAMS_PER_CONNECTION",
     "MINIKAFKA_MAX_CONNECTIONS",
+    "MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES",
 ];
 
 /// The `MINIKAFKA_*` variables only the client tools read.
 pub const CLIENT_VARIABLES: &[&str] = &["MINIKAFKA_TOKEN"];
+
+/// The largest `MINIKAFKA_MAX_STREAMS_PER_CONNECTION` accepted: HTTP/2's
+/// largest connection window still holds that many calls' stream windows
+/// (see `connection_window` in lib.rs).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 16_000;
 
 /// The address served when `MINIKAFKA_HOST` is unset.
 pub const DEFAULT_HOST: &str = "127.0.0.1:9999";
@@ -79,6 +85,9 @@ pub struct Config {
     /// The most client connections open at once; more wait in the listen
     /// queue until one closes.
     pub max_connections: usize,
+    /// The most bytes of request messages held at once across the server;
+    /// more requests wait, unread, for their share.
+    pub max_inflight_request_bytes: usize,
 }
 
 /// The PEM files that switch the listener to TLS.
@@ -146,6 +155,7 @@ struct RawConfig {
     auth_file: Option<String>,
     max_streams_per_connection: Option<String>,
     max_connections: Option<String>,
+    max_inflight_request_bytes: Option<String>,
 }
 
 impl Config {
@@ -216,11 +226,17 @@ impl Config {
                 "MAX_STREAMS_PER_CONNECTION",
                 raw.max_streams_per_connection,
                 "1000",
-                |v| parse_count(v, "a whole number of calls, at least 1"),
+                parse_stream_limit,
             )?,
             max_connections: parse("MAX_CONNECTIONS", raw.max_connections, "512", |v| {
                 parse_count(v, "a whole number of connections, at least 1")
             })?,
+            max_inflight_request_bytes: parse(
+                "MAX_INFLIGHT_REQUEST_BYTES",
+                raw.max_inflight_request_bytes,
+                "64MiB",
+                parse_budget,
+            )?,
         })
     }
 }
@@ -334,6 +350,15 @@ fn parse_size(value: &str) -> Result<usize, &'static str> {
     }
 }
 
+fn parse_budget(value: &str) -> Result<usize, &'static str> {
+    const EXPECTED: &str = "a size such as 64MiB or 1GiB, above 0";
+    let size: bytesize::ByteSize = value.parse().map_err(|_| EXPECTED)?;
+    match usize::try_from(size.as_u64()) {
+        Ok(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err(EXPECTED),
+    }
+}
+
 /// TLS needs a certificate and its key together; a client CA only makes
 /// sense with them.
 fn tls_files(
@@ -375,6 +400,14 @@ fn parse_segment_size(value: &str) -> Result<u64, &'static str> {
     let size: bytesize::ByteSize = value.parse().map_err(|_| EXPECTED)?;
     match size.as_u64() {
         bytes @ 1024..=0x4000_0000 => Ok(bytes),
+        _ => Err(EXPECTED),
+    }
+}
+
+fn parse_stream_limit(value: &str) -> Result<u32, &'static str> {
+    const EXPECTED: &str = "a whole number of calls, at least 1 and at most 16000";
+    match parse_count(value, EXPECTED)? {
+        streams if streams <= MAX_STREAMS_PER_CONNECTION => Ok(streams),
         _ => Err(EXPECTED),
     }
 }
@@ -423,6 +456,7 @@ mod tests {
         assert_eq!(c.recovery, Recovery::Strict);
         assert_eq!(c.max_streams_per_connection, 1000);
         assert_eq!(c.max_connections, 512);
+        assert_eq!(c.max_inflight_request_bytes, 64 * 1024 * 1024);
     }
 
     #[test]
@@ -439,6 +473,7 @@ mod tests {
             ("MINIKAFKA_SEGMENT_BYTES", "4KiB"),
             ("MINIKAFKA_RECOVERY", "truncate"),
             ("MINIKAFKA_MAX_CONNECTIONS", "50"),
+            ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "2GiB"),
         ])
         .expect("valid");
         assert_eq!(c.listen, "0.0.0.0:7000".parse().expect("addr"));
@@ -452,6 +487,7 @@ mod tests {
             (65_536, 1_048_576)
         );
         assert_eq!(c.max_connections, 50);
+        assert_eq!(c.max_inflight_request_bytes, 2 << 30);
     }
 
     #[test]
@@ -484,12 +520,19 @@ mod tests {
             ("MINIKAFKA_SEGMENT_BYTES", "100", "at least 1KiB"),
             ("MINIKAFKA_RECOVERY", "repair", "strict"),
             ("MINIKAFKA_MAX_STREAMS_PER_CONNECTION", "0", "at least 1"),
+            (
+                "MINIKAFKA_MAX_STREAMS_PER_CONNECTION",
+                "16001",
+                "at most 16000",
+            ),
             ("MINIKAFKA_MAX_CONNECTIONS", "0", "at least 1"),
             (
                 "MINIKAFKA_MAX_CONNECTIONS",
                 "-5",
                 "whole number of connections",
             ),
+            ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "0", "above 0"),
+            ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "lots", "64MiB"),
         ];
         for (variable, value, expected) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

@@ -9,7 +9,7 @@
 //! - [`sweeper`] — the retention sweeper.
 //! - [`clock`] — where "now" comes from, so tests can set it.
 //! - [`auth`] — tokens and topic permissions (`MINIKAFKA_AUTH_FILE`).
-//! - [`limits`] — load limits: the connection cap.
+//! - [`limits`] — load limits: the connection cap, the request-byte budget.
 //!
 //! [`Server::run`] serves on a listener the caller bound (so a test binds
 //! port 0) until the caller's shutdown future completes; [`open_store`]
@@ -48,6 +48,30 @@ pub use service::core::Activity;
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// See [`KEEPALIVE_INTERVAL`].
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much of a call's request a client may send before the server reads
+/// it (the HTTP/2 stream window). A request waiting for the request-byte
+/// budget holds at most this much, plus one frame, of its body.
+pub const STREAM_WINDOW: u32 = 128 * 1024;
+
+/// The HTTP/2 window of a whole connection: room for every call it may
+/// have open to fill its stream window. With less, calls waiting for the
+/// budget could fill the connection's window with bytes the server does
+/// not read yet, and stall the very call whose end would free the budget
+/// (the window is shared; a stream's bytes leave it only when read).
+fn connection_window(max_streams_per_connection: u32) -> u32 {
+    let streams = max_streams_per_connection.saturating_add(1);
+    streams.saturating_mul(STREAM_WINDOW).min(MAX_HTTP2_WINDOW)
+}
+
+/// The largest window HTTP/2 allows (2^31 - 1).
+const MAX_HTTP2_WINDOW: u32 = (1 << 31) - 1;
+
+// The largest stream limit accepted still gets a whole connection window.
+const _: () = assert!(
+    (config::MAX_STREAMS_PER_CONNECTION as u64 + 1) * STREAM_WINDOW as u64
+        <= MAX_HTTP2_WINDOW as u64
+);
 
 /// How long in-flight requests get to finish after shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,8 +161,8 @@ impl Server {
         }
     }
 
-    /// What the server holds open (waiting reads, connections), live while
-    /// it runs.
+    /// What the server holds (waiting reads, connections, request bytes),
+    /// live while it runs.
     pub fn activity(&self) -> Arc<Activity> {
         Arc::clone(&self.activity)
     }
@@ -166,8 +190,17 @@ impl Server {
         // TLS first: a bad certificate stops start-up before anything else.
         let mut builder = tonic::transport::Server::builder()
             .max_concurrent_streams(config.max_streams_per_connection)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(connection_window(config.max_streams_per_connection))
             .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            // Inside tonic's deadline handling: waiting for the budget
+            // still ends at the call's deadline.
+            .layer(limits::request_bytes::RequestBudget::new(
+                config.max_inflight_request_bytes,
+                config.max_request_bytes,
+                Arc::clone(&activity),
+            ));
         if let Some(files) = &config.tls {
             builder = builder.tls_config(tls_config(files)?).map_err(|e| {
                 ServeError::Tls(format!(

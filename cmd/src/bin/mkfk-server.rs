@@ -43,6 +43,7 @@ Environment:
   MINIKAFKA_AUTH_FILE          TOML file of [[token]] tables: tokens and topic permissions
   MINIKAFKA_MAX_STREAMS_PER_CONNECTION  most calls open at once on one connection [default: 1000]
   MINIKAFKA_MAX_CONNECTIONS    most connections open at once; more wait until one closes [default: 512]
+  MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES  most bytes of requests held at once; more wait [default: 64MiB]
   RUST_LOG                     log filter [default: info]
 
 SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";

@@ -29,8 +29,8 @@ pub struct Core {
     pub(super) activity: Arc<Activity>,
 }
 
-/// What the server holds open right now, for operators and tests: reads
-/// waiting for appends, and connections.
+/// What the server holds right now, for operators and tests: reads waiting
+/// for appends, connections, request bytes.
 #[derive(Debug, Default)]
 pub struct Activity {
     /// Open `Subscribe` streams.
@@ -39,6 +39,11 @@ pub struct Activity {
     pub waiting_polls: AtomicUsize,
     /// Open client connections (at most `MINIKAFKA_MAX_CONNECTIONS`).
     pub connections: AtomicUsize,
+    /// Bytes of request messages reserved now (at most
+    /// `MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES`).
+    pub request_bytes: AtomicUsize,
+    /// Requests waiting for their share of that budget.
+    pub requests_waiting: AtomicUsize,
 }
 
 /// Counts one waiting read for as long as it lives.
