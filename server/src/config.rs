@@ -34,6 +34,8 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "MINIKAFKA_MAX_STREAMS_PER_CONNECTION",
     "MINIKAFKA_MAX_CONNECTIONS",
     "MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES",
+    "MINIKAFKA_KEEPALIVE_INTERVAL",
+    "MINIKAFKA_KEEPALIVE_TIMEOUT",
 ];
 
 /// The `MINIKAFKA_*` variables only the client tools read.
@@ -88,6 +90,11 @@ pub struct Config {
     /// The most bytes of request messages held at once across the server;
     /// more requests wait, unread, for their share.
     pub max_inflight_request_bytes: usize,
+    /// How long a connection may stay silent before the server pings it.
+    pub keepalive_interval: Duration,
+    /// How long the server waits for a ping's answer before dropping the
+    /// connection and its calls: a dead peer holds nothing for longer.
+    pub keepalive_timeout: Duration,
 }
 
 /// The PEM files that switch the listener to TLS.
@@ -156,6 +163,8 @@ struct RawConfig {
     max_streams_per_connection: Option<String>,
     max_connections: Option<String>,
     max_inflight_request_bytes: Option<String>,
+    keepalive_interval: Option<String>,
+    keepalive_timeout: Option<String>,
 }
 
 impl Config {
@@ -236,6 +245,18 @@ impl Config {
                 raw.max_inflight_request_bytes,
                 "64MiB",
                 parse_budget,
+            )?,
+            keepalive_interval: parse(
+                "KEEPALIVE_INTERVAL",
+                raw.keepalive_interval,
+                "30s",
+                parse_positive_duration,
+            )?,
+            keepalive_timeout: parse(
+                "KEEPALIVE_TIMEOUT",
+                raw.keepalive_timeout,
+                "10s",
+                parse_positive_duration,
             )?,
         })
     }
@@ -457,6 +478,8 @@ mod tests {
         assert_eq!(c.max_streams_per_connection, 1000);
         assert_eq!(c.max_connections, 512);
         assert_eq!(c.max_inflight_request_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.keepalive_interval, Duration::from_secs(30));
+        assert_eq!(c.keepalive_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -474,6 +497,8 @@ mod tests {
             ("MINIKAFKA_RECOVERY", "truncate"),
             ("MINIKAFKA_MAX_CONNECTIONS", "50"),
             ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "2GiB"),
+            ("MINIKAFKA_KEEPALIVE_INTERVAL", "1m"),
+            ("MINIKAFKA_KEEPALIVE_TIMEOUT", "500ms"),
         ])
         .expect("valid");
         assert_eq!(c.listen, "0.0.0.0:7000".parse().expect("addr"));
@@ -488,6 +513,8 @@ mod tests {
         );
         assert_eq!(c.max_connections, 50);
         assert_eq!(c.max_inflight_request_bytes, 2 << 30);
+        assert_eq!(c.keepalive_interval, Duration::from_secs(60));
+        assert_eq!(c.keepalive_timeout, Duration::from_millis(500));
     }
 
     #[test]
@@ -533,6 +560,8 @@ mod tests {
             ),
             ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "0", "above 0"),
             ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "lots", "64MiB"),
+            ("MINIKAFKA_KEEPALIVE_INTERVAL", "0s", "positive duration"),
+            ("MINIKAFKA_KEEPALIVE_TIMEOUT", "soon", "positive duration"),
         ];
         for (variable, value, expected) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

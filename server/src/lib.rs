@@ -42,13 +42,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Backend, Config, ConfigError, TlsFiles};
 pub use service::core::Activity;
 
-/// How often an idle connection is pinged, and how long the server waits
-/// for the answer before dropping it: dead peers (a crashed client, a cut
-/// network) do not hold their streams and memory forever.
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-/// See [`KEEPALIVE_INTERVAL`].
-pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How much of a call's request a client may send before the server reads
 /// it (the HTTP/2 stream window). A request waiting for the request-byte
 /// budget holds at most this much, plus one frame, of its body.
@@ -192,8 +185,10 @@ impl Server {
             .max_concurrent_streams(config.max_streams_per_connection)
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(connection_window(config.max_streams_per_connection))
-            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            // Dead peers (a crashed client, a cut network) must not hold
+            // their calls and memory forever.
+            .http2_keepalive_interval(Some(config.keepalive_interval))
+            .http2_keepalive_timeout(Some(config.keepalive_timeout))
             // Inside tonic's deadline handling: waiting for the budget
             // still ends at the call's deadline.
             .layer(limits::request_bytes::RequestBudget::new(
@@ -275,7 +270,10 @@ impl Server {
         // Small replies must not wait for Nagle's algorithm.
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
-            .with_keepalive(Some(KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT));
+            // TCP keepalive backs up HTTP/2's (whole seconds only).
+            .with_keepalive(Some(
+                (config.keepalive_interval + config.keepalive_timeout).max(Duration::from_secs(1)),
+            ));
         limits::connections::warn_if_over_file_limit(config.max_connections);
         let incoming = limits::connections::CappedIncoming::new(
             incoming,

@@ -44,6 +44,8 @@ Environment:
   MINIKAFKA_MAX_STREAMS_PER_CONNECTION  most calls open at once on one connection [default: 1000]
   MINIKAFKA_MAX_CONNECTIONS    most connections open at once; more wait until one closes [default: 512]
   MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES  most bytes of requests held at once; more wait [default: 64MiB]
+  MINIKAFKA_KEEPALIVE_INTERVAL ping a connection silent this long [default: 30s]
+  MINIKAFKA_KEEPALIVE_TIMEOUT  drop it when the ping is unanswered this long [default: 10s]
   RUST_LOG                     log filter [default: info]
 
 SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";
