@@ -24,6 +24,11 @@
 //!   a flood of large requests. What such calls hold is no more than what
 //!   any open call may have sent unread (its stream window), which the
 //!   memory bound counts per call anyway.
+//! - A client can still sit on budget it reserved: by announcing a large
+//!   message and sending it slowly, or by sending a second large message
+//!   in a unary call (tonic reads and discards it), which waits while the
+//!   first holds its share. It holds it until its deadline or until it
+//!   goes away; no honest client does either.
 //!
 //! The response future is inside tonic's deadline (`grpc-timeout`)
 //! handling, so a request waiting for the budget still ends at its
