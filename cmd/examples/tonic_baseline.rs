@@ -20,7 +20,9 @@ async fn main() -> anyhow::Result<()> {
     match args.as_slice() {
         [mode, address] if mode == "serve" => {
             let (_reporter, health) = tonic_health::server::health_reporter();
-            let address = address.parse().context("an address such as 127.0.0.1:19780")?;
+            let address = address
+                .parse()
+                .context("an address such as 127.0.0.1:19780")?;
             // The transport settings mkfk-server uses, so only the work
             // behind the call differs.
             Server::builder()
