@@ -47,18 +47,17 @@ fn root_with_segment(base: u64, tail: &[u8]) -> tempfile::TempDir {
     root
 }
 
-/// Found by `segment_decode` (issue #8), still open: a segment whose base
-/// leaves no room to number a batch makes the append overflow in the
-/// writer thread (a panic with overflow checks; offsets wrapping to 0
-/// without), and once the writer is gone every append to every topic
-/// fails with "the store is shut down".
+/// Found by `segment_decode` (issue #8): a segment whose base left no room
+/// to number a batch made the append overflow in the writer thread (a
+/// panic with overflow checks; offsets wrapping to 0 without), and once the
+/// writer was gone every append to every topic failed with "the store is
+/// shut down". Offsets now end at `i64::MAX`: the append fails, alone.
 #[tokio::test]
-#[ignore = "open finding of issue #8: fails until the file store guards offsets near u64::MAX"]
-async fn open_finding_a_topic_at_the_largest_offset_does_not_kill_the_writer() {
+async fn a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     use bytes::Bytes;
     use minikafka_backends::{FileOptions, FileStore, Store, Timestamp, TopicName};
 
-    let root = root_with_segment(u64::MAX - 1, b"");
+    let root = root_with_segment(i64::MAX as u64, b"");
     let Ok(store) = FileStore::open(root.path(), FileOptions::default()) else {
         return; // Refusing such a segment at start-up is an answer too.
     };
@@ -66,7 +65,7 @@ async fn open_finding_a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     let t = TopicName::new("t").expect("valid");
     let batch = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
     let appended = store.append(&t, batch, now).await;
-    assert!(appended.is_err(), "numbered past u64::MAX: {appended:?}");
+    assert!(appended.is_err(), "numbered past i64::MAX: {appended:?}");
     let other = TopicName::new("other").expect("valid");
     let other = store
         .append(&other, vec![Bytes::from_static(b"x")], now)
@@ -74,16 +73,18 @@ async fn open_finding_a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     assert!(other.is_ok(), "other topics still take appends: {other:?}");
 }
 
-/// Found by `segment_decode` (issue #8), still open: damage after the
-/// header of an active segment based at u64::MAX makes recovery overflow
-/// while it looks for whole records after the damage (a panic at start-up
-/// with overflow checks).
+/// Found by `segment_decode` (issue #8): damage after the header of an
+/// active segment based at u64::MAX made recovery overflow while it looked
+/// for whole records after the damage (a panic at start-up with overflow
+/// checks). A segment named past `i64::MAX` is now not the store's, and one
+/// at it is cut back like any other.
 #[test]
-#[ignore = "open finding of issue #8: fails until recovery guards offsets near u64::MAX"]
-fn open_finding_damage_in_a_segment_at_the_largest_offset_does_not_panic_recovery() {
+fn damage_in_a_segment_at_the_largest_offset_does_not_panic_recovery() {
     use minikafka_backends::{FileOptions, FileStore};
 
-    let root = root_with_segment(u64::MAX, &[0xff; 40]);
-    // Refusing the segment or cutting the damage away are both fine.
-    let _ = FileStore::open(root.path(), FileOptions::default());
+    for base in [u64::MAX, i64::MAX as u64] {
+        let root = root_with_segment(base, &[0xff; 40]);
+        // Refusing the segment or cutting the damage away are both fine.
+        let _ = FileStore::open(root.path(), FileOptions::default());
+    }
 }

@@ -56,8 +56,15 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().filter(|&base| base <= MAX_OFFSET)
 }
+
+/// The largest offset the store numbers a message with: far beyond any
+/// real log (29,000 years at ten million messages a second), and the
+/// largest a signed 64-bit integer holds, so clients in languages without
+/// unsigned integers read every offset right. A segment named past it was
+/// not written by the store, and arithmetic on offsets cannot overflow.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// A segment file's header.
 pub fn encode_segment_header(base: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
@@ -268,8 +275,13 @@ mod tests {
         assert_eq!(segment_file_name(1), "00000000000000000001.log");
         assert_eq!(index_file_name(42), "00000000000000000042.index");
         assert_eq!(
-            parse_segment_file_name(&segment_file_name(u64::MAX)),
-            Some(u64::MAX)
+            parse_segment_file_name(&segment_file_name(MAX_OFFSET)),
+            Some(MAX_OFFSET)
+        );
+        assert_eq!(
+            parse_segment_file_name(&segment_file_name(MAX_OFFSET + 1)),
+            None,
+            "past the largest offset: not the store's"
         );
         for bad in [
             "1.log",

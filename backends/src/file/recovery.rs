@@ -508,7 +508,7 @@ fn read_range(file: &File, from: u64, to: u64, path: &Path) -> Result<Vec<u8>, S
 /// a valid checksum and an offset at or after `min_offset`: evidence that
 /// what precedes it is damage rather than the end of the log.
 fn valid_record_in(bytes: &[u8], from: usize, min_offset: u64) -> Option<usize> {
-    let max_offset = min_offset + (bytes.len() / format::RECORD_HEADER_LEN) as u64;
+    let max_offset = min_offset.saturating_add((bytes.len() / format::RECORD_HEADER_LEN) as u64);
     (from..bytes.len().saturating_sub(format::RECORD_HEADER_LEN)).find(|&at| {
         let header = format::decode_record_header(&bytes[at..]);
         (min_offset..max_offset).contains(&header.offset)

@@ -237,6 +237,12 @@ impl Writer {
         }
         let timestamp = now.max(topic.newest_timestamp);
         let first = topic.active.end;
+        if first.saturating_add(payloads.len() as u64 - 1) > format::MAX_OFFSET {
+            return Err(StoreError::io(
+                format!("topic '{name}' has no offsets left to number this batch"),
+                std::io::Error::other(format!("offsets end at {}", format::MAX_OFFSET)),
+            ));
+        }
         buffer.clear();
         for (i, payload) in payloads.iter().enumerate() {
             format::encode_record(
