@@ -11,8 +11,8 @@
 //!   that is in the input; a read may fail only on a sealed segment (which
 //!   start-up trusts through its index and does not scan), never on the
 //!   active one (which start-up scanned);
-//! - an append works (or, only when the next offset leaves no room to
-//!   number it, fails with an error), and a reopen returns the same
+//! - an append works (or, only when it would be numbered past the largest
+//!   offset, 2^63 − 1, fails with an error), and a reopen returns the same
 //!   messages and the appended ones: recovery is idempotent;
 //! - what `Recovery::Strict` opens, `Recovery::Truncate` opens the same.
 //!
@@ -64,6 +64,8 @@ const RECORD_HEADER_LEN: usize = 24;
 const BATCH_END: u32 = 1 << 31;
 const INDEX_HEADER_LEN: usize = 44;
 const START_LEN: usize = 28;
+/// Offsets end here (docs/storage.md): a batch numbered past it fails.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// One file of the topic directory, as the input lays it out.
 #[derive(Debug, Clone)]
@@ -301,7 +303,7 @@ fn open_and_check(
     let appended = match rt.block_on(store.append(&topic(), payloads.clone(), now)) {
         Ok(range) => {
             assert!(
-                next.checked_add(2).is_some(),
+                range.last <= MAX_OFFSET,
                 "{recovery:?}: a batch numbered past the largest offset was accepted"
             );
             assert_eq!(
@@ -315,7 +317,7 @@ fn open_and_check(
         // error, not by a writer that died.
         Err(e) => {
             assert!(
-                next.checked_add(2).is_none() && !matches!(e, StoreError::Closed),
+                next.saturating_add(1) > MAX_OFFSET && !matches!(e, StoreError::Closed),
                 "{recovery:?}: an append at next offset {next} failed: {e}"
             );
             None
