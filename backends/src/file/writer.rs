@@ -297,6 +297,18 @@ impl Writer {
                 std::io::Error::from(error.kind()),
             ));
         }
+        // A directory left without segments (never by the store itself) may
+        // still hold a start file: it belongs to no log now, and would hide
+        // the new topic's first messages. Its removal is made durable with
+        // the segment's creation (same directory).
+        if let Err(error) = fs::remove_file(dir.join(START_FILE))
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(StoreError::io(
+                format!("removing a stale start file in {}", dir.display()),
+                error,
+            ));
+        }
         let segment = create_segment(&*self.disk, &dir, 1).inspect_err(|_| {
             let _ = fs::remove_dir(&dir);
         })?;
