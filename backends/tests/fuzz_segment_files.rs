@@ -26,12 +26,10 @@ fn saved_fuzz_inputs_pass_the_fuzz_check() {
     }
 }
 
-/// Writes the seeds for the fuzzer to start from: `cargo test -p
-/// minikafka-backends --test fuzz_segment_files -- --ignored`.
+/// The seeds the fuzzer starts from are the current real-store inputs.
 #[test]
-#[ignore = "writes fuzz/seeds/segment_decode"]
-fn write_seeds() {
-    saved_inputs::write_seeds(TARGET, &segment_files::seeds());
+fn checked_in_seeds_are_current() {
+    saved_inputs::check_seeds(TARGET, &segment_files::seeds());
 }
 
 /// A root whose topic `t` holds one segment: a header for `base`, then
