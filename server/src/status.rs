@@ -34,18 +34,39 @@ pub fn store_error_to_status(error: StoreError) -> Status {
 const STORAGE_FULL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// When a full disk was last logged, and the refusals since.
-static STORAGE_FULL_LOGGED: Mutex<Option<(Instant, u64)>> = Mutex::new(None);
+static STORAGE_FULL_LOGGED: Mutex<LogThrottle> = Mutex::new(LogThrottle { last: None });
 
 fn log_storage_full(error: &StoreError) {
-    let mut logged = STORAGE_FULL_LOGGED
+    let admitted = STORAGE_FULL_LOGGED
         .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    match logged.as_mut() {
-        Some((at, refused)) if at.elapsed() < STORAGE_FULL_LOG_INTERVAL => *refused += 1,
-        _ => {
-            let refused_since = logged.map_or(0, |(_, refused)| refused);
-            tracing::error!(%error, refused_since, "produce refused: storage is full");
-            *logged = Some((Instant::now(), 0));
+        .unwrap_or_else(PoisonError::into_inner)
+        .admit(Instant::now(), STORAGE_FULL_LOG_INTERVAL);
+    if let Some(refused_since) = admitted {
+        tracing::error!(%error, refused_since, "produce refused: storage is full");
+    }
+}
+
+/// Lets one event in per interval, counting those held back in between.
+struct LogThrottle {
+    /// When the last event was let in, and how many were held back since.
+    last: Option<(Instant, u64)>,
+}
+
+impl LogThrottle {
+    /// `Some(held back since the last one)` when an event at `now` is to be
+    /// logged; `None` (and counted) when one was logged less than
+    /// `interval` before.
+    fn admit(&mut self, now: Instant, interval: Duration) -> Option<u64> {
+        match self.last.as_mut() {
+            Some((at, held)) if now.duration_since(*at) < interval => {
+                *held += 1;
+                None
+            }
+            _ => {
+                let held = self.last.map_or(0, |(_, held)| held);
+                self.last = Some((now, 0));
+                Some(held)
+            }
         }
     }
 }
@@ -53,6 +74,7 @@ fn log_storage_full(error: &StoreError) {
 #[cfg(test)]
 mod tests {
     use std::io;
+    use std::time::{Duration, Instant};
 
     use minikafka_backends::TopicName;
     use tonic::Code;
@@ -109,5 +131,21 @@ mod tests {
             TopicName::new("x").expect("valid"),
         ));
         assert_eq!(not_found.message(), "topic 'x' not found");
+    }
+
+    #[test]
+    fn a_full_disk_is_logged_once_per_interval_with_the_count_held_back() {
+        let mut throttle = LogThrottle { last: None };
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let interval = Duration::from_secs(10);
+        let admitted: Vec<Option<u64>> = [0, 1, 2, 9_999, 10_000, 10_001, 25_000]
+            .into_iter()
+            .map(|ms| throttle.admit(at(ms), interval))
+            .collect();
+        assert_eq!(
+            admitted,
+            [Some(0), None, None, None, Some(3), None, Some(1)]
+        );
     }
 }
