@@ -413,3 +413,69 @@ async fn full_disk(backend: &str) {
     let client = restarted.client().await;
     assert_eq!(everything(&client, "full").await, acknowledged);
 }
+
+/// Copies the directory tree at `from` to `to`, file by file, as `cp -a`
+/// would (without ownership and times, which the store does not use).
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("creating the copy");
+    for entry in fs::read_dir(from).expect("listing") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copying a file");
+        }
+    }
+}
+
+/// docs/operations.md promises that a file-by-file copy of a running file
+/// store (within one segment) restores: taken while a producer keeps
+/// sending, the copy opens, holds every message acknowledged before the
+/// copy began, byte for byte and without gaps, and takes new messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_a_running_file_store_restores() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let live = root.path().join("live");
+    let server = file_server(&live, &[]);
+    let client = server.client().await;
+    let producer = client.producer("copied");
+    let mut before_copy = BTreeMap::new();
+    for i in 0..200u32 {
+        let payload = Bytes::from(format!("before the copy {i}"));
+        let offset = producer.send(payload.clone()).await.expect("send");
+        before_copy.insert(offset, payload);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (producer, stop) = (producer.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                producer.send("during the copy").await.expect("send");
+                sent += 1;
+            }
+            sent
+        })
+    };
+    wait_for_messages(&client, "copied", 300).await;
+    let copy = root.path().join("copy");
+    copy_tree(&live, &copy);
+    stop.store(true, Ordering::SeqCst);
+    assert!(writer.await.expect("writer") > 0);
+
+    let restored = file_server(&copy, &[]);
+    let client = restored.client().await;
+    let messages = everything(&client, "copied").await;
+    let offsets: Vec<u64> = messages.keys().copied().collect();
+    assert_eq!(offsets, (1..=offsets.len() as u64).collect::<Vec<_>>());
+    for (offset, payload) in &before_copy {
+        assert_eq!(messages.get(offset), Some(payload), "offset {offset}");
+    }
+    let next = client
+        .producer("copied")
+        .send("after the restore")
+        .await
+        .expect("the copy takes new messages");
+    assert_eq!(next, offsets.len() as u64 + 1);
+}
