@@ -9,11 +9,14 @@
 //! ```
 //!
 //! # Who does what
-//! - One writer thread ([`writer`]) does every append, roll, retention
-//!   pass and sync. It takes all the commands queued while it was busy as
-//!   one group, writes them, syncs each touched file once (group commit),
-//!   then publishes the new data to readers and answers. Blocking I/O
-//!   never runs on the async runtime's threads.
+//! - One writer thread ([`writer`]) does every roll, retention pass and
+//!   sync, and every append that must wait for a sync. It takes all the
+//!   commands queued while it was busy as one group, writes them, syncs
+//!   each touched file once (group commit), then publishes the new data to
+//!   readers and answers. An append that needs no sync, no roll and no
+//!   more than a small write into the page cache is done by the caller
+//!   instead, when the writer is free ([`writer::Writer::append_here`]);
+//!   nothing that can block for long runs on the async runtime's threads.
 //! - Reads run on tokio's blocking pool against the published view
 //!   ([`topic`]), which holds only data as durable as configured: with
 //!   `Durability::Always` a reader never sees a message a power cut could
@@ -96,7 +99,9 @@ impl Default for FileOptions {
 #[derive(Debug)]
 pub struct FileStore {
     shared: Arc<Shared>,
-    writer: WriterThread,
+    /// The log's writing state, shared with the writer thread.
+    writer: Arc<Mutex<Writer>>,
+    thread: WriterThread,
 }
 
 /// A sealed segment's sparse index: (offset, position) pairs, ascending.
@@ -173,8 +178,18 @@ impl FileStore {
             lock,
             recovered,
         );
-        let writer = WriterThread::spawn("mkfk-file-writer", move |commands| writer.run(commands))?;
-        Ok(Self { shared, writer })
+        let writer = Arc::new(Mutex::new(writer));
+        let thread = {
+            let writer = Arc::clone(&writer);
+            WriterThread::spawn("mkfk-file-writer", move |commands| {
+                writer::run(&writer, commands)
+            })?
+        };
+        Ok(Self {
+            shared,
+            writer,
+            thread,
+        })
     }
 
     fn topic(&self, name: &TopicName) -> Result<Arc<Topic>, StoreError> {
@@ -245,7 +260,18 @@ impl Store for FileStore {
                 std::io::Error::from(std::io::ErrorKind::InvalidInput),
             ));
         }
-        self.writer.append(topic, payloads, now).await
+        if payloads.is_empty() {
+            return Err(StoreError::EmptyBatch);
+        }
+        // Skipping the hand-off to the writer thread and back (two thread
+        // wake-ups) is most of a lone append's cost when it needs no sync;
+        // a writer busy with a group, a roll or retention is not waited for.
+        if let Ok(mut writer) = self.writer.try_lock()
+            && let Some(appended) = writer.append_here(topic, &payloads, now)
+        {
+            return appended;
+        }
+        self.thread.append(topic, payloads, now).await
     }
 
     async fn read(
@@ -260,7 +286,7 @@ impl Store for FileStore {
     }
 
     async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.writer
+        self.thread
             .call(|reply| Command::RemoveOlderThan { cutoff, reply })
             .await
     }
@@ -290,7 +316,7 @@ impl Store for FileStore {
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
-        self.writer.call(|reply| Command::Sync { reply }).await
+        self.thread.call(|reply| Command::Sync { reply }).await
     }
 
     fn watch(&self, topic: &TopicName) -> TopicWatch {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::*;
-use crate::test_support::{ALL, t, topic_dir};
+use crate::test_support::{ALL, options, t, topic_dir};
 
 fn store_at(path: &Path, options: FileOptions) -> Arc<dyn Store> {
     Arc::new(FileStore::open(path, options).expect("open the file store"))
@@ -58,8 +58,16 @@ mod tiny_segments {
     crate::conformance_tests!(persistent open_at);
 }
 
+/// Appends that need no sync are mostly made on the caller's thread
+/// (`Writer::append_here`), the rest by the writer thread: the whole suite
+/// runs through both.
 mod never_synced {
     use super::*;
+
+    async fn open() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (open_at(dir.path()), dir)
+    }
 
     fn open_at(path: &Path) -> Arc<dyn Store> {
         store_at(
@@ -71,11 +79,17 @@ mod never_synced {
         )
     }
 
+    crate::conformance_tests!(open);
     crate::conformance_tests!(persistent open_at);
 }
 
 mod synced_on_an_interval {
     use super::*;
+
+    async fn open() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        (open_at(dir.path()), dir)
+    }
 
     fn open_at(path: &Path) -> Arc<dyn Store> {
         let options = FileOptions {
@@ -85,6 +99,7 @@ mod synced_on_an_interval {
         store_at(path, options)
     }
 
+    crate::conformance_tests!(open);
     crate::conformance_tests!(persistent open_at);
 }
 
@@ -117,6 +132,103 @@ async fn fill(store: &dyn Store, topic: &str, batches: u64, per_batch: u64) {
             .await
             .expect("append");
     }
+}
+
+/// Waits (up to 10 s) until the writer has synced everything written.
+async fn synced(store: &FileStore) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.writer.lock().expect("writer").has_unsynced_writes() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still unsynced after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_appends_needing_no_sync_or_roll_are_made_on_the_callers_thread() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let small = || vec![Bytes::from_static(b"small")];
+    for (durability, here) in [(Durability::Always, false), (Durability::Never, true)] {
+        let root = dir.path().join(format!("{durability:?}"));
+        let store = FileStore::open(
+            &root,
+            FileOptions {
+                durability,
+                ..options(1024)
+            },
+        )
+        .expect("open");
+        let append_here = |payloads: &[Bytes]| {
+            let mut writer = store.writer.lock().expect("writer");
+            writer
+                .append_here(&t("t"), payloads, now())
+                .map(|r| r.expect("append"))
+        };
+        assert!(
+            append_here(&small()).is_none(),
+            "creating a topic syncs: the writer thread's work"
+        );
+        store.append(&t("t"), small(), now()).await.expect("append");
+        assert_eq!(
+            append_here(&small()),
+            here.then_some(OffsetRange { first: 2, last: 2 }),
+            "{durability:?}"
+        );
+        if here {
+            assert!(append_here(&[Bytes::from(vec![0; 64 * 1024])]).is_none());
+            assert!(
+                append_here(&[Bytes::from(vec![0; 1000])]).is_none(),
+                "a roll syncs the sealed segment: the writer thread's work"
+            );
+        }
+        let read = store.read(&t("t"), 1, ALL).await.expect("read");
+        assert_eq!(read.next_offset, if here { 3 } else { 2 }, "published");
+    }
+}
+
+#[tokio::test]
+async fn appends_made_on_the_callers_thread_are_synced_on_the_interval() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        durability: Durability::Interval(Duration::from_millis(50)),
+        ..FileOptions::default()
+    };
+    let store = FileStore::open(dir.path(), options).expect("open");
+    let one = |text: &'static str| vec![Bytes::from_static(text.as_bytes())];
+    store
+        .append(&t("t"), one("a"), now())
+        .await
+        .expect("append");
+    synced(&store).await;
+    assert!(
+        store
+            .writer
+            .lock()
+            .expect("writer")
+            .append_here(&t("t"), &one("b"), now())
+            .is_none(),
+        "the first write after a sync starts the interval: the writer thread's"
+    );
+    store
+        .append(&t("t"), one("b"), now())
+        .await
+        .expect("append");
+    let here = store
+        .writer
+        .lock()
+        .expect("writer")
+        .append_here(&t("t"), &one("c"), now());
+    assert_eq!(
+        here.map(|r| r.expect("append")),
+        Some(OffsetRange { first: 3, last: 3 }),
+        "within a running interval, made here"
+    );
+    synced(&store).await;
+    let read = store.read(&t("t"), 1, ALL).await.expect("read");
+    let payloads: Vec<&[u8]> = read.messages.iter().map(|m| &m.payload[..]).collect();
+    assert_eq!(payloads, [&b"a"[..], b"b", b"c"]);
 }
 
 #[tokio::test]

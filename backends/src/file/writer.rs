@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -45,6 +45,11 @@ struct TopicWriter {
     failed: Option<String>,
 }
 
+/// The largest batch (encoded) that [`Writer::append_here`] writes on the
+/// caller's thread, an async runtime worker: copying 64 KiB into the page
+/// cache takes microseconds, well within what a worker may block for.
+const INLINE_MAX_BYTES: u64 = 64 * 1024;
+
 /// An append written but not yet answered.
 struct Pending {
     topic: TopicName,
@@ -52,7 +57,8 @@ struct Pending {
     reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
 }
 
-/// The writer thread's state.
+/// The log's writing state: the writer thread's, lent to callers for
+/// [`Writer::append_here`].
 pub struct Writer {
     shared: Arc<Shared>,
     /// Where every write goes.
@@ -68,6 +74,15 @@ pub struct Writer {
     unsynced_since: Option<Instant>,
     /// Reused to encode each batch.
     buffer: Vec<u8>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("topics_dir", &self.topics_dir)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Writer {
@@ -122,62 +137,46 @@ impl Writer {
         }
     }
 
-    /// Serves commands until every sender is gone, then syncs and returns.
-    pub fn run(mut self, commands: Receiver<Command>) {
-        while let Some(first) = self.next_command(&commands) {
-            let mut pending = Vec::new();
-            for command in group(first, &commands) {
-                match command {
-                    Command::Append {
-                        topic,
-                        payloads,
-                        now,
-                        reply,
-                    } => match self.append(&topic, &payloads, now) {
-                        Ok(range) => pending.push(Pending {
-                            topic,
-                            range,
-                            reply,
-                        }),
-                        Err(error) => {
-                            let _ = reply.send(Err(error));
-                        }
-                    },
-                    Command::RemoveOlderThan { cutoff, reply } => {
-                        self.commit(&mut pending);
-                        let _ = reply.send(self.remove_older_than(cutoff));
-                    }
-                    Command::Sync { reply } => {
-                        self.commit(&mut pending);
-                        let _ = reply.send(self.sync_unsynced());
-                    }
-                }
-            }
-            self.commit(&mut pending);
+    /// Appends a batch right here, on the caller's thread, when that is as
+    /// safe as the writer thread doing it: no group commit is needed
+    /// (`Durability::Always` waits for one), the topic is published, the
+    /// batch is small and fits the active segment (a roll syncs), and in
+    /// interval mode an unsynced period is already running (so the thread
+    /// is already waiting with the sync's deadline). `None` when the
+    /// writer thread must take it. Published before it returns.
+    pub fn append_here(
+        &mut self,
+        name: &TopicName,
+        payloads: &[Bytes],
+        now: Timestamp,
+    ) -> Option<Result<OffsetRange, StoreError>> {
+        let durability_allows = match self.options.durability {
+            Durability::Always => false,
+            Durability::Interval(_) => self.unsynced_since.is_some(),
+            Durability::Never => true,
+        };
+        let topic = self.topics.get(name)?;
+        let encoded: u64 = payloads
+            .iter()
+            .map(|p| (format::RECORD_HEADER_LEN + p.len()) as u64)
+            .sum();
+        let fits = topic.active.len + encoded <= self.options.segment_bytes;
+        if !(durability_allows && topic.published && fits && encoded <= INLINE_MAX_BYTES) {
+            return None;
         }
-        if let Err(error) = self.sync_unsynced() {
-            tracing::error!(%error, "final sync of the file store failed");
+        let written = self.write_batch(name, payloads, now);
+        if written.is_ok()
+            && let Some(topic) = self.topics.get_mut(name)
+        {
+            publish(&self.shared, name, topic);
         }
+        Some(written)
     }
 
-    /// The next command; in interval mode, syncs when the interval is up
-    /// while waiting. `None` once every sender is gone.
-    fn next_command(&mut self, commands: &Receiver<Command>) -> Option<Command> {
-        loop {
-            let sync_due = match (self.options.durability, self.unsynced_since) {
-                (Durability::Interval(interval), Some(since)) => Some(since + interval),
-                _ => None,
-            };
-            match next(commands, sync_due) {
-                Next::Command(command) => return Some(command),
-                Next::Closed => return None,
-                Next::SyncDue => {
-                    if let Err(error) = self.sync_unsynced() {
-                        tracing::error!(%error, "interval sync failed");
-                    }
-                }
-            }
-        }
+    /// Whether anything written is not yet synced.
+    #[cfg(test)]
+    pub fn has_unsynced_writes(&self) -> bool {
+        !self.unsynced.is_empty()
     }
 
     /// Writes one batch to its topic's active segment (rolling first if it
@@ -405,6 +404,72 @@ impl Writer {
             report.bytes_removed += removed.bytes_removed;
         }
         Ok(report)
+    }
+}
+
+/// Serves the writer thread's commands until every sender is gone, then
+/// syncs. The writer is locked for each group and released while waiting,
+/// so appends on other threads ([`Writer::append_here`]) go on between.
+pub fn run(writer: &Mutex<Writer>, commands: Receiver<Command>) {
+    let lock = || writer.lock().unwrap_or_else(PoisonError::into_inner);
+    while let Some(first) = next_command(writer, &commands) {
+        let mut writer = lock();
+        let mut pending = Vec::new();
+        for command in group(first, &commands) {
+            match command {
+                Command::Append {
+                    topic,
+                    payloads,
+                    now,
+                    reply,
+                } => match writer.append(&topic, &payloads, now) {
+                    Ok(range) => pending.push(Pending {
+                        topic,
+                        range,
+                        reply,
+                    }),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                },
+                Command::RemoveOlderThan { cutoff, reply } => {
+                    writer.commit(&mut pending);
+                    let _ = reply.send(writer.remove_older_than(cutoff));
+                }
+                Command::Sync { reply } => {
+                    writer.commit(&mut pending);
+                    let _ = reply.send(writer.sync_unsynced());
+                }
+            }
+        }
+        writer.commit(&mut pending);
+    }
+    if let Err(error) = lock().sync_unsynced() {
+        tracing::error!(%error, "final sync of the file store failed");
+    }
+}
+
+/// The next command; in interval mode, syncs when the interval is up
+/// while waiting (unlocked). `None` once every sender is gone.
+fn next_command(writer: &Mutex<Writer>, commands: &Receiver<Command>) -> Option<Command> {
+    let lock = || writer.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let sync_due = {
+            let writer = lock();
+            match (writer.options.durability, writer.unsynced_since) {
+                (Durability::Interval(interval), Some(since)) => Some(since + interval),
+                _ => None,
+            }
+        };
+        match next(commands, sync_due) {
+            Next::Command(command) => return Some(command),
+            Next::Closed => return None,
+            Next::SyncDue => {
+                if let Err(error) = lock().sync_unsynced() {
+                    tracing::error!(%error, "interval sync failed");
+                }
+            }
+        }
     }
 }
 
