@@ -325,6 +325,8 @@ pub struct ConfigReport {
     pub duration_seconds: Option<f64>,
     /// The rate limit (messages per second, all producers), if any.
     pub rate: Option<f64>,
+    /// Worker threads of the benchmark's own async runtime.
+    pub threads: usize,
 }
 
 /// What producing did.
@@ -435,12 +437,13 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads, {consumers}",
+            "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads, {consumers}, {}",
             c.topic,
             c.host,
             plural(c.producers, "producer", "producers"),
             plural(c.tasks, "task", "tasks"),
             c.size,
+            plural(c.threads, "client thread", "client threads"),
         )?;
         let p = &self.produce;
         writeln!(
@@ -651,6 +654,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
             messages,
             duration_seconds,
             rate: config.rate,
+            threads: tokio::runtime::Handle::current().metrics().num_workers(),
         },
         produce: ProduceReport {
             throughput: Throughput::new(produced, produced_bytes, produce_end - start),

@@ -66,7 +66,22 @@ impl Target {
 /// Starts the async runtime, or reports on standard error why it could not
 /// (with the program's name) and returns `None`.
 pub fn runtime(program: &str) -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Runtime::new()
+    runtime_with_workers(program, None)
+}
+
+/// [`runtime`] with `workers` worker threads instead of tokio's default
+/// (one per CPU, or `TOKIO_WORKER_THREADS`).
+pub fn runtime_with_workers(
+    program: &str,
+    workers: Option<usize>,
+) -> Option<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder
+        .build()
         .inspect_err(|error| eprintln!("{program}: cannot start the async runtime: {error}"))
         .ok()
 }

@@ -71,6 +71,8 @@ fn producers_with_shared_tasks_and_consumers_each_count_every_message() {
             "2",
             "--size",
             "64",
+            "--threads",
+            "3",
         ],
     );
     let produce = &report["produce"];
@@ -90,6 +92,11 @@ fn producers_with_shared_tasks_and_consumers_each_count_every_message() {
     }
     assert_eq!(number(&report, "/config/producers"), 2.0);
     assert_eq!(number(&report, "/config/tasks"), 4.0);
+    assert_eq!(
+        number(&report, "/config/threads"),
+        3.0,
+        "the runtime's own count"
+    );
 }
 
 #[test]
@@ -108,12 +115,13 @@ fn batches_go_out_in_send_batch_calls_and_the_report_is_readable() {
     check_figures(&report["consume"], "latency_us", 2050.0);
 
     // Without --json: the human report, on standard output.
-    let finished = bench(&server, &args);
+    let finished = bench(&server, &[&args[..], &["--threads", "1"]].concat());
     assert!(finished.status.success(), "{}", finished.stderr);
     let stdout = String::from_utf8(finished.stdout).expect("UTF-8 output");
     for needle in [
         "produced: 2,050 messages",
         "21 send_batch calls",
+        "no consumers, 1 client thread\n",
         "acknowledgement latency (µs): p50 ",
     ] {
         assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");

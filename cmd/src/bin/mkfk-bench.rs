@@ -48,6 +48,11 @@ struct Cli {
     /// Messages per second across all producers (default: as fast as possible)
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
+    /// Worker threads of this tool's async runtime (default: one per CPU).
+    /// On a machine it shares with the server, 1 leaves the other cores to
+    /// the server and saves the cost of waking tasks across threads
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
     /// Print the results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
@@ -92,7 +97,8 @@ fn main() -> ExitCode {
             .exit();
     }
     minikafka_cmd::logging::init("warn");
-    let Some(runtime) = minikafka_cmd::runtime("mkfk-bench") else {
+    let workers = cli.threads.map(|n| n as usize);
+    let Some(runtime) = minikafka_cmd::runtime_with_workers("mkfk-bench", workers) else {
         return ExitCode::FAILURE;
     };
     let report = match runtime.block_on(bench::run(config, true)) {
