@@ -113,15 +113,21 @@ fn batches_go_out_in_send_batch_calls_and_the_report_is_readable() {
     check_figures(&report["produce"], "ack_latency_us", 21.0);
     assert_eq!(number(&report, "/consume/messages"), 2050.0, "{report}");
     check_figures(&report["consume"], "latency_us", 2050.0);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(
+        number(&report, "/config/threads"),
+        2.min(cpus) as f64,
+        "one thread per connection, up to one per CPU"
+    );
 
     // Without --json: the human report, on standard output.
-    let finished = bench(&server, &[&args[..], &["--threads", "1"]].concat());
+    let finished = bench(&server, &args);
     assert!(finished.status.success(), "{}", finished.stderr);
     let stdout = String::from_utf8(finished.stdout).expect("UTF-8 output");
     for needle in [
         "produced: 2,050 messages",
         "21 send_batch calls",
-        "no consumers, 1 client thread\n",
+        "no consumers, 1 client thread\n", // one per connection by default
         "acknowledgement latency (µs): p50 ",
     ] {
         assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");

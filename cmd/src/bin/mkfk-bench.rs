@@ -48,9 +48,10 @@ struct Cli {
     /// Messages per second across all producers (default: as fast as possible)
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
-    /// Worker threads of this tool's async runtime (default: one per CPU).
-    /// On a machine it shares with the server, 1 leaves the other cores to
-    /// the server and saves the cost of waking tasks across threads
+    /// Worker threads of this tool's async runtime (default: one per
+    /// connection, producers plus consumers, up to one per CPU: each
+    /// connection's work is serial, and on a machine shared with the server
+    /// more threads take cores from it and wake tasks across threads)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
     /// Print the results as one JSON object instead of the report
@@ -97,8 +98,10 @@ fn main() -> ExitCode {
             .exit();
     }
     minikafka_cmd::logging::init("warn");
-    let workers = cli.threads.map(|n| n as usize);
-    let Some(runtime) = minikafka_cmd::runtime_with_workers("mkfk-bench", workers) else {
+    let connections = (cli.producers + cli.consumers) as usize;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cli.threads.map_or(connections.min(cpus), |n| n as usize);
+    let Some(runtime) = minikafka_cmd::runtime_with_workers("mkfk-bench", Some(workers)) else {
         return ExitCode::FAILURE;
     };
     let report = match runtime.block_on(bench::run(config, true)) {
