@@ -6,16 +6,21 @@
 //! slot is free, what is queued goes out at once (a lone send is never held
 //! back); while every slot is busy, sends gather, and the batch closes when
 //! a slot frees up, or when it reaches its message count or byte size. So
-//! the linger adapts to the server's answer time (around 100 µs on
-//! loopback) with no timer, whose millisecond granularity would cost more
-//! than it saves; each caller still gets its own offset.
+//! by default the linger adapts to the server's answer time (around 100 µs
+//! on loopback) with no timer, whose millisecond granularity would cost
+//! more than it saves. A configured [`BatchOptions::linger`] also holds a
+//! batch while a slot is free, as long as another request is under way:
+//! fuller batches for a little latency. Each caller still gets its own
+//! offset.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::{Client, ClientError, OffsetRange};
 
@@ -33,6 +38,13 @@ pub struct BatchOptions {
     /// per message on both sides and a lower median latency (fewer, fuller
     /// batches; see docs/performance.md).
     pub max_in_flight: usize,
+    /// How long a batch may wait for more sends while a request slot is
+    /// free but another request is under way (it goes at once when nothing
+    /// is under way, and when it is full). The default, zero, holds
+    /// nothing: batches then gather only while every slot is busy, which
+    /// on loopback lingers about one answer time (around 100 µs). Tokio's
+    /// timer counts in milliseconds, so a linger under 1 ms acts as 1 ms.
+    pub linger: Duration,
 }
 
 impl Default for BatchOptions {
@@ -41,6 +53,7 @@ impl Default for BatchOptions {
             max_messages: 1_000,
             max_bytes: 1024 * 1024,
             max_in_flight: 2,
+            linger: Duration::ZERO,
         }
     }
 }
@@ -71,19 +84,43 @@ async fn run(
 ) {
     let mut in_flight = FuturesUnordered::new();
     let mut waiting: VecDeque<Pending> = VecDeque::new();
+    // When the first send now waiting arrived (for the linger).
+    let mut gathering_since = Instant::now();
     let mut open = true;
     while open || !waiting.is_empty() || !in_flight.is_empty() {
+        let held = !waiting.is_empty()
+            && in_flight.len() < options.max_in_flight
+            && !options.linger.is_zero();
         tokio::select! {
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
             next = queue.recv(), if open => match next {
-                Some(pending) => waiting.push_back(pending),
+                Some(pending) => {
+                    if waiting.is_empty() {
+                        gathering_since = Instant::now();
+                    }
+                    waiting.push_back(pending);
+                }
                 None => open = false,
             },
+            // Made only when polled, so a runtime without timers works
+            // until a linger is asked for.
+            () = async { tokio::time::sleep_until(gathering_since + options.linger).await }, if held => {}
         }
         while let Ok(pending) = queue.try_recv() {
+            if waiting.is_empty() {
+                gathering_since = Instant::now();
+            }
             waiting.push_back(pending);
         }
-        while in_flight.len() < options.max_in_flight && !waiting.is_empty() {
+        while in_flight.len() < options.max_in_flight
+            && !waiting.is_empty()
+            && !holds(
+                &waiting,
+                in_flight.len(),
+                options,
+                gathering_since.elapsed(),
+            )
+        {
             in_flight.push(send(
                 client.clone(),
                 topic.clone(),
@@ -91,6 +128,23 @@ async fn run(
             ));
         }
     }
+}
+
+/// Whether the sends in `waiting` should wait for more before going out
+/// (a slot being free): only with a linger, only while another request is
+/// under way, and only until they fill a batch or have waited the linger.
+fn holds(
+    waiting: &VecDeque<Pending>,
+    in_flight: usize,
+    options: BatchOptions,
+    waited: Duration,
+) -> bool {
+    if options.linger.is_zero() || in_flight == 0 || waited >= options.linger {
+        return false;
+    }
+    let batch = waiting.iter().take(options.max_messages);
+    let bytes: usize = batch.map(|p| p.payload.len()).sum();
+    waiting.len() < options.max_messages && bytes < options.max_bytes
 }
 
 /// Takes the next batch off the front of `waiting`, within the limits
@@ -145,6 +199,7 @@ mod tests {
             max_messages: 3,
             max_bytes: 100,
             max_in_flight: 4,
+            linger: Duration::ZERO,
         };
         let mut waiting: VecDeque<Pending> = (0..7).map(|_| pending(10)).collect();
         let sizes: Vec<usize> = std::iter::from_fn(|| {
@@ -164,5 +219,37 @@ mod tests {
             vec![1, 2, 1, 1],
             "60 | 50+10 | 500 alone however large | 1"
         );
+    }
+
+    #[test]
+    fn a_linger_holds_a_batch_only_while_another_request_is_under_way() {
+        let ms = Duration::from_millis;
+        let options = BatchOptions {
+            max_messages: 3,
+            max_bytes: 100,
+            max_in_flight: 4,
+            linger: ms(5),
+        };
+        let waiting =
+            |sizes: &[usize]| -> VecDeque<Pending> { sizes.iter().map(|&n| pending(n)).collect() };
+        assert!(holds(&waiting(&[10]), 1, options, ms(1)), "gathering");
+        assert!(
+            !holds(&waiting(&[10]), 0, options, ms(1)),
+            "nothing under way: a lone send is not held back"
+        );
+        assert!(
+            !holds(&waiting(&[10]), 1, options, ms(5)),
+            "lingered enough"
+        );
+        assert!(
+            !holds(&waiting(&[1, 1, 1]), 1, options, ms(1)),
+            "count full"
+        );
+        assert!(!holds(&waiting(&[60, 50]), 1, options, ms(1)), "bytes full");
+        let no_linger = BatchOptions {
+            linger: Duration::ZERO,
+            ..options
+        };
+        assert!(!holds(&waiting(&[10]), 1, no_linger, ms(1)), "no linger");
     }
 }

@@ -2,9 +2,10 @@
 //! a real server on a loopback port.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_client::{Client, Position};
+use minikafka_client::{BatchOptions, Client, Position};
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use minikafka_tests::TestServer;
 
@@ -225,11 +226,44 @@ async fn concurrent_producers_each_get_distinct_offsets() {
 /// its own payload was stored at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sends_through_one_producer_are_batched_and_each_gets_its_offset() {
+    concurrent_sends_are_batched(BatchOptions::default()).await;
+}
+
+/// The same with a linger, which holds batches while a slot is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_linger_concurrent_sends_are_batched_and_each_gets_its_offset() {
+    concurrent_sends_are_batched(BatchOptions {
+        linger: Duration::from_millis(2),
+        max_in_flight: 4,
+        ..BatchOptions::default()
+    })
+    .await;
+}
+
+/// A lone send goes out at once, however long the linger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_send_is_not_held_back_by_the_linger() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    let producer = client.producer("lone").with_batching(BatchOptions {
+        linger: Duration::from_secs(60),
+        ..BatchOptions::default()
+    });
+    for expected in 1..=3 {
+        let sent = tokio::time::timeout(Duration::from_secs(30), producer.send("alone"))
+            .await
+            .expect("answered long before the linger")
+            .expect("send");
+        assert_eq!(sent, expected);
+    }
+}
+
+async fn concurrent_sends_are_batched(options: BatchOptions) {
     const TASKS: usize = 64;
     const SENDS: usize = 50;
     let server = TestServer::start().await;
     let client = Client::connect(&server.address).await.expect("connect");
-    let producer = client.producer("coalesced");
+    let producer = client.producer("coalesced").with_batching(options);
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let producer = producer.clone();
