@@ -276,7 +276,10 @@ impl Writer {
         topic.active.newest_timestamp = timestamp;
         topic.newest_timestamp = timestamp;
         topic.unpublished_bytes += payloads.iter().map(|p| p.len() as u64).sum::<u64>();
-        self.unsynced.insert(name.clone());
+        if !self.unsynced.contains(name) {
+            // Cloned only the first time: no allocation per append.
+            self.unsynced.insert(name.clone());
+        }
         self.unsynced_since.get_or_insert_with(Instant::now);
         Ok(OffsetRange {
             first,
