@@ -223,6 +223,17 @@ fn consumers_need_payloads_that_can_carry_the_send_time() {
 }
 
 #[test]
+fn zero_threads_is_refused_naming_the_flag() {
+    let finished = run(
+        command(BENCH).args(["--topic", "t", "--threads", "0"]),
+        "mkfk-bench",
+        None,
+    );
+    assert!(!finished.status.success());
+    assert!(finished.stderr.contains("--threads"), "{}", finished.stderr);
+}
+
+#[test]
 fn no_server_is_an_error_naming_the_address() {
     // A port nothing listens on: bind one, then let it go.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
