@@ -50,6 +50,15 @@ struct TopicWriter {
 /// cache takes microseconds, well within what a worker may block for.
 const INLINE_MAX_BYTES: u64 = 64 * 1024;
 
+impl TopicWriter {
+    /// Whether a batch of `encoded` bytes starts a new segment: when it
+    /// would grow a segment holding records past `segment_bytes`.
+    fn rolls_for(&self, encoded: u64, segment_bytes: u64) -> bool {
+        let has_records = self.active.end > self.active.base;
+        has_records && self.active.len + encoded > segment_bytes
+    }
+}
+
 /// An append written but not yet answered.
 struct Pending {
     topic: TopicName,
@@ -160,8 +169,8 @@ impl Writer {
             .iter()
             .map(|p| (format::RECORD_HEADER_LEN + p.len()) as u64)
             .sum();
-        let fits = topic.active.len + encoded <= self.options.segment_bytes;
-        if !(durability_allows && topic.published && fits && encoded <= INLINE_MAX_BYTES) {
+        let rolls = topic.rolls_for(encoded, self.options.segment_bytes);
+        if !(durability_allows && topic.published && !rolls && encoded <= INLINE_MAX_BYTES) {
             return None;
         }
         let written = self.write_batch(name, payloads, now);
@@ -252,8 +261,7 @@ impl Writer {
                 i + 1 == payloads.len(),
             );
         }
-        let has_records = topic.active.end > topic.active.base;
-        if has_records && topic.active.len + buffer.len() as u64 > options.segment_bytes {
+        if topic.rolls_for(buffer.len() as u64, options.segment_bytes) {
             roll(&**disk, topic, &topics_dir.join(name.as_str()))?;
         }
         let position = topic.active.len;
