@@ -31,13 +31,61 @@ pub enum StoreError {
         /// The offset the topic's next message will get.
         next_offset: u64,
     },
+    /// A payload reached the store over its own record limit (the server
+    /// refuses smaller ones first, so this means a server limit set above
+    /// what the store can hold).
+    #[error("a payload of {size} bytes is over the store's limit of {limit} bytes")]
+    MessageTooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The most the store holds in one message.
+        limit: usize,
+    },
+    /// The topic has handed out the last offset a store can number.
+    #[error(
+        "topic '{topic}' has used up its offsets (the last is {last_offset}); produce to a new topic"
+    )]
+    OffsetsExhausted {
+        /// The topic appended to.
+        topic: TopicName,
+        /// The last offset it can hold.
+        last_offset: u64,
+    },
+    /// A sync of the topic's data failed, so what it holds past its last
+    /// good sync may not be on disk: it takes no more writes until the
+    /// server restarts and recovers it. Reads of synced data go on.
+    #[error(
+        "topic '{topic}' takes no writes since a sync of its data failed ({cause}); reads go on; restart the server to recover it"
+    )]
+    TopicStopped {
+        /// The stopped topic.
+        topic: TopicName,
+        /// Why the sync failed, as the operating system said it.
+        cause: String,
+    },
+    /// Records inside the topic's log fail their checks: the messages
+    /// before them read normally, these cannot be served.
+    #[error(
+        "topic '{topic}': offsets {first_offset}..={} are damaged on disk and cannot be read; the first good offset after them is {next_good_offset}",
+        .next_good_offset.saturating_sub(1)
+    )]
+    DataLoss {
+        /// The damaged topic.
+        topic: TopicName,
+        /// The first offset that cannot be read.
+        first_offset: u64,
+        /// The first offset after the damage that can be read (or the
+        /// topic's next offset, when nothing after it can).
+        next_good_offset: u64,
+    },
     /// The disk (or quota) is full; retrying after space is freed can work.
-    #[error("storage is full: {context}: {source}")]
+    #[error("storage is full: {context}: {cause}")]
     StorageFull {
         /// What the store was doing.
         context: String,
-        /// The operating system's error.
-        source: io::Error,
+        /// The operating system's error; said in the message, not chained
+        /// as a source, so that printing the chain says it once.
+        cause: io::Error,
     },
     /// Stored bytes failed their checks: nothing is served from them.
     #[error("corrupt data in {path} at byte {position}: {detail}")]
@@ -62,28 +110,29 @@ pub enum StoreError {
     #[error("the store is shut down")]
     Closed,
     /// Any other I/O failure.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Io {
         /// What the store was doing, naming the file involved.
         context: String,
-        /// The operating system's error.
-        source: io::Error,
+        /// The operating system's error; said in the message, not chained
+        /// as a source, so that printing the chain says it once.
+        cause: io::Error,
     },
 }
 
 impl StoreError {
     /// Wraps an I/O error with what the store was doing, telling a full
     /// disk (which a client can wait out) from other failures.
-    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+    pub fn io(context: impl Into<String>, cause: io::Error) -> Self {
         let context = context.into();
         // ENOSPC and EDQUOT: no space left, on the device or in the quota.
         if matches!(
-            source.kind(),
+            cause.kind(),
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
         ) {
-            Self::StorageFull { context, source }
+            Self::StorageFull { context, cause }
         } else {
-            Self::Io { context, source }
+            Self::Io { context, cause }
         }
     }
 }
@@ -101,5 +150,28 @@ mod tests {
         let other = StoreError::io("appending", io::Error::from_raw_os_error(5));
         assert!(matches!(other, StoreError::Io { .. }), "{other:?}");
         assert!(other.to_string().starts_with("appending: "), "{other}");
+    }
+
+    #[test]
+    fn an_io_cause_is_said_once_when_the_chain_is_printed() {
+        let error = StoreError::io("creating /x/topics", io::Error::from_raw_os_error(17));
+        assert!(std::error::Error::source(&error).is_none());
+        assert_eq!(
+            error.to_string(),
+            format!("creating /x/topics: {}", io::Error::from_raw_os_error(17))
+        );
+    }
+
+    #[test]
+    fn damage_names_the_topic_the_range_and_where_reading_can_go_on() {
+        let error = StoreError::DataLoss {
+            topic: TopicName::new("orders").expect("valid"),
+            first_offset: 17,
+            next_good_offset: 21,
+        };
+        assert_eq!(
+            error.to_string(),
+            "topic 'orders': offsets 17..=20 are damaged on disk and cannot be read; the first good offset after them is 21"
+        );
     }
 }

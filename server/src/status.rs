@@ -4,7 +4,14 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use minikafka_backends::StoreError;
-use tonic::Status;
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Code, Status};
+
+/// Trailer of a DATA_LOSS status: the first offset that cannot be read.
+pub const DAMAGED_FIRST_OFFSET: &str = "minikafka-damaged-first-offset";
+/// Trailer of a DATA_LOSS status: the first readable offset after the
+/// damage, where a reader that skips it goes on.
+pub const NEXT_GOOD_OFFSET: &str = "minikafka-next-good-offset";
 
 /// Turns a store error into the status a client sees.
 ///
@@ -15,7 +22,25 @@ pub fn store_error_to_status(error: StoreError) -> Status {
     match error {
         StoreError::TopicNotFound(_) => Status::not_found(error.to_string()),
         StoreError::EmptyBatch => Status::invalid_argument(error.to_string()),
-        StoreError::OffsetOutOfRange { .. } => Status::out_of_range(error.to_string()),
+        StoreError::MessageTooLarge { .. } => Status::invalid_argument(error.to_string()),
+        StoreError::OffsetOutOfRange { .. } | StoreError::OffsetsExhausted { .. } => {
+            Status::out_of_range(error.to_string())
+        }
+        StoreError::TopicStopped { .. } => {
+            tracing::error!(%error, "produce refused");
+            Status::failed_precondition(error.to_string())
+        }
+        StoreError::DataLoss {
+            first_offset,
+            next_good_offset,
+            ..
+        } => {
+            tracing::error!(%error, "read reached damaged records");
+            let mut trailers = MetadataMap::new();
+            trailers.insert(DAMAGED_FIRST_OFFSET, MetadataValue::from(first_offset));
+            trailers.insert(NEXT_GOOD_OFFSET, MetadataValue::from(next_good_offset));
+            Status::with_metadata(Code::DataLoss, error.to_string(), trailers)
+        }
         StoreError::StorageFull { .. } => {
             log_storage_full(&error);
             Status::resource_exhausted("the server's storage is full; retry once space is freed")
@@ -77,7 +102,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use minikafka_backends::TopicName;
-    use tonic::Code;
 
     use super::*;
 
@@ -89,16 +113,42 @@ mod tests {
             (StoreError::EmptyBatch, Code::InvalidArgument),
             (
                 StoreError::OffsetOutOfRange {
-                    topic,
+                    topic: topic.clone(),
                     requested: 9,
                     next_offset: 3,
                 },
                 Code::OutOfRange,
             ),
             (
+                StoreError::MessageTooLarge { size: 5, limit: 4 },
+                Code::InvalidArgument,
+            ),
+            (
+                StoreError::OffsetsExhausted {
+                    topic: topic.clone(),
+                    last_offset: 9,
+                },
+                Code::OutOfRange,
+            ),
+            (
+                StoreError::TopicStopped {
+                    topic: topic.clone(),
+                    cause: "Input/output error (os error 5)".into(),
+                },
+                Code::FailedPrecondition,
+            ),
+            (
+                StoreError::DataLoss {
+                    topic: topic.clone(),
+                    first_offset: 4,
+                    next_good_offset: 6,
+                },
+                Code::DataLoss,
+            ),
+            (
                 StoreError::StorageFull {
                     context: "appending to /data/orders/00000000000000000001.log".into(),
-                    source: io::Error::from_raw_os_error(28),
+                    cause: io::Error::from_raw_os_error(28),
                 },
                 Code::ResourceExhausted,
             ),
@@ -114,7 +164,7 @@ mod tests {
             (
                 StoreError::Io {
                     context: "reading /data/orders/00000000000000000001.log".into(),
-                    source: io::Error::other("boom"),
+                    cause: io::Error::other("boom"),
                 },
                 Code::Internal,
             ),
@@ -131,6 +181,18 @@ mod tests {
             TopicName::new("x").expect("valid"),
         ));
         assert_eq!(not_found.message(), "topic 'x' not found");
+    }
+
+    #[test]
+    fn data_loss_carries_the_offsets_in_trailers() {
+        let status = store_error_to_status(StoreError::DataLoss {
+            topic: TopicName::new("orders").expect("valid"),
+            first_offset: 4,
+            next_good_offset: 6,
+        });
+        let trailer = |key| status.metadata().get(key).and_then(|v| v.to_str().ok());
+        assert_eq!(trailer(DAMAGED_FIRST_OFFSET), Some("4"));
+        assert_eq!(trailer(NEXT_GOOD_OFFSET), Some("6"));
     }
 
     #[test]

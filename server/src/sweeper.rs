@@ -143,7 +143,7 @@ mod tests {
             match counted.fetch_add(1, Ordering::SeqCst) {
                 0 => Err(StoreError::Io {
                     context: "injected".into(),
-                    source: io::Error::other("boom"),
+                    cause: io::Error::other("boom"),
                 }),
                 _ => Ok(RemovalReport::default()),
             }

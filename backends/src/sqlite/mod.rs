@@ -324,7 +324,7 @@ fn sqlite_error(path: &Path, doing: &str, error: rusqlite::Error) -> StoreError 
     match code {
         Some(ErrorCode::DiskFull) => StoreError::StorageFull {
             context,
-            source: std::io::Error::from_raw_os_error(28),
+            cause: std::io::Error::from_raw_os_error(28),
         },
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
             path: path.to_owned(),
@@ -333,7 +333,7 @@ fn sqlite_error(path: &Path, doing: &str, error: rusqlite::Error) -> StoreError 
         },
         _ => StoreError::Io {
             context,
-            source: std::io::Error::other(error.to_string()),
+            cause: std::io::Error::other(error.to_string()),
         },
     }
 }
