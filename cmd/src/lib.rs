@@ -13,8 +13,9 @@ pub mod logging;
 pub mod output;
 
 /// The server and topic every client tool works with, and how to reach a
-/// server that serves TLS.
-#[derive(Debug, clap::Args)]
+/// server that serves TLS. Reported (by `mkfk-bench`) as its address and
+/// topic only: no file paths, no token.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct Target {
     /// Server address: host:port, or a URL (https:// for TLS)
     #[arg(long, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
@@ -24,15 +25,19 @@ pub struct Target {
     pub topic: String,
     /// PEM file of the CA that signed the server's certificate (for https://)
     #[arg(long)]
+    #[serde(skip)]
     pub ca_file: Option<std::path::PathBuf>,
     /// PEM client certificate, for a server that requires one (mutual TLS)
     #[arg(long, requires = "key_file")]
+    #[serde(skip)]
     pub cert_file: Option<std::path::PathBuf>,
     /// PEM private key of --cert-file
     #[arg(long, requires = "cert_file")]
+    #[serde(skip)]
     pub key_file: Option<std::path::PathBuf>,
     /// Token for a server with tokens (sent as `authorization: Bearer`)
     #[arg(long, env = "MINIKAFKA_TOKEN", hide_env_values = true)]
+    #[serde(skip)]
     pub token: Option<String>,
 }
 
@@ -55,11 +60,21 @@ impl Target {
 
     /// Connects to the server, with the token if one was given.
     pub async fn connect(&self) -> anyhow::Result<minikafka_client::Client> {
-        let client = minikafka_client::Client::connect_with(&self.host, &self.tls()?).await?;
-        Ok(match &self.token {
-            Some(token) => client.with_token(token)?,
-            None => client,
-        })
+        Ok(self.client(&self.tls()?).await?)
+    }
+
+    /// Connects to the server with TLS files already read (by [`Self::tls`]),
+    /// for a tool that opens many connections; with the token if one was
+    /// given.
+    pub async fn client(
+        &self,
+        tls: &minikafka_client::TlsOptions,
+    ) -> Result<minikafka_client::Client, minikafka_client::ClientError> {
+        let client = minikafka_client::Client::connect_with(&self.host, tls).await?;
+        match &self.token {
+            Some(token) => client.with_token(token),
+            None => Ok(client),
+        }
     }
 }
 
