@@ -9,28 +9,61 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use minikafka_backends::MemoryStore;
+use bytes::Bytes;
+use h2::SendStream;
+use h2::client::{ResponseFuture, SendRequest};
+use minikafka_backends::{MemoryStore, TopicName};
 use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_proto::v1::{PollRequest, ProduceRequest, ProduceResponse};
 use minikafka_server::{Config, SystemClock};
 use minikafka_tests::{
-    DEADLINE, GatedStore, TestServer, default_config, subscribe_request, wait_until,
+    DEADLINE, GatedStore, TestServer, at, default_config, subscribe_request, wait_until,
 };
+use prost::Message;
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::transport::Channel;
 
-/// Checks that `task` is still waiting a while after it started (why it
-/// should be: `why`), then calls `free` and returns what `task` gives once
-/// freed, failing the test if it takes longer than [`DEADLINE`].
-async fn waits_until_freed<T>(task: JoinHandle<T>, why: &str, free: impl FnOnce()) -> T {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!task.is_finished(), "{why}");
-    free();
-    tokio::time::timeout(DEADLINE, task)
+/// A raw HTTP/2 connection to `server`, without tonic: it shows what a
+/// client's HTTP/2 layer sees, the stream limit the server advertised and
+/// whether a new stream is held back by it.
+async fn raw_http2(server: &TestServer) -> SendRequest<Bytes> {
+    let tcp = TcpStream::connect(&server.address)
         .await
-        .unwrap_or_else(|_| panic!("still waiting after being freed: {why}"))
-        .expect("the waiting task does not panic")
+        .expect("connect to the test server");
+    let (send, connection) = h2::client::handshake(tcp)
+        .await
+        .expect("an HTTP/2 handshake");
+    tokio::spawn(connection);
+    send
+}
+
+/// Opens a `Subscribe` to `topic` from its start on `send`, framed by hand
+/// (a gRPC message is a 0 byte, its length as 4 big-endian bytes, then the
+/// message); the call lasts as long as the handles returned.
+fn raw_subscribe(
+    server: &TestServer,
+    send: &mut SendRequest<Bytes>,
+    topic: &str,
+) -> (ResponseFuture, SendStream<Bytes>) {
+    let request = http::Request::post(format!(
+        "http://{}/minikafka.v1.MiniKafka/Subscribe",
+        server.address
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .expect("a valid request");
+    let (response, mut body) = send.send_request(request, false).expect("a stream");
+    let message = subscribe_request(topic, 0).encode_to_vec();
+    let length = u32::try_from(message.len()).expect("a small message");
+    let mut frame = vec![0];
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend_from_slice(&message);
+    body.send_data(frame.into(), true)
+        .expect("the request message");
+    (response, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,35 +74,54 @@ async fn a_connection_holds_at_most_its_stream_limit() {
     };
     let server =
         TestServer::start_with(config, Arc::new(MemoryStore::new()), Arc::new(SystemClock)).await;
-    let channel = server.channel().await;
-    let subscribe = |topic: &str| {
-        let mut grpc = MiniKafkaClient::new(channel.clone());
-        let request = subscribe_request(topic, 0);
-        async move { grpc.subscribe(request).await }
-    };
-    let first = subscribe("a").await.expect("first stream");
-    let _second = subscribe("b").await.expect("second stream");
-    wait_until("two streams", || {
-        server.activity.subscriptions.load(Ordering::SeqCst) == 2
+    let subscriptions = || server.activity.subscriptions.load(Ordering::SeqCst);
+    let mut send = raw_http2(&server).await;
+    wait_until("the server's SETTINGS to allow 2 streams", || {
+        send.current_max_send_streams() == 2
     })
     .await;
+    let first = raw_subscribe(&server, &mut send, "a");
+    let _second = raw_subscribe(&server, &mut send, "b");
+    wait_until("two streams", || subscriptions() == 2).await;
 
-    let third = tokio::spawn(subscribe("c"));
-    let third = waits_until_freed(
-        third,
-        "a third stream on the connection waits for a free slot",
-        || {
-            assert_eq!(server.activity.subscriptions.load(Ordering::SeqCst), 2);
-            drop(first);
-        },
-    )
-    .await;
-    // Kept open: dropping it would end its server task before it is seen.
-    let _third = third.expect("the third stream runs once the first has gone");
-    wait_until("the third stream's task", || {
-        server.activity.subscriptions.load(Ordering::SeqCst) == 2
-    })
-    .await;
+    // The third is queued by the client's HTTP/2 layer, its HEADERS unsent,
+    // until a stream closes: the server never sees it meanwhile.
+    let mut third_sender = send.clone();
+    let (third, _third_request) = raw_subscribe(&server, &mut third_sender, "c");
+    let mut opened = std::pin::pin!(std::future::poll_fn(|cx| third_sender.poll_ready(cx)));
+    assert!(
+        futures::poll!(opened.as_mut()).is_pending(),
+        "a third stream on the connection waits for a free slot"
+    );
+    assert_eq!(subscriptions(), 2);
+
+    drop(first);
+    tokio::time::timeout(DEADLINE, opened)
+        .await
+        .expect("the third stream opens once the first has closed")
+        .expect("the connection is up");
+    let third = tokio::time::timeout(DEADLINE, third)
+        .await
+        .expect("the third stream is answered")
+        .expect("a response");
+    assert_eq!(third.status(), http::StatusCode::OK);
+    // It is served: a message to its topic is pushed on it.
+    server
+        .store
+        .append(
+            &TopicName::new("c").expect("valid"),
+            vec![Bytes::from_static(b"m")],
+            at(0),
+        )
+        .await
+        .expect("append");
+    let mut third = third.into_body();
+    tokio::time::timeout(DEADLINE, third.data())
+        .await
+        .expect("the message is pushed")
+        .expect("a DATA frame")
+        .expect("no error");
+    wait_until("the first stream's task to end", || subscriptions() == 2).await;
 }
 
 /// A health check on `channel`, as a call any connection may make.
@@ -81,6 +133,25 @@ async fn health_check(channel: Channel) -> Result<(), tonic::Status> {
         .map(drop)
 }
 
+/// Connections to `server` that the kernel has completed but the server
+/// has not accepted: its listen queue, read from `/proc/net/tcp`, where a
+/// listening socket's `rx_queue` column is that count.
+fn unaccepted_connections(server: &TestServer) -> usize {
+    let (_, port) = server.address.rsplit_once(':').expect("host:port");
+    let port = format!("{:04X}", port.parse::<u16>().expect("a port"));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    // Columns: sl local_address rem_address st tx_queue:rx_queue ...; st 0A
+    // is LISTEN.
+    let queue = table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| fields[1].ends_with(&format!(":{port}")) && fields[3] == "0A")
+        .and_then(|fields| Some(fields[4].split_once(':')?.1.to_owned()))
+        .expect("the server's listening socket in /proc/net/tcp");
+    usize::from_str_radix(&queue, 16).expect("a hexadecimal count")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_wait_until_one_closes() {
     let config = Config {
@@ -88,13 +159,15 @@ async fn connections_past_the_cap_wait_until_one_closes() {
         ..default_config()
     };
     let server = TestServer::start_with_config(config).await;
+    let connections = || server.activity.connections.load(Ordering::SeqCst);
     let first = server.channel().await;
     let second = server.channel().await;
     health_check(first.clone()).await.expect("first connection");
     health_check(second.clone())
         .await
         .expect("second connection");
-    assert_eq!(server.activity.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(connections(), 2);
+    assert_eq!(unaccepted_connections(&server), 0);
 
     let third = tokio::spawn({
         let address = format!("http://{}", server.address);
@@ -107,17 +180,34 @@ async fn connections_past_the_cap_wait_until_one_closes() {
             health_check(channel.clone()).await.map(|()| channel)
         }
     });
-    let third = waits_until_freed(
-        third,
-        "a connection past the cap is not served while the others are open",
-        || {
-            assert_eq!(server.activity.connections.load(Ordering::SeqCst), 2);
-            drop(first);
-        },
-    )
-    .await
-    .expect("the third connection is served once the first closed");
-    assert_eq!(server.activity.connections.load(Ordering::SeqCst), 2);
+    wait_until("the third connection in the server's listen queue", || {
+        unaccepted_connections(&server) == 1
+    })
+    .await;
+    // The server goes on serving the connections it holds, and still
+    // leaves the third unaccepted.
+    health_check(second.clone())
+        .await
+        .expect("the second still works");
+    assert_eq!(
+        unaccepted_connections(&server),
+        1,
+        "a connection past the cap is not accepted while the others are open"
+    );
+    assert_eq!(connections(), 2);
+    assert!(!third.is_finished(), "the third is not served");
+
+    drop(first);
+    let third = tokio::time::timeout(DEADLINE, third)
+        .await
+        .expect("the third connection is served once the first closed")
+        .expect("the task does not panic")
+        .expect("a health check on the third connection");
+    assert_eq!(unaccepted_connections(&server), 0);
+    wait_until("the first connection's end to be counted", || {
+        connections() == 2
+    })
+    .await;
     health_check(second).await.expect("the second still works");
     drop(third);
 }
