@@ -16,6 +16,7 @@ use minikafka_server::SystemClock;
 use minikafka_tests::{
     CountingStore, DEADLINE, TestServer, default_config, subscribe_request, wait_until,
 };
+use tonic::transport::Endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_poll_answers_when_its_topic_gets_a_message() {
@@ -115,12 +116,31 @@ async fn the_server_task_ends_when_the_subscriber_goes_away() {
 async fn a_paused_reader_holds_a_bounded_amount_in_the_server() {
     const PAYLOAD: usize = 64 * 1024;
     const MESSAGES: usize = 1024; // 64 MiB in all
+    // A subscription reads 1 MiB at a time (the server's default batch):
+    // 16 of these payloads, each a batch of its own.
+    const BATCH: u64 = 16 * PAYLOAD as u64;
+    // The client's HTTP/2 stream window: less than one batch, so only the
+    // first batch is on its way to the client, in part.
+    const WINDOW: u32 = PAYLOAD as u32;
+    // What the server holds once it can go no further: the batch HTTP/2 is
+    // sending (up to the window), the next one hyper holds until the window
+    // opens, the two of the subscription's channel (STREAM_BUFFER in
+    // server/src/service/waiting.rs) and the one read that waits for room
+    // in it.
+    const HELD: u64 = 5 * BATCH;
+
     let store = Arc::new(CountingStore::default());
     let server =
         TestServer::start_with(default_config(), store.clone(), Arc::new(SystemClock)).await;
     let client = Client::connect(&server.address).await.expect("connect");
     let producer = client.producer("big");
-    let mut grpc = MiniKafkaClient::new(server.channel().await).max_decoding_message_size(64 << 20);
+    let channel = Endpoint::from_shared(format!("http://{}", server.address))
+        .expect("a valid URI")
+        .initial_stream_window_size(WINDOW)
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = MiniKafkaClient::new(channel).max_decoding_message_size(64 << 20);
     let mut stream = grpc
         .subscribe(subscribe_request("big", 0))
         .await
@@ -133,17 +153,16 @@ async fn a_paused_reader_holds_a_bounded_amount_in_the_server() {
             .collect();
         producer.send_batch(payloads).await.expect("send");
     }
-    // The reader has not read a thing; let the server go as far as it will.
-    let mut last = u64::MAX;
-    while store.bytes_read() != last {
-        last = store.bytes_read();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let held = store.bytes_read();
-    assert!(
-        held <= 16 << 20,
-        "the server read {held} bytes ahead of a paused reader"
-    );
+    // The reader has not read a thing: the server reads until every place
+    // that can hold a batch holds one, and then no further.
+    wait_until("the server to read as far ahead as it can", || {
+        store.bytes_read() >= HELD
+    })
+    .await;
+    assert_eq!(store.bytes_read(), HELD, "read ahead of a paused reader");
+    // Still so after the server has answered another call.
+    client.producer("other").send("x").await.expect("send");
+    assert_eq!(store.bytes_read(), HELD, "read ahead of a paused reader");
 
     let mut received = 0;
     while received < MESSAGES {
