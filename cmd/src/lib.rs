@@ -2,7 +2,7 @@
 //! only parses its arguments and calls into these, the server and the client.
 //!
 //! # Layout
-//! - [`bench`] — the producers, consumers and measurements of `mkfk-bench`.
+//! - [`bench`](mod@bench) — the producers, consumers and measurements of `mkfk-bench`.
 //! - [`batching`] — groups standard-input lines into produce batches.
 //! - [`output`] — prints consumed messages as raw lines or JSON.
 //! - [`logging`] — the tracing subscriber every binary installs.
