@@ -8,9 +8,10 @@
 //!   or a file in it;
 //! - after an open, reads return consecutive offsets from the earliest to
 //!   the next offset, and every message handed out is a checksummed record
-//!   that is in the input; a read may fail only on a sealed segment (which
-//!   start-up trusts through its index and does not scan), never on the
-//!   active one (which start-up scanned);
+//!   that is in the input; a read may fail only on damage in a sealed
+//!   segment (which start-up trusts through its index and does not scan),
+//!   never on the active one (which start-up scanned), and then with
+//!   `DataLoss` naming a first good offset after the damage;
 //! - an append works (or, only when it would be numbered past the largest
 //!   offset, 2^63 − 1, fails with an error), and a reopen returns the same
 //!   messages and the appended ones: recovery is idempotent;
@@ -35,7 +36,7 @@
 //!   a `.log.damaged`, an unknown name, or a directory.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use minikafka_backends::{
@@ -380,18 +381,27 @@ fn limits(max_messages: usize, max_bytes: usize) -> ReadLimits {
 }
 
 /// Whether a failed read is one the store may give after an open: damage
-/// in a sealed segment (any `.log` but the last, which start-up scanned).
+/// in a sealed segment (any `.log` but the last, which start-up scanned),
+/// answered as `DataLoss` with a range that starts before the last
+/// segment and a first good offset after it.
 fn sealed_damage(error: &StoreError, dir: &Path) -> bool {
-    let StoreError::Corrupt { path, .. } = error else {
+    let StoreError::DataLoss {
+        topic: damaged,
+        first_offset,
+        next_good_offset,
+    } = error
+    else {
         return false;
     };
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+    let last_base = std::fs::read_dir(dir)
         .expect("listing the topic directory")
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "log") && p.is_file())
-        .collect();
-    logs.sort();
-    path.parent() == Some(dir) && logs.last() != Some(path) && logs.contains(path)
+        .filter_map(|p| p.file_stem()?.to_str()?.parse::<u64>().ok())
+        .max();
+    *damaged == topic()
+        && first_offset < next_good_offset
+        && last_base.is_some_and(|last| *first_offset < last)
 }
 
 /// Reads everything the store holds for the topic, checking each read;

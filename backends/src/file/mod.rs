@@ -320,8 +320,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[cfg(test)]
+mod damage;
+#[cfg(test)]
 mod disk_full;
 #[cfg(test)]
 mod edge_cases;
+#[cfg(test)]
+mod faults;
 #[cfg(test)]
 mod tests;

@@ -259,8 +259,10 @@ fn insert_batch(
     let mut insert = transaction.prepare_cached(
         "INSERT INTO messages (topic_id, offset, timestamp, payload) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (offset, payload) in (first..).zip(payloads) {
-        insert.execute(params![id, offset, timestamp, &payload[..]])?;
+    // Not `(first..).zip(..)`: that steps past the last offset once more
+    // than it yields, and overflows when the batch ends at i64::MAX.
+    for (i, payload) in payloads.iter().enumerate() {
+        insert.execute(params![id, first + i as i64, timestamp, &payload[..]])?;
     }
     let next = first + payloads.len() as i64;
     let bytes: i64 = payloads.iter().map(|p| p.len() as i64).sum();
