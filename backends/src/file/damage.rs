@@ -196,7 +196,9 @@ async fn a_torn_tail_of_the_last_segment_is_not_damage() {
 async fn verify_of_a_directory_that_is_not_a_store_fails() {
     let root = tempfile::tempdir().expect("temporary directory");
     match verify(&root.path().join("missing")) {
-        Err(StoreError::Io { context, .. }) => assert!(context.contains("listing"), "{context}"),
+        Err(StoreError::Io { context, .. }) => {
+            assert!(context.contains("holds no file store"), "{context}");
+        }
         other => panic!("expected an Io error, got {other:?}"),
     }
 }

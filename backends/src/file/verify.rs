@@ -81,6 +81,15 @@ impl fmt::Display for DamagedRange {
 /// Fails only when the directory cannot be read.
 pub fn verify(root: &Path) -> Result<VerifyReport, StoreError> {
     let topics_dir = root.join(TOPICS_DIR);
+    if !topics_dir.is_dir() {
+        return Err(StoreError::io(
+            format!(
+                "{} holds no file store to check (it has no {TOPICS_DIR} directory)",
+                root.display()
+            ),
+            io::Error::from(io::ErrorKind::NotFound),
+        ));
+    }
     let mut report = VerifyReport::default();
     for (topic, dir) in sorted_entries(&topics_dir, |name| TopicName::new(name).ok())? {
         if !dir.is_dir() {
