@@ -48,6 +48,8 @@ use bytes::Bytes;
 
 pub use self::verify::{DamagedRange, VerifyReport, verify};
 
+pub(crate) use self::format::TOPICS_DIR;
+
 use self::disk::{Disk, RealDisk};
 use self::published::{Shared, Topic};
 use self::read::read_blocking;
@@ -58,8 +60,6 @@ use crate::{
     StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
 };
 
-/// The directory under the root that holds one directory per topic.
-pub(crate) const TOPICS_DIR: &str = "topics";
 /// How many sealed segments' indexes stay in memory for reads.
 const CACHED_INDEXES: usize = 64;
 

@@ -12,8 +12,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::TOPICS_DIR;
-use super::format::{self, SEGMENT_HEADER_LEN};
+use super::format::{self, SEGMENT_HEADER_LEN, TOPICS_DIR};
 use super::segment::{RecordCursor, SCAN_CHUNK, resume_after_damage};
 use crate::{StoreError, TopicName};
 
