@@ -41,19 +41,6 @@ fn stdout_lines(finished: &Finished) -> Vec<String> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create the copy");
-    for entry in fs::read_dir(from).expect("list") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
-
 fn segments(root: &Path) -> Vec<PathBuf> {
     let mut logs: Vec<PathBuf> = fs::read_dir(root.join("topics/checked"))
         .expect("the topic's directory")
@@ -87,7 +74,13 @@ async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
     assert_eq!(on_live.status.code(), Some(0), "{}", on_live.stderr);
 
     let copy = data.path().join("copy");
-    copy_dir(&live, &copy);
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&live)
+        .arg(&copy)
+        .status()
+        .expect("run cp");
+    assert!(copied.success(), "cp -a {live:?} {copy:?}: {copied}");
     let clean = verify(None, Some(&copy));
     assert_eq!(clean.status.code(), Some(0), "{}", clean.stderr);
     let lines = stdout_lines(&clean);

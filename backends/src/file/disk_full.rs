@@ -15,7 +15,8 @@ use super::disk::FaultyDisk;
 use super::*;
 use crate::test_support::{ALL, options, t, topic_dir, ts};
 
-fn open(disk: &Arc<FaultyDisk>, root: &Path, options: FileOptions) -> FileStore {
+/// A store on `disk` (also used by the other fault tests).
+pub(super) fn open(disk: &Arc<FaultyDisk>, root: &Path, options: FileOptions) -> FileStore {
     FileStore::open_on(Arc::clone(disk) as Arc<dyn Disk>, root, options).expect("open")
 }
 
@@ -34,7 +35,7 @@ async fn payloads(store: &FileStore, topic: &str) -> Vec<(u64, Bytes)> {
 }
 
 /// Every file under `root` (for "nothing left behind" checks).
-fn files(root: &Path) -> Vec<String> {
+pub(super) fn files(root: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut dirs = vec![root.to_owned()];
     while let Some(dir) = dirs.pop() {

@@ -4,19 +4,14 @@
 //! and a failed removal during retention. Each leaves nothing acknowledged
 //! lost, nothing unsynced visible, and reads going on.
 
-use std::fs;
-use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
 use super::disk::{FaultyDisk, Operation};
+use super::disk_full::{files, open};
 use super::*;
 use crate::test_support::{ALL, options, t, topic_dir, ts};
-
-fn open(disk: &Arc<FaultyDisk>, root: &Path, options: FileOptions) -> FileStore {
-    FileStore::open_on(Arc::clone(disk) as Arc<dyn Disk>, root, options).expect("open")
-}
 
 fn batch(tag: &str, messages: usize) -> Vec<Bytes> {
     (0..messages)
@@ -27,16 +22,6 @@ fn batch(tag: &str, messages: usize) -> Vec<Bytes> {
 async fn offsets(store: &FileStore, topic: &str) -> Vec<u64> {
     let read = store.read(&t(topic), 0, ALL).await.expect("read");
     read.messages.iter().map(|m| m.offset).collect()
-}
-
-/// The files in a topic's directory, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("topic directory")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn assert_stopped(result: Result<OffsetRange, StoreError>, topic: &str) {
@@ -201,7 +186,7 @@ async fn a_failed_rename_of_an_index_fails_the_roll_and_changes_nothing() {
         .await
         .expect("append");
     let dir = topic_dir(root.path(), "t");
-    let before = files(&dir);
+    let before = files(root.path());
 
     disk.fail(Operation::Rename);
     match store.append(&t("t"), batch("b", 4), ts(2)).await {
@@ -211,7 +196,11 @@ async fn a_failed_rename_of_an_index_fails_the_roll_and_changes_nothing() {
         }
         other => panic!("expected an Io error, got {other:?}"),
     }
-    assert_eq!(files(&dir), before, "no index, temporary file or segment");
+    assert_eq!(
+        files(root.path()),
+        before,
+        "no index, temporary file or segment"
+    );
     assert_eq!(offsets(&store, "t").await, vec![1, 2, 3, 4]);
 
     disk.heal(Operation::Rename);
@@ -237,7 +226,7 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
             .expect("append");
     }
     let dir = topic_dir(root.path(), "t");
-    let before = files(&dir);
+    let before = files(root.path());
 
     disk.fail(Operation::Rename);
     match store.remove_older_than(ts(3)).await {
@@ -247,7 +236,8 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
         }
         other => panic!("expected an Io error, got {other:?}"),
     }
-    assert_eq!(files(&dir), before, "no start or temporary file");
+    assert_eq!(files(root.path()), before, "no start or temporary file");
+    assert!(!dir.join(format::START_FILE).exists());
     assert_eq!(offsets(&store, "t").await, vec![1, 2, 3]);
 
     disk.heal(Operation::Rename);
@@ -261,7 +251,7 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
 
 /// A failed removal of an expired segment fails the pass, naming the
 /// file; the segment stays in the log, readable, with every later one, and
-/// the next pass deletes it. Other topics are still swept.
+/// the next pass deletes it.
 #[tokio::test]
 async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass() {
     let root = tempfile::tempdir().expect("temporary directory");
