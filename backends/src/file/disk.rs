@@ -156,6 +156,7 @@ pub(crate) use faulty::{FaultyDisk, Operation};
 
 #[cfg(test)]
 mod faulty {
+    use std::path::PathBuf;
     use std::sync::Mutex;
 
     use super::*;
@@ -186,8 +187,9 @@ mod faulty {
     pub(crate) struct FaultyDisk {
         /// Bytes that may still be written; `None` while space is unlimited.
         free: Mutex<Option<u64>>,
-        /// The operations that fail until healed.
-        failing: Mutex<Vec<Operation>>,
+        /// The operations that fail until healed, each on every path or
+        /// only under one.
+        failing: Mutex<Vec<(Operation, Option<PathBuf>)>>,
     }
 
     impl FaultyDisk {
@@ -198,20 +200,33 @@ mod faulty {
 
         /// Makes every `operation` fail, until [`FaultyDisk::heal`].
         pub(crate) fn fail(&self, operation: Operation) {
-            self.failing.lock().expect("faults").push(operation);
+            self.failing.lock().expect("faults").push((operation, None));
         }
 
-        /// Lets `operation` work again.
+        /// Makes `operation` fail on paths under `dir` only.
+        pub(crate) fn fail_under(&self, operation: Operation, dir: &Path) {
+            let failing = (operation, Some(dir.to_owned()));
+            self.failing.lock().expect("faults").push(failing);
+        }
+
+        /// Lets `operation` work again, everywhere.
         pub(crate) fn heal(&self, operation: Operation) {
             self.failing
                 .lock()
                 .expect("faults")
-                .retain(|&o| o != operation);
+                .retain(|(o, _)| *o != operation);
         }
 
-        /// `EIO` if `operation` is set to fail.
-        fn check(&self, operation: Operation) -> io::Result<()> {
-            if self.failing.lock().expect("faults").contains(&operation) {
+        /// `EIO` if `operation` is set to fail (on `path`, when it has one).
+        fn check(&self, operation: Operation, path: Option<&Path>) -> io::Result<()> {
+            let failing = self.failing.lock().expect("faults");
+            let fails = failing.iter().any(|(o, under)| {
+                *o == operation
+                    && under
+                        .as_deref()
+                        .is_none_or(|dir| path.is_some_and(|p| p.starts_with(dir)))
+            });
+            if fails {
                 return Err(io::Error::from_raw_os_error(5));
             }
             Ok(())
@@ -234,47 +249,47 @@ mod faulty {
         }
 
         fn sync_data(&self, file: &File) -> io::Result<()> {
-            self.check(Operation::SyncFile)?;
+            self.check(Operation::SyncFile, None)?;
             RealDisk.sync_data(file)
         }
 
         fn sync_all(&self, file: &File) -> io::Result<()> {
-            self.check(Operation::SyncFile)?;
+            self.check(Operation::SyncFile, None)?;
             RealDisk.sync_all(file)
         }
 
         fn set_len(&self, file: &File, len: u64) -> io::Result<()> {
-            self.check(Operation::SetLen)?;
+            self.check(Operation::SetLen, None)?;
             RealDisk.set_len(file, len)
         }
 
         fn create_new(&self, path: &Path) -> io::Result<File> {
-            self.check(Operation::CreateFile)?;
+            self.check(Operation::CreateFile, Some(path))?;
             RealDisk.create_new(path)
         }
 
         fn create_or_truncate(&self, path: &Path) -> io::Result<File> {
-            self.check(Operation::CreateFile)?;
+            self.check(Operation::CreateFile, Some(path))?;
             RealDisk.create_or_truncate(path)
         }
 
         fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-            self.check(Operation::Rename)?;
+            self.check(Operation::Rename, Some(to))?;
             RealDisk.rename(from, to)
         }
 
         fn remove_file(&self, path: &Path) -> io::Result<()> {
-            self.check(Operation::RemoveFile)?;
+            self.check(Operation::RemoveFile, Some(path))?;
             RealDisk.remove_file(path)
         }
 
         fn create_dir(&self, path: &Path) -> io::Result<()> {
-            self.check(Operation::CreateDir)?;
+            self.check(Operation::CreateDir, Some(path))?;
             RealDisk.create_dir(path)
         }
 
         fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-            self.check(Operation::CreateDir)?;
+            self.check(Operation::CreateDir, Some(path))?;
             RealDisk.create_dir_all(path)
         }
 
@@ -283,7 +298,7 @@ mod faulty {
         }
 
         fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-            self.check(Operation::SyncDir)?;
+            self.check(Operation::SyncDir, Some(dir))?;
             RealDisk.sync_dir(dir)
         }
     }

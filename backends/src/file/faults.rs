@@ -251,7 +251,7 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
 
 /// A failed removal of an expired segment fails the pass, naming the
 /// file; the segment stays in the log, readable, with every later one, and
-/// the next pass deletes it.
+/// the next pass deletes it. The pass still sweeps the other topics.
 #[tokio::test]
 async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass() {
     let root = tempfile::tempdir().expect("temporary directory");
@@ -270,7 +270,7 @@ async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass()
     let first = dir.join(format::segment_file_name(1));
     assert!(dir.join(format::segment_file_name(5)).exists(), "rolled");
 
-    disk.fail(Operation::RemoveFile);
+    disk.fail_under(Operation::RemoveFile, &dir);
     match store.remove_older_than(ts(3)).await {
         Err(StoreError::Io { context, .. }) => {
             assert!(context.contains(&*first.to_string_lossy()), "{context}");
@@ -281,14 +281,58 @@ async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass()
     assert_eq!(offsets(&store, "t").await, (1..=12).collect::<Vec<_>>());
     let info = store.describe(&t("t")).await.expect("describe");
     assert_eq!(info.earliest_offset, 1);
+    assert_eq!(
+        offsets(&store, "u").await,
+        (9..=12).collect::<Vec<_>>(),
+        "the other topic was swept"
+    );
 
     disk.heal(Operation::RemoveFile);
     let removed = store.remove_older_than(ts(3)).await.expect("retention");
-    assert_eq!(removed.messages_removed, 16, "8 of each topic");
+    assert_eq!(removed.messages_removed, 8);
     assert!(!first.exists());
     assert_eq!(offsets(&store, "t").await, (9..=12).collect::<Vec<_>>());
     drop(store);
     let reopened = open(&disk, root.path(), options);
     assert_eq!(offsets(&reopened, "t").await, (9..=12).collect::<Vec<_>>());
     assert_eq!(offsets(&reopened, "u").await, (9..=12).collect::<Vec<_>>());
+}
+
+/// A topic whose directory, first segment or directory entry cannot be
+/// made durable does not exist: the produce fails, nothing is left on
+/// disk, and the next produce creates it.
+#[tokio::test]
+async fn a_topic_that_cannot_be_created_does_not_exist() {
+    for operation in [
+        Operation::CreateDir,
+        Operation::CreateFile,
+        Operation::SyncFile,
+        Operation::SyncDir,
+    ] {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let disk = Arc::new(FaultyDisk::default());
+        let store = open(&disk, root.path(), FileOptions::default());
+        disk.fail(operation);
+        match store.append(&t("new"), batch("a", 1), ts(1)).await {
+            Err(StoreError::Io { cause, .. }) => {
+                assert_eq!(cause.raw_os_error(), Some(5), "{operation:?}");
+            }
+            other => panic!("{operation:?}: expected an Io error, got {other:?}"),
+        }
+        assert!(
+            matches!(
+                store.describe(&t("new")).await,
+                Err(StoreError::TopicNotFound(_))
+            ),
+            "{operation:?}"
+        );
+        assert_eq!(
+            files(root.path()),
+            vec![".lock".to_owned()],
+            "{operation:?}"
+        );
+        disk.heal(operation);
+        let created = store.append(&t("new"), batch("a", 1), ts(1)).await;
+        assert_eq!(created.expect("append"), OffsetRange { first: 1, last: 1 });
+    }
 }
