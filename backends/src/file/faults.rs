@@ -331,6 +331,7 @@ async fn a_topic_that_cannot_be_created_does_not_exist() {
             vec![".lock".to_owned()],
             "{operation:?}"
         );
+        assert!(!topic_dir(root.path(), "new").exists(), "{operation:?}");
         disk.heal(operation);
         let created = store.append(&t("new"), batch("a", 1), ts(1)).await;
         assert_eq!(created.expect("append"), OffsetRange { first: 1, last: 1 });
