@@ -202,3 +202,44 @@ async fn verify_of_a_directory_that_is_not_a_store_fails() {
         other => panic!("expected an Io error, got {other:?}"),
     }
 }
+
+/// A sealed segment whose records end before the end offset its index
+/// promises (its last record lost, the index rewritten to match the
+/// shorter file): the missing offsets are damage, up to the next segment.
+#[tokio::test]
+async fn records_missing_at_a_segments_end_are_damage() {
+    let root = filled_root().await;
+    let path = segment(root.path(), 11);
+    let index_path = path.with_extension("index");
+    let mut index =
+        format::decode_index(&fs::read(&index_path).expect("read index")).expect("a whole index");
+    index.log_len -= RECORD_LEN;
+    fs::write(&index_path, format::encode_index(&index)).expect("write index");
+    damage(&path, |bytes| {
+        bytes.truncate(bytes.len() - RECORD_LEN as usize)
+    });
+
+    let store = reopen(root.path());
+    assert_eq!(
+        offsets_from(&store, 1, usize::MAX).await,
+        (1..20).collect::<Vec<_>>()
+    );
+    assert_data_loss(&store, 20, 20, 21).await;
+    assert_eq!(
+        offsets_from(&store, 21, usize::MAX).await,
+        (21..=30).collect::<Vec<_>>()
+    );
+    drop(store);
+    let report = verify(root.path()).expect("verify");
+    let found: Vec<_> = report
+        .damage
+        .iter()
+        .map(|d| (d.first_offset, d.next_good_offset, d.position))
+        .collect();
+    assert_eq!(found, vec![(20, Some(21), position_of(11, 20))]);
+    assert!(
+        report.damage[0].detail.contains("ends at offset 20"),
+        "{:?}",
+        report.damage
+    );
+}
