@@ -10,7 +10,7 @@
 //! commit natural.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -76,20 +76,8 @@ pub(crate) trait GroupCommit {
 /// released while the thread waits, so a store may lend it to callers
 /// between groups (the file store appends on the caller's thread so).
 pub(crate) fn run<W: GroupCommit>(writer: &Mutex<W>, commands: &mpsc::Receiver<Command>) {
-    let lock = || writer.lock().unwrap_or_else(PoisonError::into_inner);
-    loop {
-        let first = loop {
-            let sync_due = lock().sync_due();
-            match next(commands, sync_due) {
-                Next::Command(command) => break Some(command),
-                Next::Closed => break None,
-                Next::SyncDue => lock().sync_interval(),
-            }
-        };
-        let Some(first) = first else {
-            break;
-        };
-        let mut writer = lock();
+    while let Some(first) = next_command(writer, commands) {
+        let mut writer = lock(writer);
         let mut taken = Vec::new();
         for command in group(first, commands) {
             match command {
@@ -106,7 +94,30 @@ pub(crate) fn run<W: GroupCommit>(writer: &Mutex<W>, commands: &mpsc::Receiver<C
         }
         writer.commit(&mut taken);
     }
-    lock().finish();
+    lock(writer).finish();
+}
+
+/// The next command, running the interval's sync whenever it comes due
+/// while waiting (the writer is unlocked in between). `None` once every
+/// sender is gone.
+fn next_command<W: GroupCommit>(
+    writer: &Mutex<W>,
+    commands: &mpsc::Receiver<Command>,
+) -> Option<Command> {
+    loop {
+        let sync_due = lock(writer).sync_due();
+        match next(commands, sync_due) {
+            Next::Command(command) => return Some(command),
+            Next::Closed => return None,
+            Next::SyncDue => lock(writer).sync_interval(),
+        }
+    }
+}
+
+/// The writer, also after a thread panicked holding it: a poisoned lock
+/// would otherwise fail every later command of the store.
+fn lock<W>(writer: &Mutex<W>) -> MutexGuard<'_, W> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The first command, and every command already queued behind it, up to
