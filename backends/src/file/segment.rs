@@ -446,4 +446,75 @@ mod tests {
             (0, "checksum mismatch")
         );
     }
+
+    /// Flips a byte at `at` of `file`.
+    fn flip(file: &tempfile::NamedTempFile, at: usize) {
+        let mut bytes = std::fs::read(file.path()).expect("read");
+        bytes[at] ^= 0x01;
+        std::fs::write(file.path(), bytes).expect("write");
+    }
+
+    #[test]
+    fn reading_resumes_at_the_record_after_the_damage() {
+        let (file, len) = file_of(&[(1, b"one"), (2, b"two"), (3, b"three"), (4, b"four")]);
+        let at = |k: u64| [0u64, 27, 54, 83][k as usize - 1];
+        flip(&file, at(2) as usize + RECORD_HEADER_LEN);
+        let reopened = File::open(file.path()).expect("open");
+        let resumed = resume_after_damage(&reopened, at(2), 2, &[(1, 0)], len, Some(5));
+        assert_eq!(
+            resumed.expect("io"),
+            Some(Resumption {
+                offset: 3,
+                position: at(3)
+            })
+        );
+        let unknown_end = resume_after_damage(&reopened, at(2), 2, &[], len, None);
+        assert_eq!(unknown_end.expect("io").map(|r| r.offset), Some(3));
+    }
+
+    /// An index entry past the damage is an anchor only if its record
+    /// verifies; one inside the damage is passed over for the next.
+    #[test]
+    fn index_entries_inside_the_damage_are_not_anchors() {
+        let records: Vec<(u64, Vec<u8>)> = (1..=6).map(|o| (o, vec![b'x'; 10])).collect();
+        let records: Vec<(u64, &[u8])> = records.iter().map(|(o, p)| (*o, &p[..])).collect();
+        let (file, len) = file_of(&records);
+        let at = |offset: u64| (offset - 1) * 34;
+        // Records 2 to 4 wholly zeroed: the entry for 3 points into them.
+        let mut bytes = std::fs::read(file.path()).expect("read");
+        bytes[at(2) as usize..at(5) as usize].fill(0);
+        std::fs::write(file.path(), bytes).expect("write");
+        let reopened = File::open(file.path()).expect("open");
+        let index = [(1, at(1)), (3, at(3)), (5, at(5))];
+        let resumed = resume_after_damage(&reopened, at(2), 2, &index, len, Some(7));
+        assert_eq!(
+            resumed.expect("io"),
+            Some(Resumption {
+                offset: 5,
+                position: at(5)
+            })
+        );
+    }
+
+    /// A payload that holds a whole encoded record (offset and checksum
+    /// right) is not taken for the next record: what follows it does not
+    /// lead on in sequence.
+    #[test]
+    fn a_record_inside_a_payload_is_not_where_reading_resumes() {
+        let mut embedded = Vec::new();
+        format::encode_record(&mut embedded, 3, Timestamp::from_nanos(3), b"fake", true);
+        let (file, len) = file_of(&[(1, b"one"), (2, &embedded), (3, b"real")]);
+        let second = (RECORD_HEADER_LEN + 3) as u64;
+        flip(&file, second as usize); // the second record's checksum
+        let reopened = File::open(file.path()).expect("open");
+        let resumed = resume_after_damage(&reopened, second, 2, &[], len, Some(4));
+        let third = second + (RECORD_HEADER_LEN + embedded.len()) as u64;
+        assert_eq!(
+            resumed.expect("io"),
+            Some(Resumption {
+                offset: 3,
+                position: third
+            })
+        );
+    }
 }
