@@ -9,7 +9,8 @@
 //!   [`ReadLimits`], [`ReadResult`], [`TopicInfo`].
 //! - [`topic`] — [`TopicName`], a validated topic name.
 //! - [`error`] — [`StoreError`].
-//! - [`file`] — [`FileStore`], the append-only segment log on disk.
+//! - [`file`] — [`FileStore`], the append-only segment log on disk, and
+//!   [`file::verify`], its offline check.
 //! - [`memory`] — [`MemoryStore`], everything in memory.
 //! - [`sqlite`] — [`SqliteStore`], one SQLite database file.
 //! - [`notify`] — [`AppendNotifier`], how waiting readers learn of appends.

@@ -1,6 +1,8 @@
 //! What the persistent stores share about their writer threads: the
-//! commands a thread takes, and the handle that sends them and, when the
-//! store is dropped, lets the thread finish and waits for it.
+//! commands a thread takes, the group-commit loop that serves them (each
+//! store supplies its own [`GroupCommit`] body), and the handle that sends
+//! them and, when the store is dropped, lets the thread finish and waits
+//! for it.
 //!
 //! Each store owns one writer thread, because their file and SQLite calls
 //! block: no blocking call runs on the async runtime's threads, and one
@@ -8,6 +10,7 @@
 //! commit natural.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -20,15 +23,18 @@ use crate::{OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
 /// stays bounded under a flood.
 pub(crate) const MAX_GROUP: usize = 4096;
 
+/// A batch to append, and where to send its offsets.
+pub(crate) struct AppendRequest {
+    pub(crate) topic: TopicName,
+    pub(crate) payloads: Vec<Bytes>,
+    pub(crate) now: Timestamp,
+    pub(crate) reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
+}
+
 /// A request to a writer thread; each carries where to send its answer.
 pub(crate) enum Command {
     /// Append a batch to a topic.
-    Append {
-        topic: TopicName,
-        payloads: Vec<Bytes>,
-        now: Timestamp,
-        reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
-    },
+    Append(AppendRequest),
     /// Remove messages older than the cutoff from every topic.
     RemoveOlderThan {
         cutoff: Timestamp,
@@ -40,9 +46,83 @@ pub(crate) enum Command {
     },
 }
 
+/// What a store's writer does with one group of commands; [`run`] is the
+/// loop around it that every persistent store shares.
+pub(crate) trait GroupCommit {
+    /// An append taken into the current group and not yet answered.
+    type Taken;
+
+    /// When the interval's sync is due: `None` unless the durability is an
+    /// interval and something is written but not synced.
+    fn sync_due(&self) -> Option<Instant>;
+    /// Takes one append into the group: writes it, or keeps it for
+    /// [`GroupCommit::commit`], or answers it at once if it fails.
+    fn take(&mut self, append: AppendRequest, group: &mut Vec<Self::Taken>);
+    /// Makes the appends taken so far as durable as configured, shows them
+    /// to readers, and answers each; `group` is left empty.
+    fn commit(&mut self, group: &mut Vec<Self::Taken>);
+    /// Removes, from every topic, the messages stored before `cutoff`.
+    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError>;
+    /// Makes everything written durable (a [`Command::Sync`]).
+    fn sync(&mut self) -> Result<(), StoreError>;
+    /// The interval's sync, once it is due; failures are the store's to log.
+    fn sync_interval(&mut self);
+    /// The last sync, once every sender is gone.
+    fn finish(&mut self);
+}
+
+/// Serves a writer thread's commands until every sender is gone, then
+/// lets the writer finish. The writer is locked for each group and
+/// released while the thread waits, so a store may lend it to callers
+/// between groups (the file store appends on the caller's thread so).
+pub(crate) fn run<W: GroupCommit>(writer: &Mutex<W>, commands: &mpsc::Receiver<Command>) {
+    while let Some(first) = next_command(writer, commands) {
+        let mut writer = lock(writer);
+        let mut taken = Vec::new();
+        for command in group(first, commands) {
+            match command {
+                Command::Append(append) => writer.take(append, &mut taken),
+                Command::RemoveOlderThan { cutoff, reply } => {
+                    writer.commit(&mut taken);
+                    let _ = reply.send(writer.remove_older_than(cutoff));
+                }
+                Command::Sync { reply } => {
+                    writer.commit(&mut taken);
+                    let _ = reply.send(writer.sync());
+                }
+            }
+        }
+        writer.commit(&mut taken);
+    }
+    lock(writer).finish();
+}
+
+/// The next command, running the interval's sync whenever it comes due
+/// while waiting (the writer is unlocked in between). `None` once every
+/// sender is gone.
+fn next_command<W: GroupCommit>(
+    writer: &Mutex<W>,
+    commands: &mpsc::Receiver<Command>,
+) -> Option<Command> {
+    loop {
+        let sync_due = lock(writer).sync_due();
+        match next(commands, sync_due) {
+            Next::Command(command) => return Some(command),
+            Next::Closed => return None,
+            Next::SyncDue => lock(writer).sync_interval(),
+        }
+    }
+}
+
+/// The writer, also after a thread panicked holding it: a poisoned lock
+/// would otherwise fail every later command of the store.
+fn lock<W>(writer: &Mutex<W>) -> MutexGuard<'_, W> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The first command, and every command already queued behind it, up to
 /// [`MAX_GROUP`]: one group.
-pub(crate) fn group(first: Command, commands: &mpsc::Receiver<Command>) -> Vec<Command> {
+fn group(first: Command, commands: &mpsc::Receiver<Command>) -> Vec<Command> {
     std::iter::once(first)
         .chain(std::iter::from_fn(|| commands.try_recv().ok()))
         .take(MAX_GROUP)
@@ -50,7 +130,7 @@ pub(crate) fn group(first: Command, commands: &mpsc::Receiver<Command>) -> Vec<C
 }
 
 /// What a writer should do next.
-pub(crate) enum Next {
+enum Next {
     /// Serve this command.
     Command(Command),
     /// The interval's sync is due.
@@ -62,7 +142,7 @@ pub(crate) enum Next {
 /// The next command, or [`Next::SyncDue`] once `sync_due` (interval mode,
 /// with unsynced writes) has passed. The deadline is checked before
 /// waiting, so a steady stream of commands cannot put the sync off.
-pub(crate) fn next(commands: &mpsc::Receiver<Command>, sync_due: Option<Instant>) -> Next {
+fn next(commands: &mpsc::Receiver<Command>, sync_due: Option<Instant>) -> Next {
     let Some(deadline) = sync_due else {
         return commands.recv().map_or(Next::Closed, Next::Command);
     };
@@ -124,11 +204,13 @@ impl WriterThread {
             return Err(StoreError::EmptyBatch);
         }
         let topic = topic.clone();
-        self.call(|reply| Command::Append {
-            topic,
-            payloads,
-            now,
-            reply,
+        self.call(|reply| {
+            Command::Append(AppendRequest {
+                topic,
+                payloads,
+                now,
+                reply,
+            })
         })
         .await
     }

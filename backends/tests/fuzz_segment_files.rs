@@ -53,7 +53,7 @@ fn root_with_segment(base: u64, tail: &[u8]) -> tempfile::TempDir {
 #[tokio::test]
 async fn a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     use bytes::Bytes;
-    use minikafka_backends::{FileOptions, FileStore, Store, Timestamp, TopicName};
+    use minikafka_backends::{FileOptions, FileStore, Store, StoreError, Timestamp, TopicName};
 
     let root = root_with_segment(i64::MAX as u64, b"");
     let Ok(store) = FileStore::open(root.path(), FileOptions::default()) else {
@@ -63,7 +63,14 @@ async fn a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     let t = TopicName::new("t").expect("valid");
     let batch = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
     let appended = store.append(&t, batch, now).await;
-    assert!(appended.is_err(), "numbered past i64::MAX: {appended:?}");
+    assert!(
+        matches!(
+            &appended,
+            Err(StoreError::OffsetsExhausted { topic, last_offset })
+                if *topic == t && *last_offset == i64::MAX as u64
+        ),
+        "numbered past i64::MAX: {appended:?}"
+    );
     let other = TopicName::new("other").expect("valid");
     let other = store
         .append(&other, vec![Bytes::from_static(b"x")], now)

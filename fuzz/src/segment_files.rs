@@ -8,9 +8,10 @@
 //!   or a file in it;
 //! - after an open, reads return consecutive offsets from the earliest to
 //!   the next offset, and every message handed out is a checksummed record
-//!   that is in the input; a read may fail only on a sealed segment (which
-//!   start-up trusts through its index and does not scan), never on the
-//!   active one (which start-up scanned);
+//!   that is in the input; a read may fail only on damage in a sealed
+//!   segment (which start-up trusts through its index and does not scan),
+//!   never on the active one (which start-up scanned), and then with
+//!   `DataLoss` naming a first good offset after the damage;
 //! - an append works (or, only when it would be numbered past the largest
 //!   offset, 2^63 − 1, fails with an error), and a reopen returns the same
 //!   messages and the appended ones: recovery is idempotent;
@@ -35,7 +36,7 @@
 //!   a `.log.damaged`, an unknown name, or a directory.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use minikafka_backends::{
@@ -380,18 +381,64 @@ fn limits(max_messages: usize, max_bytes: usize) -> ReadLimits {
 }
 
 /// Whether a failed read is one the store may give after an open: damage
-/// in a sealed segment (any `.log` but the last, which start-up scanned).
+/// in a sealed segment (any `.log` but the last, which start-up scanned),
+/// answered as `DataLoss` with a range that starts before the last
+/// segment and a first good offset after it.
 fn sealed_damage(error: &StoreError, dir: &Path) -> bool {
-    let StoreError::Corrupt { path, .. } = error else {
+    let StoreError::DataLoss {
+        topic: damaged,
+        first_offset,
+        next_good_offset,
+    } = error
+    else {
         return false;
     };
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+    let last_base = std::fs::read_dir(dir)
         .expect("listing the topic directory")
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "log") && p.is_file())
-        .collect();
-    logs.sort();
-    path.parent() == Some(dir) && logs.last() != Some(path) && logs.contains(path)
+        .filter_map(|p| p.file_stem()?.to_str()?.parse::<u64>().ok())
+        .max();
+    *damaged == topic()
+        && first_offset < next_good_offset
+        && last_base.is_some_and(|last| *first_offset < last)
+}
+
+/// After `DataLoss` for a read from `cursor`: the damaged range holds
+/// `cursor`, and a read from the first good offset after it works, or
+/// meets damage that sends it further on (a reader skipping damage always
+/// gets somewhere).
+async fn check_reads_on_after(store: &FileStore, error: &StoreError, cursor: u64, next: u64) {
+    let StoreError::DataLoss {
+        first_offset,
+        next_good_offset,
+        ..
+    } = *error
+    else {
+        return;
+    };
+    assert!(
+        first_offset <= cursor && cursor < next_good_offset && next_good_offset <= next,
+        "a read from {cursor} (next {next}) lost {first_offset}..{next_good_offset}"
+    );
+    match store.read(&topic(), next_good_offset, limits(1, 0)).await {
+        Ok(read) => {
+            let first = read.messages.first().map(|m| m.offset);
+            assert!(
+                first == Some(next_good_offset) || next_good_offset == next,
+                "a read from the first good offset {next_good_offset} returned {first:?}"
+            );
+        }
+        // Later damage: it must send the reader further on.
+        Err(StoreError::DataLoss {
+            next_good_offset: further,
+            ..
+        }) => assert!(
+            further > next_good_offset,
+            "damage again before {further}, not after {next_good_offset}"
+        ),
+        Err(e) => panic!("reading from the first good offset {next_good_offset}: {e}"),
+    }
 }
 
 /// Reads everything the store holds for the topic, checking each read;
@@ -431,6 +478,7 @@ async fn snapshot(store: &FileStore, checks: &Checks<'_>) -> Option<Snapshot> {
         let read = match store.read(&topic, cursor, limits(3, 64)).await {
             Ok(read) => read,
             Err(e) if sealed_damage(&e, dir) => {
+                check_reads_on_after(store, &e, cursor, next).await;
                 snapshot.unreadable = Some(cursor);
                 break;
             }
@@ -615,6 +663,18 @@ pub fn seeds() -> Vec<Vec<u8>> {
     );
     seeds.push(pack_files(0, &sealed));
     seeds.push(pack_files(FIX_RECORDS | FIX_INDEXES | FIX_START, &sealed));
+    // The same with a byte flipped inside a sealed segment, which start-up
+    // trusts through its index: reads meet it as `DataLoss`.
+    let mut damaged = sealed.clone();
+    let mut logs: Vec<&mut (String, Vec<u8>)> = damaged
+        .iter_mut()
+        .filter(|(name, _)| name.ends_with(".log"))
+        .collect();
+    assert!(logs.len() >= 3, "two sealed segments and the active one");
+    let second = &mut logs[1].1;
+    let at = second.len() * 2 / 3;
+    second[at] ^= 0x10;
+    seeds.push(pack_files(0, &damaged));
     // One active segment.
     let active = store_files(1 << 20, &batches[..5], None);
     seeds.push(pack_files(FIX_RECORDS, &active));

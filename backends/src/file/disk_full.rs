@@ -1,4 +1,4 @@
-//! A full disk, through the fault-injection seam ([`FillingDisk`]): a write
+//! A full disk, through the fault-injection seam ([`FaultyDisk`]): a write
 //! that hits `ENOSPC` fails as `StorageFull` and changes nothing — no
 //! partial record on disk or visible, no new topic, no temporary file —
 //! reads go on, retention can still free space, and once space is back
@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::disk::FillingDisk;
+use super::disk::FaultyDisk;
 use super::*;
 use crate::test_support::{ALL, options, t, topic_dir, ts};
 
-fn open(disk: &Arc<FillingDisk>, root: &Path, options: FileOptions) -> FileStore {
+/// A store on `disk` (also used by the other fault tests).
+pub(super) fn open(disk: &Arc<FaultyDisk>, root: &Path, options: FileOptions) -> FileStore {
     FileStore::open_on(Arc::clone(disk) as Arc<dyn Disk>, root, options).expect("open")
 }
 
@@ -34,7 +35,7 @@ async fn payloads(store: &FileStore, topic: &str) -> Vec<(u64, Bytes)> {
 }
 
 /// Every file under `root` (for "nothing left behind" checks).
-fn files(root: &Path) -> Vec<String> {
+pub(super) fn files(root: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut dirs = vec![root.to_owned()];
     while let Some(dir) = dirs.pop() {
@@ -67,7 +68,7 @@ fn assert_storage_full(result: Result<OffsetRange, StoreError>) {
 async fn an_append_that_fills_the_disk_leaves_no_trace_and_works_once_space_returns() {
     for durability in [Durability::Always, Durability::Never] {
         let root = tempfile::tempdir().expect("temporary directory");
-        let disk = Arc::new(FillingDisk::default());
+        let disk = Arc::new(FaultyDisk::default());
         let options = FileOptions {
             durability,
             ..FileOptions::default()
@@ -121,7 +122,7 @@ async fn an_append_that_fills_the_disk_leaves_no_trace_and_works_once_space_retu
 #[tokio::test]
 async fn a_topic_that_cannot_be_created_for_lack_of_space_does_not_exist() {
     let root = tempfile::tempdir().expect("temporary directory");
-    let disk = Arc::new(FillingDisk::default());
+    let disk = Arc::new(FaultyDisk::default());
     let store = open(&disk, root.path(), FileOptions::default());
     disk.set_free(Some(0));
     assert_storage_full(store.append(&t("new"), batch(b'a', 1), ts(1)).await);
@@ -139,7 +140,7 @@ async fn a_topic_that_cannot_be_created_for_lack_of_space_does_not_exist() {
 #[tokio::test]
 async fn a_roll_that_cannot_write_its_index_fails_whole_and_is_retried() {
     let root = tempfile::tempdir().expect("temporary directory");
-    let disk = Arc::new(FillingDisk::default());
+    let disk = Arc::new(FaultyDisk::default());
     let options = options(200);
     let store = open(&disk, root.path(), options);
     store
@@ -171,7 +172,7 @@ async fn a_roll_that_cannot_write_its_index_fails_whole_and_is_retried() {
 #[tokio::test]
 async fn retention_frees_whole_segments_on_a_full_disk() {
     let root = tempfile::tempdir().expect("temporary directory");
-    let disk = Arc::new(FillingDisk::default());
+    let disk = Arc::new(FaultyDisk::default());
     let options = options(200);
     let store = open(&disk, root.path(), options);
     for (i, tag) in [b'a', b'b', b'c'].into_iter().enumerate() {
@@ -219,7 +220,7 @@ async fn payloads_from(store: &FileStore, from: u64) -> Vec<u64> {
 #[tokio::test]
 async fn a_store_opens_on_a_full_disk_even_when_an_index_cannot_be_saved() {
     let root = tempfile::tempdir().expect("temporary directory");
-    let disk = Arc::new(FillingDisk::default());
+    let disk = Arc::new(FaultyDisk::default());
     let options = options(200);
     let store = open(&disk, root.path(), options);
     for tag in [b'a', b'b'] {

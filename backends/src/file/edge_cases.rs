@@ -1,8 +1,8 @@
-//! Edge cases of the file store found in review, each pinned by a test
-//! that failed before its fix: the start position across rolls and
-//! retention, cutoffs that go back, start files past the end of a cut log,
-//! stray files among the topics, and damage inside the active segment.
-//! The comment above each test says what went wrong.
+//! Edge cases of the file store found in review and by fuzzing, each
+//! pinned by a test: the start position across rolls and retention,
+//! cutoffs that go back, start files past the end of a cut log, stray
+//! files among the topics, and damage inside the active segment. The
+//! comment above each test states the invariant it holds.
 
 use std::fs;
 use std::future::Future;
@@ -81,13 +81,11 @@ async fn append_in_one_group(
     futures::future::join_all(futures).await
 }
 
-/// Was a bug: `publish` (writer.rs) resets `start_position` to the segment
-/// header whenever a roll was published and the start was at the end of the
-/// published active segment. But when the same group first appended to that
-/// segment (batch A, no roll) and then rolled (batch B), the start record
-/// (A's first) is in the sealed segment at its old length, not at byte 16.
-/// Reads from the start then fail with `Corrupt` (they look for offset 2 at
-/// byte 16, where offset 1 sits).
+/// The start position always points at the start offset's record, also
+/// when everything had expired and one group then appends to the active
+/// segment (batch A) and rolls it (batch B): the start record (A's first)
+/// stays in the sealed segment at its old length, not at its first byte,
+/// and reads from the start return it.
 #[tokio::test]
 async fn start_position_after_everything_expired_and_a_group_that_appends_then_rolls() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -132,13 +130,11 @@ async fn start_position_after_everything_expired_and_a_group_that_appends_then_r
     assert_eq!(payloads, vec![(2, a), (3, b)]);
 }
 
-/// Was a bug: the wrong `start_position` makes the next
-/// retention pass count the long-expired record's bytes again, so
-/// `bytes_removed` exceeds `size_bytes` and `view.size_bytes -= bytes`
-/// (writer.rs `expire`) underflows: the writer thread panics and the store
-/// answers every later command with `Closed` (in release: a wrapped size).
+/// Retention after such a group counts each removed record's bytes once:
+/// `bytes_removed` never exceeds `size_bytes`, the sizes stay exact, and
+/// the writer goes on taking commands.
 #[tokio::test]
-async fn retention_after_the_start_position_was_misplaced_by_a_roll() {
+async fn retention_after_a_group_that_appends_then_rolls_counts_each_byte_once() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(dir.path(), options(200)).expect("open");
     store
@@ -173,14 +169,12 @@ async fn retention_after_the_start_position_was_misplaced_by_a_roll() {
     assert_eq!((info.message_count, info.size_bytes), (0, 0));
 }
 
-/// Was a bug: `expire` (writer.rs) takes as "partial" segment the first sealed
-/// segment that is not wholly older than the cutoff, assuming the start lies
-/// in it or before it. After everything in a segment expired and the topic
-/// rolled, that segment stays (sealed, before the start) until a cutoff
-/// passes its newest timestamp; a pass with an earlier cutoff (the clock
-/// stepped back, or a restart with a longer retention) scans it from the
-/// start's position expecting the start's offset and reports `Corrupt`.
-/// The error aborts the whole pass, so later topics are not swept at all.
+/// A retention pass whose cutoff is earlier than the last one's (the clock
+/// stepped back, or a restart with a longer retention) finds nothing to
+/// remove and no damage, also when a sealed segment lies wholly before the
+/// start: the records scanned for expiry are always those from the start
+/// on, in the segment that holds the start. The same pass sweeps every
+/// other topic.
 #[tokio::test]
 async fn an_earlier_cutoff_after_a_roll_is_not_corruption() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -213,15 +207,14 @@ async fn an_earlier_cutoff_after_a_roll_is_not_corruption() {
     );
 }
 
-/// Was a bug: when recovery finds the start file past the end of the log (the
-/// log was cut by MINIKAFKA_RECOVERY=truncate, or a power cut took an
-/// unsynced tail while the start file had been synced), `open_topic`
-/// (recovery.rs) clamps the start in memory only. The stale start file stays
-/// on disk; after new appends reuse those offsets, the next restart moves
-/// the start back to the stale offset and hides messages that were
-/// acknowledged after the first restart.
+/// A start file past the end of the log (the log was cut by
+/// MINIKAFKA_RECOVERY=truncate, or a power cut took an unsynced tail while
+/// the start file had been synced) is rewritten at the end of the log by
+/// recovery, on disk and not only in memory: messages acknowledged after
+/// that restart, at the offsets it pointed past, stay readable after the
+/// next one.
 #[tokio::test]
-async fn a_start_file_past_a_truncated_log_hides_later_messages() {
+async fn a_start_file_past_a_truncated_log_does_not_hide_later_messages() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let opts = options(100); // 3 records of 27 bytes per segment
     let store = FileStore::open(dir.path(), opts).expect("open");
@@ -271,12 +264,11 @@ async fn a_start_file_past_a_truncated_log_hides_later_messages() {
     );
 }
 
-/// Was a bug: with MINIKAFKA_FSYNC=<interval> the start
-/// file is written durably while the records it points past may not be
-/// synced yet. Simulated here by cutting the unsynced tail off after a clean
-/// close.
+/// The same holds when the start file points past a tail lost because it
+/// was never synced (MINIKAFKA_FSYNC=<interval>), simulated here by
+/// cutting the tail off after a clean close.
 #[tokio::test]
-async fn a_start_file_past_a_lost_unsynced_tail_hides_later_messages() {
+async fn a_start_file_past_a_lost_unsynced_tail_does_not_hide_later_messages() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let opts = FileOptions {
         durability: Durability::Interval(Duration::from_secs(3600)),
@@ -322,15 +314,12 @@ async fn a_start_file_past_a_lost_unsynced_tail_hides_later_messages() {
     );
 }
 
-/// Was a bug: the start file of a topic whose every message expired holds
-/// (end offset, length of the then-active segment). After a roll that
-/// position belongs to the previous segment, but recovery's
-/// `position_holds` (recovery.rs) checks it against the segment that now
-/// holds the start, and only compares the 8 bytes where an offset would be:
-/// a payload that happens to hold that number there makes recovery trust a
-/// position in the middle of a record. Reads from the start then fail with
-/// `Corrupt` and `size_bytes` is wrong (with other sizes the subtraction in
-/// `payload_bytes` can underflow).
+/// Recovery trusts a start file's position only if a whole, checksummed
+/// record with the start offset begins there, in the segment that holds
+/// the start: a stale position (the start file of a topic whose every
+/// message expired, after a roll) that lands inside a payload that merely
+/// looks like a record header is located afresh, so reads from the start
+/// work and `size_bytes` is exact.
 #[tokio::test]
 async fn a_stale_start_position_is_not_trusted_because_a_payload_looks_like_a_header() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -364,11 +353,9 @@ async fn a_stale_start_position_is_not_trusted_because_a_payload_looks_like_a_he
     assert_eq!(info.size_bytes, 64);
 }
 
-/// Was a bug: a plain file in `topics/` whose name is a valid topic name (a
-/// README, a note, `lost+found`-like debris) stops the store from opening:
-/// `FileStore::open` hands it to `open_topic`, whose `read_dir` fails with
-/// "Not a directory". Non-topic entries are meant to be skipped with a
-/// warning.
+/// A plain file in `topics/` whose name is a valid topic name (a README, a
+/// note, `lost+found`-like debris) is skipped with a warning: it does not
+/// keep the store from opening.
 #[tokio::test]
 async fn a_stray_file_in_the_topics_directory_does_not_stop_opening() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -384,13 +371,9 @@ async fn a_stray_file_in_the_topics_directory_does_not_stop_opening() {
     assert_eq!(read_offsets(&store, "t", 0).await.expect("read"), vec![1]);
 }
 
-/// Was a bug: `expire` (writer.rs) returns early when the start does
-/// not move (`if new_start == start { return ... }`), before deleting the
-/// sealed segments it found wholly expired. A segment whose messages all
-/// expired while it was active, and which was then rolled, lies entirely
-/// before the start: the pass that finds it older than the cutoff moves no
-/// start, so the file is kept (and stays in `view.sealed`, which is what
-/// BUG 2 trips over) until some record of the next segment expires.
+/// A sealed segment wholly before the start (its messages all expired while
+/// it was active, then it was rolled) is deleted by the first pass whose
+/// cutoff it is older than, even though that pass moves no start.
 #[tokio::test]
 async fn a_wholly_expired_sealed_segment_before_the_start_is_deleted() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -455,16 +438,17 @@ async fn corruption_in_the_middle_of_the_active_segment_keeps_the_cut_bytes() {
     );
 }
 
-/// Found by the `segment_decode` fuzz target: a topic directory holding a
-/// start file but no segment (not a state the store leaves, but one a hand
-/// or a bad restore can) opened as no topic; the first append created the
-/// topic there, and after a restart the old start file hid that message.
+/// A topic directory holding a start file but no segment (not a state the
+/// store leaves, but one a hand or a bad restore can; found by the
+/// `segment_decode` fuzz target) opens as no topic, and the stale start
+/// file never hides the messages of a topic created there: they survive a
+/// restart.
 #[tokio::test]
 async fn a_stale_start_file_without_segments_does_not_hide_a_new_topic() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let topic = topic_dir(dir.path(), "t");
     fs::create_dir_all(&topic).expect("topic directory");
-    fs::write(topic.join(START_FILE), format::encode_start(2, 40)).expect("start file");
+    fs::write(topic.join(format::START_FILE), format::encode_start(2, 40)).expect("start file");
     let store = FileStore::open(dir.path(), options(1 << 20)).expect("open");
     let appended = store
         .append(&t("t"), vec![Bytes::from_static(b"appended")], ts(1))

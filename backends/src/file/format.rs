@@ -33,6 +33,11 @@ pub const INDEX_HEADER_LEN: usize = 44;
 /// One index entry: an offset (u64) and its record's position (u64).
 pub const INDEX_ENTRY_LEN: usize = 16;
 
+/// The directory under the root that holds one directory per topic.
+pub const TOPICS_DIR: &str = "topics";
+/// The name of the file, in a topic's directory, holding its first
+/// readable offset (once retention moved it).
+pub const START_FILE: &str = "start";
 /// The first bytes of a topic's start file.
 pub const START_MAGIC: &[u8; 8] = b"MKFKSTR1";
 /// Start file: magic, start offset (u64), its position in its segment

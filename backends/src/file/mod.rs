@@ -17,48 +17,49 @@
 //!   more than a small write into the page cache is done by the caller
 //!   instead, when the writer is free ([`writer::Writer::append_here`]);
 //!   nothing that can block for long runs on the async runtime's threads.
-//! - Reads run on tokio's blocking pool against the published view
-//!   ([`topic`]), which holds only data as durable as configured: with
-//!   `Durability::Always` a reader never sees a message a power cut could
-//!   take back, so an offset once seen is never handed out again.
-//! - [`recovery`] opens each topic at start-up.
+//! - Reads ([`read`]) run on tokio's blocking pool against the published
+//!   view ([`published`]), which holds only data as durable as configured:
+//!   with `Durability::Always` a reader never sees a message a power cut
+//!   could take back, so an offset once seen is never handed out again.
+//! - [`retention`] moves a topic's start and deletes expired segments, on
+//!   the writer thread.
+//! - [`recovery`] opens each topic at start-up; [`verify`] checks a data
+//!   directory offline.
+//! - [`segment`] creates segment files and reads and indexes their
+//!   records; [`format`] is their byte layout; every change to the file
+//!   system goes through [`disk`], the fault-injection seam.
 
 mod disk;
 mod format;
+mod published;
+mod read;
 mod recovery;
+mod retention;
 mod segment;
-mod topic;
+mod verify;
 mod writer;
 
-use std::collections::BTreeMap;
-use std::fs::{self, File};
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use self::verify::{DamagedRange, VerifyReport, verify};
+
+pub(crate) use self::format::TOPICS_DIR;
+
 use self::disk::{Disk, RealDisk};
-use self::format::SEGMENT_HEADER_LEN;
-use self::segment::RecordCursor;
-use self::topic::{Topic, index_lookup};
+use self::published::{Shared, Topic};
+use self::read::read_blocking;
 use self::writer::Writer;
-use crate::writer_thread::{Command, WriterThread};
+use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
-    AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
+    AppendNotifier, Durability, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
     StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
 };
 
-/// The name of the file holding a topic's first readable offset.
-const START_FILE: &str = "start";
-/// The directory under the root that holds one directory per topic.
-pub(crate) const TOPICS_DIR: &str = "topics";
-/// An index entry is added at least this many bytes apart, so a read
-/// starts at most this far before its first record.
-const INDEX_INTERVAL: u64 = 4096;
-/// How much a recovery or retention scan reads at a time.
-const SCAN_CHUNK: usize = 256 * 1024;
 /// How many sealed segments' indexes stay in memory for reads.
 const CACHED_INDEXES: usize = 64;
 
@@ -104,21 +105,6 @@ pub struct FileStore {
     thread: WriterThread,
 }
 
-/// A sealed segment's sparse index: (offset, position) pairs, ascending.
-type IndexEntries = Arc<Vec<(u64, u64)>>;
-
-/// What readers and the writer share.
-#[derive(Debug)]
-struct Shared {
-    /// Every published topic.
-    topics: RwLock<BTreeMap<TopicName, Arc<Topic>>>,
-    /// Wakes readers waiting for appends; the writer announces each
-    /// publish.
-    notifier: AppendNotifier,
-    /// Recently used indexes of sealed segments, by segment path.
-    index_cache: Mutex<lru::LruCache<PathBuf, IndexEntries>>,
-}
-
 impl FileStore {
     /// Opens (creating if needed) the store in `root`, recovering every
     /// topic. Fails if another store has `root` open, or on damage that
@@ -130,13 +116,13 @@ impl FileStore {
     /// [`FileStore::open`], writing through `disk` (the fault-injection seam).
     fn open_on(disk: Arc<dyn Disk>, root: &Path, options: FileOptions) -> Result<Self, StoreError> {
         let topics_dir = root.join(TOPICS_DIR);
-        fs::create_dir_all(&topics_dir)
+        disk.create_dir_all(&topics_dir)
             .map_err(|e| StoreError::io(format!("creating {}", topics_dir.display()), e))?;
         let lock = crate::lock::lock_root(root)?;
-        sync_dir(root)?;
+        disk::sync_dir(&*disk, root)?;
 
         let mut recovered = Vec::new();
-        let entries = fs::read_dir(&topics_dir)
+        let entries = std::fs::read_dir(&topics_dir)
             .map_err(|e| StoreError::io(format!("listing {}", topics_dir.display()), e))?;
         for entry in entries {
             let entry = entry
@@ -182,7 +168,7 @@ impl FileStore {
         let thread = {
             let writer = Arc::clone(&writer);
             WriterThread::spawn("mkfk-file-writer", move |commands| {
-                writer::run(&writer, commands)
+                writer_thread::run(&writer, &commands)
             })?
         };
         Ok(Self {
@@ -215,20 +201,20 @@ impl FileStore {
                 let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
                 (view.start_offset, view.next_offset(), view.size_bytes)
             };
-            let oldest = if start < next {
-                let first = read_blocking(
-                    &shared,
-                    &name,
-                    &topic,
-                    start,
-                    ReadLimits {
-                        max_messages: 1,
-                        max_bytes: 0,
-                    },
-                )?;
-                first.messages.first().map(|m| m.timestamp)
-            } else {
+            let first = ReadLimits {
+                max_messages: 1,
+                max_bytes: 0,
+            };
+            let oldest = if start == next {
                 None
+            } else {
+                match read_blocking(&shared, &name, &topic, start, first) {
+                    Ok(first) => first.messages.first().map(|m| m.timestamp),
+                    // The oldest message is damaged: its time is unknown,
+                    // and the topic is still described.
+                    Err(StoreError::DataLoss { .. }) => None,
+                    Err(error) => return Err(error),
+                }
             };
             Ok(TopicInfo {
                 name,
@@ -252,13 +238,10 @@ impl Store for FileStore {
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
         if let Some(large) = payloads.iter().find(|p| p.len() > format::MAX_PAYLOAD_LEN) {
-            return Err(StoreError::io(
-                format!(
-                    "a payload of {} bytes is over the file store's record limit",
-                    large.len()
-                ),
-                std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            ));
+            return Err(StoreError::MessageTooLarge {
+                size: large.len(),
+                limit: format::MAX_PAYLOAD_LEN,
+            });
         }
         if payloads.is_empty() {
             return Err(StoreError::EmptyBatch);
@@ -336,207 +319,13 @@ async fn blocking<T: Send + 'static>(
     })?
 }
 
-/// Reads from a topic's published view: finds each segment and the indexed
-/// position before the first wanted record, then reads forward.
-fn read_blocking(
-    shared: &Shared,
-    name: &TopicName,
-    topic: &Topic,
-    from: u64,
-    limits: ReadLimits,
-) -> Result<ReadResult, StoreError> {
-    let (mut start, mut next) = {
-        let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
-        (view.start_offset, view.next_offset())
-    };
-    if from > next {
-        return Err(StoreError::OffsetOutOfRange {
-            topic: name.clone(),
-            requested: from,
-            next_offset: next,
-        });
-    }
-    let max_messages = limits.max_messages.max(1);
-    let chunk = (limits.max_bytes.min(4 << 20)
-        + max_messages.min(10_000) * format::RECORD_HEADER_LEN)
-        .clamp(4096, 8 << 20);
-    let mut cursor = from.max(start);
-    let mut messages = Vec::new();
-    let mut bytes = 0usize;
-    'segments: while cursor < next && messages.len() < max_messages {
-        let (segment, hint) = {
-            let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
-            (start, next) = (view.start_offset, view.next_offset());
-            // Retention may have moved the start since the last segment.
-            cursor = cursor.max(start);
-            if cursor >= next {
-                break;
-            }
-            let segment = view.segment_of(cursor).clone();
-            let hint = if cursor == view.start_offset {
-                Some((view.start_offset, view.start_position))
-            } else if segment.base == view.active.base {
-                index_lookup(&view.active_index, cursor)
-            } else {
-                None
-            };
-            (segment, hint)
-        };
-        let (offset, position) = match hint {
-            Some(hint) => hint,
-            None => sealed_index_lookup(shared, &segment.path, segment.base, cursor),
-        };
-        let mut records =
-            RecordCursor::new(&segment.file, position, segment.len, Some(offset), chunk);
-        loop {
-            let record = match records.next_record() {
-                Err(e) => {
-                    return Err(StoreError::io(
-                        format!("reading {}", segment.path.display()),
-                        e,
-                    ));
-                }
-                Ok(Err(damage)) => {
-                    tracing::error!(file = %segment.path.display(), position = damage.position, reason = %damage.reason, "corrupt record");
-                    return Err(StoreError::Corrupt {
-                        path: segment.path.clone(),
-                        position: damage.position,
-                        detail: damage.reason,
-                    });
-                }
-                // The segment's records are exhausted: on to the next one.
-                // Ending short of its end offset would loop forever, so it
-                // is reported instead.
-                Ok(Ok(None)) if cursor >= segment.end => continue 'segments,
-                Ok(Ok(None)) => {
-                    let detail = format!("the segment ends before offset {cursor}");
-                    return Err(StoreError::Corrupt {
-                        path: segment.path.clone(),
-                        position: segment.len,
-                        detail,
-                    });
-                }
-                Ok(Ok(Some(record))) => record,
-            };
-            if record.header.offset < cursor {
-                continue;
-            }
-            let full = messages.len() >= max_messages
-                || (!messages.is_empty() && bytes + record.payload.len() > limits.max_bytes);
-            if full || record.header.offset >= next {
-                break 'segments;
-            }
-            bytes += record.payload.len();
-            cursor = record.header.offset + 1;
-            messages.push(Message {
-                offset: record.header.offset,
-                timestamp: record.header.timestamp,
-                payload: record.payload,
-            });
-        }
-    }
-    // Retention may have moved the start while this read was under way;
-    // the reply never claims an earliest offset above what it returns.
-    let earliest_offset = messages
-        .first()
-        .map_or(start, |m: &Message| m.offset.min(start));
-    Ok(ReadResult {
-        messages,
-        earliest_offset,
-        next_offset: next,
-    })
-}
-
-/// The indexed (offset, position) at or before `offset` in a sealed
-/// segment, through the cache; the segment's first record if its index
-/// cannot be read (the read is then slower, not wrong).
-fn sealed_index_lookup(shared: &Shared, path: &Path, base: u64, offset: u64) -> (u64, u64) {
-    let cached = shared
-        .index_cache
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(path)
-        .cloned();
-    let entries = match cached {
-        Some(entries) => entries,
-        None => {
-            let index_path = path.with_extension("index");
-            match fs::read(&index_path)
-                .ok()
-                .and_then(|bytes| format::decode_index(&bytes))
-            {
-                Some(index) => {
-                    let entries = Arc::new(index.entries);
-                    let mut cache = shared
-                        .index_cache
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    cache.put(path.to_owned(), Arc::clone(&entries));
-                    entries
-                }
-                None => {
-                    // Remembered, so the warning comes once and not per read.
-                    tracing::warn!(file = %index_path.display(), "index unreadable; reads of this segment start at its first record");
-                    let entries = Arc::new(vec![(base, SEGMENT_HEADER_LEN)]);
-                    let mut cache = shared
-                        .index_cache
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    cache.put(path.to_owned(), Arc::clone(&entries));
-                    entries
-                }
-            }
-        }
-    };
-    index_lookup(&entries, offset).unwrap_or((base, SEGMENT_HEADER_LEN))
-}
-
-/// Makes a directory's entries (files created, renamed or deleted in it)
-/// durable.
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))
-}
-
-/// Replaces `path` with `bytes` so that a crash leaves either the old file
-/// or the new one, never a mix: write a temporary file, sync it, rename it
-/// over, sync the directory. With `durable` false the syncs are skipped
-/// (the rename is still atomic, but a power cut may undo it). On failure
-/// the temporary file is removed, so a full disk gets its space back.
-fn write_atomically(
-    disk: &dyn Disk,
-    path: &Path,
-    bytes: &[u8],
-    durable: bool,
-) -> Result<(), StoreError> {
-    let temporary = path.with_extension("tmp");
-    let written = File::create(&temporary)
-        .map_err(|e| StoreError::io(format!("creating {}", temporary.display()), e))
-        .and_then(|file| {
-            disk.write_at(&file, bytes, 0)
-                .map_err(|e| StoreError::io(format!("writing {}", temporary.display()), e))?;
-            if durable {
-                file.sync_data()
-                    .map_err(|e| StoreError::io(format!("syncing {}", temporary.display()), e))?;
-            }
-            fs::rename(&temporary, path)
-                .map_err(|e| StoreError::io(format!("renaming {}", temporary.display()), e))
-        });
-    if written.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    written?;
-    if durable {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        sync_dir(dir)?;
-    }
-    Ok(())
-}
-
+#[cfg(test)]
+mod damage;
 #[cfg(test)]
 mod disk_full;
 #[cfg(test)]
 mod edge_cases;
+#[cfg(test)]
+mod faults;
 #[cfg(test)]
 mod tests;

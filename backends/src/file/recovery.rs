@@ -13,92 +13,12 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::disk::Disk;
-use super::format::{self, SEGMENT_HEADER_LEN, SegmentIndex};
-use super::segment::{Damage, RecordCursor};
-use super::topic::{SegmentView, Topic, TopicView, payload_bytes};
-use super::{INDEX_INTERVAL, Recovery, SCAN_CHUNK, sync_dir, write_atomically};
-use crate::{StoreError, Timestamp};
-
-/// What a scan of one segment found.
-#[derive(Debug)]
-pub struct Scan {
-    /// The offset after the last whole batch.
-    pub end_offset: u64,
-    /// The length up to the end of the last whole batch.
-    pub good_len: u64,
-    /// The timestamp of the last whole batch.
-    pub newest_timestamp: Timestamp,
-    /// Sparse index entries of the records up to `good_len`.
-    pub index: Vec<(u64, u64)>,
-    /// What stopped the scan before the file's end, if anything.
-    pub damage: Option<Damage>,
-}
-
-/// Adds an index entry every [`INDEX_INTERVAL`] bytes, and for the first
-/// record, as records are appended or scanned.
-#[derive(Debug, Default, Clone)]
-pub struct IndexBuilder {
-    /// The entries so far.
-    pub entries: Vec<(u64, u64)>,
-}
-
-impl IndexBuilder {
-    /// Notes a record at `position` with `offset`.
-    pub fn observe(&mut self, offset: u64, position: u64) {
-        let due = self
-            .entries
-            .last()
-            .is_none_or(|&(_, last)| position >= last + INDEX_INTERVAL);
-        if due {
-            self.entries.push((offset, position));
-        }
-    }
-}
-
-/// Reads every record of a segment from its header to `len`, checking each.
-pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Scan, StoreError> {
-    let mut cursor = RecordCursor::new(file, SEGMENT_HEADER_LEN, len, Some(base), SCAN_CHUNK);
-    let mut builder = IndexBuilder::default();
-    let mut scan = Scan {
-        end_offset: base,
-        good_len: SEGMENT_HEADER_LEN,
-        newest_timestamp: Timestamp::default(),
-        index: Vec::new(),
-        damage: None,
-    };
-    loop {
-        match cursor
-            .next_record()
-            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?
-        {
-            Ok(Some(record)) => {
-                builder.observe(record.header.offset, record.position);
-                if record.header.batch_end {
-                    scan.end_offset = record.header.offset + 1;
-                    scan.good_len = cursor.position();
-                    scan.newest_timestamp = record.header.timestamp;
-                }
-            }
-            Ok(None) => break,
-            Err(damage) => {
-                scan.damage = Some(damage);
-                break;
-            }
-        }
-    }
-    if scan.damage.is_none() && scan.good_len < len {
-        scan.damage = Some(Damage {
-            position: scan.good_len,
-            reason: "the last batch is incomplete".into(),
-        });
-    }
-    builder
-        .entries
-        .retain(|&(offset, _)| offset < scan.end_offset);
-    scan.index = builder.entries;
-    Ok(scan)
-}
+use super::Recovery;
+use super::disk::{Disk, sync_dir, write_atomically};
+use super::format::{self, SEGMENT_HEADER_LEN, START_FILE, SegmentIndex};
+use super::published::{SegmentView, Topic, TopicView};
+use super::segment::{Damage, IndexBuilder, RecordCursor, SCAN_CHUNK, empty_segment, scan_segment};
+use crate::StoreError;
 
 /// A recovered topic: its published state, and the active segment's
 /// index as the writer continues it.
@@ -126,10 +46,10 @@ pub fn open_topic(
             bases.push(base);
         } else if file_name.ends_with(".tmp") {
             // Left by a crash before its rename: the rename never happened.
-            let _ = fs::remove_file(entry.path());
+            let _ = disk.remove_file(&entry.path());
         } else if !(file_name.ends_with(".index")
             || file_name.ends_with(".damaged")
-            || file_name == super::START_FILE)
+            || file_name == START_FILE)
         {
             tracing::warn!(file = %entry.path().display(), "ignoring a file the file store did not write");
         }
@@ -148,21 +68,17 @@ pub fn open_topic(
             Ok(segment) => sealed.push_back(segment),
             Err((file, path, good_len, damage)) => {
                 if recovery != Recovery::Truncate {
-                    return Err(StoreError::Corrupt {
-                        path,
-                        position: damage.position,
-                        detail: damage.reason,
-                    });
+                    return Err(damage.into_corrupt(&path));
                 }
                 tracing::warn!(
                     file = %path.display(), position = damage.position, reason = %damage.reason,
                     "MINIKAFKA_RECOVERY=truncate: cutting the log here; later segments are deleted"
                 );
                 for &later in &bases[i + 1..] {
-                    remove_segment_files(dir, later)?;
+                    remove_segment_files(disk, dir, later)?;
                 }
-                truncate(&file, good_len, &path)?;
-                sync_dir(dir)?;
+                truncate(disk, &file, good_len, &path)?;
+                sync_dir(disk, dir)?;
                 active_base = base;
                 break;
             }
@@ -174,7 +90,7 @@ pub fn open_topic(
 
     let first = sealed.front().unwrap_or(&active);
     let (mut start_offset, mut start_position) = (first.base, SEGMENT_HEADER_LEN);
-    match fs::read(dir.join(super::START_FILE)) {
+    match fs::read(dir.join(START_FILE)) {
         Ok(bytes) => match format::decode_start(&bytes) {
             Some((offset, position)) if offset >= first.base => {
                 (start_offset, start_position) = (offset, position)
@@ -187,7 +103,7 @@ pub fn open_topic(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
             return Err(StoreError::io(
-                format!("reading {}", dir.join(super::START_FILE).display()),
+                format!("reading {}", dir.join(START_FILE).display()),
                 e,
             ));
         }
@@ -217,9 +133,9 @@ pub fn open_topic(
         // Recorded now, so the start is not found past the end again once
         // new messages fill the offsets up to it.
         let start = format::encode_start(view.start_offset, view.start_position);
-        write_atomically(disk, &dir.join(super::START_FILE), &start, true)?;
+        write_atomically(disk, &dir.join(START_FILE), &start, true)?;
     }
-    view.size_bytes = size_bytes(&view);
+    view.size_bytes = view.readable_bytes();
     Ok(Some(Recovered {
         topic: Arc::new(Topic {
             dir: dir.to_owned(),
@@ -227,23 +143,6 @@ pub fn open_topic(
         }),
         active_index,
     }))
-}
-
-/// The payload bytes from the start offset to the end.
-pub fn size_bytes(view: &TopicView) -> u64 {
-    view.sealed
-        .iter()
-        .chain(std::iter::once(&view.active))
-        .filter(|s| s.end > view.start_offset)
-        .map(|s| {
-            let (from, position) = if s.base <= view.start_offset {
-                (view.start_offset, view.start_position)
-            } else {
-                (s.base, SEGMENT_HEADER_LEN)
-            };
-            payload_bytes(position, s.len, s.end - from)
-        })
-        .sum()
 }
 
 /// Whether the record at `position` in the segment holding `offset` has it.
@@ -278,13 +177,7 @@ pub fn locate(view: &TopicView, offset: u64) -> Result<u64, StoreError> {
             Ok(Some(record)) if record.header.offset == offset => return Ok(position),
             Ok(Some(_)) => {}
             Ok(None) => return Ok(segment.len),
-            Err(damage) => {
-                return Err(StoreError::Corrupt {
-                    path: segment.path.clone(),
-                    position: damage.position,
-                    detail: damage.reason,
-                });
-            }
+            Err(damage) => return Err(damage.into_corrupt(&segment.path)),
         }
     }
 }
@@ -303,19 +196,19 @@ fn file_len(file: &File, path: &Path) -> Result<u64, StoreError> {
         .map_err(|e| StoreError::io(format!("reading the size of {}", path.display()), e))
 }
 
-fn truncate(file: &File, len: u64, path: &Path) -> Result<(), StoreError> {
-    file.set_len(len)
+fn truncate(disk: &dyn Disk, file: &File, len: u64, path: &Path) -> Result<(), StoreError> {
+    disk.set_len(file, len)
         .map_err(|e| StoreError::io(format!("truncating {}", path.display()), e))?;
-    file.sync_all()
+    disk.sync_all(file)
         .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))
 }
 
-fn remove_segment_files(dir: &Path, base: u64) -> Result<(), StoreError> {
+fn remove_segment_files(disk: &dyn Disk, dir: &Path, base: u64) -> Result<(), StoreError> {
     for name in [
         format::segment_file_name(base),
         format::index_file_name(base),
     ] {
-        match fs::remove_file(dir.join(&name)) {
+        match disk.remove_file(&dir.join(&name)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -425,22 +318,21 @@ fn recover_active(
         // never held a record.
         let empty = len < SEGMENT_HEADER_LEN;
         if !empty && recovery != Recovery::Truncate {
-            let reason = format!(
-                "{} has no valid segment header for offset {base}",
-                path.display()
-            );
-            return Err(StoreError::Corrupt {
-                path,
+            let damage = Damage {
                 position: 0,
-                detail: reason,
-            });
+                reason: format!(
+                    "{} has no valid segment header for offset {base}",
+                    path.display()
+                ),
+            };
+            return Err(damage.into_corrupt(&path));
         }
         tracing::warn!(file = %path.display(), bytes = len, "rewriting the header of a segment whose creation was cut short");
-        file.set_len(0)
+        disk.set_len(&file, 0)
             .map_err(|e| StoreError::io(format!("truncating {}", path.display()), e))?;
         disk.write_at(&file, &format::encode_segment_header(base), 0)
             .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
-        file.sync_all()
+        disk.sync_all(&file)
             .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))?;
         return Ok((empty_segment(file, base, path), IndexBuilder::default()));
     }
@@ -478,7 +370,7 @@ fn recover_active(
                 );
             }
         }
-        truncate(&file, scan.good_len, &path)?;
+        truncate(disk, &file, scan.good_len, &path)?;
     }
     let view = SegmentView {
         base,
@@ -526,16 +418,4 @@ fn read_index_header(path: &Path) -> Option<format::IndexHeader> {
     let header = format::decode_index_header(&bytes)?;
     let len = file.metadata().ok()?.len();
     (len == header.file_len()).then_some(header)
-}
-
-/// A segment holding only its header.
-pub fn empty_segment(file: File, base: u64, path: PathBuf) -> SegmentView {
-    SegmentView {
-        base,
-        end: base,
-        len: SEGMENT_HEADER_LEN,
-        newest_timestamp: Timestamp::default(),
-        file: Arc::new(file),
-        path,
-    }
 }

@@ -1,14 +1,27 @@
-//! Reading records from segment files: one cursor, used by recovery,
-//! retention and reads alike, that reads in chunks and checks every
-//! record's checksum and offset before handing it out.
+//! Segment files: creating them, reading their records (one cursor, used
+//! by recovery, retention, reads and the offline check alike, that reads in
+//! chunks and checks every record's checksum and offset before handing it
+//! out), building their sparse indexes, and finding where good records
+//! start again after damage.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::format::{self, RECORD_HEADER_LEN, RecordHeader};
+use super::disk::{self, Disk};
+use super::format::{self, RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN};
+use super::published::SegmentView;
+use crate::{StoreError, Timestamp};
+
+/// An index entry is added at least this many bytes apart, so a read
+/// starts at most this far before its first record.
+pub const INDEX_INTERVAL: u64 = 4096;
+/// How much a scan of a whole segment reads at a time.
+pub const SCAN_CHUNK: usize = 256 * 1024;
 
 /// One record read from a segment.
 #[derive(Debug, Clone)]
@@ -28,6 +41,18 @@ pub struct Damage {
     pub position: u64,
     /// What is wrong, for the log and the error.
     pub reason: String,
+}
+
+impl Damage {
+    /// The error a read or scan answers with when it cannot go past this
+    /// damage in the segment at `path`.
+    pub fn into_corrupt(self, path: &Path) -> StoreError {
+        StoreError::Corrupt {
+            path: path.to_owned(),
+            position: self.position,
+            detail: self.reason,
+        }
+    }
 }
 
 /// Reads consecutive records from `position` up to `end` in one file.
@@ -73,6 +98,12 @@ impl<'a> RecordCursor<'a> {
     /// Where the next record starts: after the last one returned.
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// The offset the next record must have, if the cursor checks offsets:
+    /// after damage, the offset of the record that is damaged.
+    pub fn expected_offset(&self) -> Option<u64> {
+        self.expected_offset
     }
 
     /// The next record; `Ok(Ok(None))` at `end`; `Ok(Err(damage))` when the
@@ -138,6 +169,205 @@ impl<'a> RecordCursor<'a> {
         self.chunk = buffer.freeze();
         self.chunk_start = self.position;
         Ok(())
+    }
+}
+
+/// Adds an index entry every [`INDEX_INTERVAL`] bytes, and for the first
+/// record, as records are appended or scanned.
+#[derive(Debug, Default, Clone)]
+pub struct IndexBuilder {
+    /// The entries so far.
+    pub entries: Vec<(u64, u64)>,
+}
+
+impl IndexBuilder {
+    /// Notes a record at `position` with `offset`.
+    pub fn observe(&mut self, offset: u64, position: u64) {
+        let due = self
+            .entries
+            .last()
+            .is_none_or(|&(_, last)| position >= last + INDEX_INTERVAL);
+        if due {
+            self.entries.push((offset, position));
+        }
+    }
+}
+
+/// What a scan of one segment found.
+#[derive(Debug)]
+pub struct Scan {
+    /// The offset after the last whole batch.
+    pub end_offset: u64,
+    /// The length up to the end of the last whole batch.
+    pub good_len: u64,
+    /// The timestamp of the last whole batch.
+    pub newest_timestamp: Timestamp,
+    /// Sparse index entries of the records up to `good_len`.
+    pub index: Vec<(u64, u64)>,
+    /// What stopped the scan before the file's end, if anything.
+    pub damage: Option<Damage>,
+}
+
+/// Reads every record of a segment from its header to `len`, checking each.
+pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Scan, StoreError> {
+    let mut cursor = RecordCursor::new(file, SEGMENT_HEADER_LEN, len, Some(base), SCAN_CHUNK);
+    let mut builder = IndexBuilder::default();
+    let mut scan = Scan {
+        end_offset: base,
+        good_len: SEGMENT_HEADER_LEN,
+        newest_timestamp: Timestamp::default(),
+        index: Vec::new(),
+        damage: None,
+    };
+    loop {
+        match cursor
+            .next_record()
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?
+        {
+            Ok(Some(record)) => {
+                builder.observe(record.header.offset, record.position);
+                if record.header.batch_end {
+                    scan.end_offset = record.header.offset + 1;
+                    scan.good_len = cursor.position();
+                    scan.newest_timestamp = record.header.timestamp;
+                }
+            }
+            Ok(None) => break,
+            Err(damage) => {
+                scan.damage = Some(damage);
+                break;
+            }
+        }
+    }
+    if scan.damage.is_none() && scan.good_len < len {
+        scan.damage = Some(Damage {
+            position: scan.good_len,
+            reason: "the last batch is incomplete".into(),
+        });
+    }
+    builder
+        .entries
+        .retain(|&(offset, _)| offset < scan.end_offset);
+    scan.index = builder.entries;
+    Ok(scan)
+}
+
+/// Creates an empty segment starting at `base` in `dir`, durably (file and
+/// directory entry), in every durability mode: segments are created rarely.
+pub fn create_segment(disk: &dyn Disk, dir: &Path, base: u64) -> Result<SegmentView, StoreError> {
+    let path = dir.join(format::segment_file_name(base));
+    let file = disk
+        .create_new(&path)
+        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+    let created = disk
+        .write_at(&file, &format::encode_segment_header(base), 0)
+        .and_then(|()| disk.sync_all(&file))
+        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))
+        .and_then(|()| disk::sync_dir(disk, dir));
+    if let Err(error) = created {
+        // Leave nothing behind, so the next attempt can create it afresh.
+        let _ = disk.remove_file(&path);
+        return Err(error);
+    }
+    Ok(empty_segment(file, base, path))
+}
+
+/// A segment holding only its header.
+pub fn empty_segment(file: File, base: u64, path: PathBuf) -> SegmentView {
+    SegmentView {
+        base,
+        end: base,
+        len: SEGMENT_HEADER_LEN,
+        newest_timestamp: Timestamp::default(),
+        file: Arc::new(file),
+        path,
+    }
+}
+
+/// Where good records start again after damage in a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumption {
+    /// The first offset after the damage that can be read.
+    pub offset: u64,
+    /// Where its record starts (the segment's length: none is left in it).
+    pub position: u64,
+}
+
+/// Finds the first record after the damaged one at `damaged_at` (which
+/// should have had `damaged_offset`) that can be trusted, without trusting
+/// any length field inside the damage. The anchors are the entries of the
+/// segment's sparse index past the damage whose records verify, and the
+/// segment's end (`len`, whose offset is `end_offset` when known). Between
+/// the damage and the first anchor, the earliest position holding a record
+/// whose checksum verifies, whose offset fits, and from which whole,
+/// consecutive records lead exactly to the anchor, is where reading goes
+/// on; if there is none, the anchor is. `None` only when the end's offset
+/// is unknown and no record after the damage leads to it.
+pub fn resume_after_damage(
+    file: &File,
+    damaged_at: u64,
+    damaged_offset: u64,
+    index: &[(u64, u64)],
+    len: u64,
+    end_offset: Option<u64>,
+) -> io::Result<Option<Resumption>> {
+    let entries = index
+        .iter()
+        .filter(|&&(offset, position)| position > damaged_at && offset > damaged_offset)
+        .map(|&(offset, position)| (Some(offset), position));
+    for (anchor_offset, anchor_at) in entries.chain([(end_offset, len)]) {
+        if let (Some(offset), true) = (anchor_offset, anchor_at < len) {
+            let mut cursor = RecordCursor::new(file, anchor_at, len, Some(offset), 4096);
+            if !matches!(cursor.next_record()?, Ok(Some(_))) {
+                continue; // the entry points into the damage too
+            }
+        }
+        let from = damaged_at + 1;
+        let mut bytes = vec![0u8; anchor_at.saturating_sub(from) as usize];
+        file.read_exact_at(&mut bytes, from)?;
+        let found = (0..bytes.len()).find_map(|at| {
+            let offset = record_chain(&bytes[at..], damaged_offset, anchor_offset)?;
+            Some(Resumption {
+                offset,
+                position: from + at as u64,
+            })
+        });
+        return Ok(found.or(anchor_offset.map(|offset| Resumption {
+            offset,
+            position: anchor_at,
+        })));
+    }
+    Ok(None)
+}
+
+/// The offset of the first record of `bytes` if all of `bytes` is whole,
+/// checksummed records with consecutive offsets after `after`, followed by
+/// `next_offset` (when known).
+fn record_chain(bytes: &[u8], after: u64, next_offset: Option<u64>) -> Option<u64> {
+    let mut at = 0;
+    let mut first = None;
+    let mut expected: Option<u64> = None;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < RECORD_HEADER_LEN {
+            return None;
+        }
+        let header = format::decode_record_header(rest);
+        let fits = header.record_len() <= rest.len()
+            && header.offset > after
+            && header.offset <= format::MAX_OFFSET
+            && expected.is_none_or(|e| e == header.offset)
+            && next_offset.is_none_or(|n| header.offset < n);
+        if !fits || !format::record_crc_matches(&header, &rest[..header.record_len()]) {
+            return None;
+        }
+        first.get_or_insert(header.offset);
+        expected = Some(header.offset + 1);
+        at += header.record_len();
+    }
+    match (expected, next_offset) {
+        (Some(expected), Some(next)) if expected != next => None,
+        _ => first,
     }
 }
 
@@ -214,6 +444,77 @@ mod tests {
         assert_eq!(
             (damage.position, damage.reason.as_str()),
             (0, "checksum mismatch")
+        );
+    }
+
+    /// Flips a byte at `at` of `file`.
+    fn flip(file: &tempfile::NamedTempFile, at: usize) {
+        let mut bytes = std::fs::read(file.path()).expect("read");
+        bytes[at] ^= 0x01;
+        std::fs::write(file.path(), bytes).expect("write");
+    }
+
+    #[test]
+    fn reading_resumes_at_the_record_after_the_damage() {
+        let (file, len) = file_of(&[(1, b"one"), (2, b"two"), (3, b"three"), (4, b"four")]);
+        let at = |k: u64| [0u64, 27, 54, 83][k as usize - 1];
+        flip(&file, at(2) as usize + RECORD_HEADER_LEN);
+        let reopened = File::open(file.path()).expect("open");
+        let resumed = resume_after_damage(&reopened, at(2), 2, &[(1, 0)], len, Some(5));
+        assert_eq!(
+            resumed.expect("io"),
+            Some(Resumption {
+                offset: 3,
+                position: at(3)
+            })
+        );
+        let unknown_end = resume_after_damage(&reopened, at(2), 2, &[], len, None);
+        assert_eq!(unknown_end.expect("io").map(|r| r.offset), Some(3));
+    }
+
+    /// An index entry past the damage is an anchor only if its record
+    /// verifies; one inside the damage is passed over for the next.
+    #[test]
+    fn index_entries_inside_the_damage_are_not_anchors() {
+        let records: Vec<(u64, Vec<u8>)> = (1..=6).map(|o| (o, vec![b'x'; 10])).collect();
+        let records: Vec<(u64, &[u8])> = records.iter().map(|(o, p)| (*o, &p[..])).collect();
+        let (file, len) = file_of(&records);
+        let at = |offset: u64| (offset - 1) * 34;
+        // Records 2 to 4 wholly zeroed: the entry for 3 points into them.
+        let mut bytes = std::fs::read(file.path()).expect("read");
+        bytes[at(2) as usize..at(5) as usize].fill(0);
+        std::fs::write(file.path(), bytes).expect("write");
+        let reopened = File::open(file.path()).expect("open");
+        let index = [(1, at(1)), (3, at(3)), (5, at(5))];
+        let resumed = resume_after_damage(&reopened, at(2), 2, &index, len, Some(7));
+        assert_eq!(
+            resumed.expect("io"),
+            Some(Resumption {
+                offset: 5,
+                position: at(5)
+            })
+        );
+    }
+
+    /// A payload that holds a whole encoded record (offset and checksum
+    /// right) is not taken for the next record: what follows it does not
+    /// lead on in sequence.
+    #[test]
+    fn a_record_inside_a_payload_is_not_where_reading_resumes() {
+        let mut embedded = Vec::new();
+        format::encode_record(&mut embedded, 3, Timestamp::from_nanos(3), b"fake", true);
+        let (file, len) = file_of(&[(1, b"one"), (2, &embedded), (3, b"real")]);
+        let second = (RECORD_HEADER_LEN + 3) as u64;
+        flip(&file, second as usize); // the second record's checksum
+        let reopened = File::open(file.path()).expect("open");
+        let resumed = resume_after_damage(&reopened, second, 2, &[], len, Some(4));
+        let third = second + (RECORD_HEADER_LEN + embedded.len()) as u64;
+        assert_eq!(
+            resumed.expect("io"),
+            Some(Resumption {
+                offset: 3,
+                position: third
+            })
         );
     }
 }

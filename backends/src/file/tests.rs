@@ -575,3 +575,26 @@ async fn a_segment_whose_creation_was_cut_short_is_repaired() {
         .expect("append");
     assert_eq!(range.first, 4);
 }
+
+/// A payload the record format cannot hold (its length word has 31 bits)
+/// is refused as too large, and creates nothing. (The zeroed allocation is
+/// never touched, so it costs no memory.)
+#[tokio::test]
+async fn a_payload_over_the_record_limit_is_refused_as_too_large() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), FileOptions::default());
+    let huge = Bytes::from(vec![0u8; format::MAX_PAYLOAD_LEN + 1]);
+    match store.append(&t("t"), vec![huge], now()).await {
+        Err(StoreError::MessageTooLarge { size, limit }) => {
+            assert_eq!(
+                (size, limit),
+                (format::MAX_PAYLOAD_LEN + 1, format::MAX_PAYLOAD_LEN)
+            );
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    assert!(matches!(
+        store.describe(&t("t")).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+}

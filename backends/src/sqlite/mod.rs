@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::Semaphore;
 
 use self::writer::Writer;
-use crate::writer_thread::{Command, WriterThread};
+use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
     AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
     StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
@@ -43,6 +43,9 @@ const APPLICATION_ID: i32 = 0x6D6B_666B;
 const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
 /// How many reads run at once, each on its own connection.
 const READERS: usize = 4;
+/// The largest payload SQLite stores in one value (its default
+/// `SQLITE_MAX_LENGTH`, which the bundled build keeps).
+pub const MAX_PAYLOAD_BYTES: usize = 1_000_000_000;
 /// How long a connection waits for a lock held by another before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -95,8 +98,9 @@ impl SqliteStore {
             lock,
             path,
         );
-        let writer =
-            WriterThread::spawn("mkfk-sqlite-writer", move |commands| writer.run(commands))?;
+        let writer = WriterThread::spawn("mkfk-sqlite-writer", move |commands| {
+            writer_thread::run(&Mutex::new(writer), &commands)
+        })?;
         Ok(Self { shared, writer })
     }
 
@@ -148,6 +152,12 @@ impl Store for SqliteStore {
         payloads: Vec<Bytes>,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
+        if let Some(large) = payloads.iter().find(|p| p.len() > MAX_PAYLOAD_BYTES) {
+            return Err(StoreError::MessageTooLarge {
+                size: large.len(),
+                limit: MAX_PAYLOAD_BYTES,
+            });
+        }
         self.writer.append(topic, payloads, now).await
     }
 

@@ -225,3 +225,54 @@ async fn readers_see_whole_batches_while_producers_write() {
         1 + 1 + 4 * 50 * 5
     );
 }
+
+/// A payload over what SQLite stores in one value is refused as too large
+/// before it reaches the database. (The zeroed allocation is never
+/// touched, so it costs no memory.)
+#[tokio::test]
+async fn a_payload_over_sqlites_limit_is_refused_as_too_large() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    let huge = Bytes::from(vec![0u8; MAX_PAYLOAD_BYTES + 1]);
+    match store.append(&t("t"), vec![huge], at(1)).await {
+        Err(StoreError::MessageTooLarge { size, limit }) => {
+            assert_eq!((size, limit), (MAX_PAYLOAD_BYTES + 1, MAX_PAYLOAD_BYTES));
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+}
+
+/// A topic whose next offset leaves no room for a batch refuses it with
+/// `OffsetsExhausted`, changing nothing; a batch that still fits works.
+#[tokio::test]
+async fn a_topic_out_of_offsets_refuses_the_batch_that_does_not_fit() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    store
+        .append(&t("t"), vec![Bytes::from_static(b"a")], at(1))
+        .await
+        .expect("append");
+    drop(store);
+    let last = i64::MAX - 1;
+    Connection::open(dir.path().join(DATABASE_FILE))
+        .and_then(|db| {
+            db.execute(
+                "UPDATE topics SET next_offset = ?1 WHERE name = 't'",
+                [last],
+            )
+        })
+        .expect("moving the topic's next offset to its last");
+    let store = store_at(dir.path(), Durability::Always);
+    let two = vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")];
+    match store.append(&t("t"), two, at(2)).await {
+        Err(StoreError::OffsetsExhausted { topic, last_offset }) => {
+            assert_eq!((topic, last_offset), (t("t"), last as u64));
+        }
+        other => panic!("expected OffsetsExhausted, got {other:?}"),
+    }
+    let one = store
+        .append(&t("t"), vec![Bytes::from_static(b"b")], at(2))
+        .await
+        .expect("the last offset is still given");
+    assert_eq!((one.first, one.last), (last as u64, last as u64));
+}

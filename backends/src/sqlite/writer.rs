@@ -5,24 +5,14 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use bytes::Bytes;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
-use tokio::sync::oneshot;
 
 use super::{Shared, sqlite_error};
-use crate::writer_thread::{Command, Next, group, next};
+use crate::writer_thread::{AppendRequest, GroupCommit};
 use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
-
-/// An append waiting for its group's commit.
-struct Append {
-    topic: TopicName,
-    payloads: Vec<Bytes>,
-    now: Timestamp,
-    reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
-}
 
 /// The writer thread's state.
 pub struct Writer {
@@ -60,65 +50,9 @@ impl Writer {
         }
     }
 
-    /// Serves commands until every sender is gone, then checkpoints.
-    pub fn run(mut self, commands: Receiver<Command>) {
-        while let Some(first) = self.next_command(&commands) {
-            let mut appends = Vec::new();
-            for command in group(first, &commands) {
-                match command {
-                    Command::Append {
-                        topic,
-                        payloads,
-                        now,
-                        reply,
-                    } => {
-                        appends.push(Append {
-                            topic,
-                            payloads,
-                            now,
-                            reply,
-                        });
-                    }
-                    Command::RemoveOlderThan { cutoff, reply } => {
-                        self.commit(&mut appends);
-                        let _ = reply.send(self.remove_older_than(cutoff));
-                    }
-                    Command::Sync { reply } => {
-                        self.commit(&mut appends);
-                        let _ = reply.send(self.checkpoint("FULL"));
-                    }
-                }
-            }
-            self.commit(&mut appends);
-        }
-        if let Err(error) = self.checkpoint("TRUNCATE") {
-            tracing::error!(%error, "final checkpoint of the SQLite store failed");
-        }
-    }
-
-    /// The next command; in interval mode, checkpoints (which syncs the WAL)
-    /// when the interval is up. `None` once every sender is gone.
-    fn next_command(&mut self, commands: &Receiver<Command>) -> Option<Command> {
-        loop {
-            let sync_due = match (self.durability, self.unsynced_since) {
-                (Durability::Interval(interval), Some(since)) => Some(since + interval),
-                _ => None,
-            };
-            match next(commands, sync_due) {
-                Next::Command(command) => return Some(command),
-                Next::Closed => return None,
-                Next::SyncDue => {
-                    if let Err(error) = self.checkpoint("PASSIVE") {
-                        tracing::error!(%error, "interval checkpoint failed");
-                    }
-                }
-            }
-        }
-    }
-
     /// Commits every pending append in one transaction, then answers each
     /// and wakes the readers of each topic that grew.
-    fn commit(&mut self, appends: &mut Vec<Append>) {
+    fn commit_group(&mut self, appends: &mut Vec<AppendRequest>) {
         if appends.is_empty() {
             return;
         }
@@ -130,9 +64,7 @@ impl Writer {
                         self.shared.notifier.appended(&append.topic, next);
                         range
                     });
-                    let _ = append
-                        .reply
-                        .send(answer.map_err(|e| sqlite_error(&self.path, "appending to", e)));
+                    let _ = append.reply.send(answer);
                 }
                 if self.durability != Durability::Always {
                     self.unsynced_since.get_or_insert_with(Instant::now);
@@ -162,13 +94,15 @@ impl Writer {
     #[allow(clippy::type_complexity)]
     fn write_group(
         &self,
-        appends: &[Append],
-    ) -> rusqlite::Result<Vec<rusqlite::Result<(OffsetRange, u64)>>> {
+        appends: &[AppendRequest],
+    ) -> rusqlite::Result<Vec<Result<(OffsetRange, u64), StoreError>>> {
         let transaction = self.connection.unchecked_transaction()?;
         let mut outcomes = Vec::with_capacity(appends.len());
         for append in appends {
             transaction.execute_batch("SAVEPOINT batch")?;
-            let outcome = insert_batch(&transaction, &append.topic, &append.payloads, append.now);
+            let outcome = insert_batch(&transaction, &append.topic, &append.payloads, append.now)
+                .map_err(|e| sqlite_error(&self.path, "appending to", e))
+                .and_then(|outcome| outcome);
             if outcome.is_err() {
                 transaction.execute_batch("ROLLBACK TO batch")?;
             }
@@ -182,7 +116,7 @@ impl Writer {
     /// Deletes, in each topic, the messages before the first one stored at
     /// or after `cutoff`, found by binary search over offsets (timestamps
     /// never decrease along them): no table scan.
-    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+    fn remove_expired(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
         let remove = || -> rusqlite::Result<RemovalReport> {
             let transaction = self.connection.unchecked_transaction()?;
             let topics: Vec<(i64, i64, i64)> = transaction
@@ -236,15 +170,64 @@ impl Writer {
     }
 }
 
+impl GroupCommit for Writer {
+    /// An SQLite append is written at commit, all the group's in one
+    /// transaction: until then it is kept as it came.
+    type Taken = AppendRequest;
+
+    fn sync_due(&self) -> Option<Instant> {
+        match (self.durability, self.unsynced_since) {
+            (Durability::Interval(interval), Some(since)) => Some(since + interval),
+            _ => None,
+        }
+    }
+
+    fn take(&mut self, append: AppendRequest, group: &mut Vec<AppendRequest>) {
+        group.push(append);
+    }
+
+    fn commit(&mut self, group: &mut Vec<AppendRequest>) {
+        self.commit_group(group);
+    }
+
+    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+        self.remove_expired(cutoff)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.checkpoint("FULL")
+    }
+
+    /// A checkpoint syncs the WAL.
+    fn sync_interval(&mut self) {
+        if let Err(error) = self.checkpoint("PASSIVE") {
+            tracing::error!(%error, "interval checkpoint failed");
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Err(error) = self.checkpoint("TRUNCATE") {
+            tracing::error!(%error, "final checkpoint of the SQLite store failed");
+        }
+    }
+}
+
+/// The last offset an SQLite topic can number: its next offset, one more,
+/// must still fit the signed 64-bit column.
+const LAST_OFFSET: i64 = i64::MAX - 1;
+
 /// Inserts one batch: creates the topic on first use, numbers the
 /// messages from the topic's next offset, and moves the topic on. Returns
-/// the batch's offsets and the topic's new next offset.
+/// the batch's offsets and the topic's new next offset, or
+/// [`StoreError::OffsetsExhausted`] (inserting nothing) when they would
+/// run past [`LAST_OFFSET`].
+#[allow(clippy::type_complexity)]
 fn insert_batch(
     transaction: &Connection,
     topic: &TopicName,
     payloads: &[Bytes],
     now: Timestamp,
-) -> rusqlite::Result<(OffsetRange, u64)> {
+) -> rusqlite::Result<Result<(OffsetRange, u64), StoreError>> {
     let existing: Option<(i64, i64, i64)> = transaction
         .prepare_cached("SELECT id, next_offset, newest_timestamp FROM topics WHERE name = ?1")?
         .query_row([topic.as_str()], |row| {
@@ -262,23 +245,35 @@ fn insert_batch(
             (transaction.last_insert_rowid(), 1, 0)
         }
     };
+    let fits = i64::try_from(payloads.len())
+        .ok()
+        .and_then(|count| (first - 1).checked_add(count))
+        .is_some_and(|last| last <= LAST_OFFSET);
+    if !fits {
+        return Ok(Err(StoreError::OffsetsExhausted {
+            topic: topic.clone(),
+            last_offset: LAST_OFFSET as u64,
+        }));
+    }
     let timestamp = nanos(now).max(newest);
     let mut insert = transaction.prepare_cached(
         "INSERT INTO messages (topic_id, offset, timestamp, payload) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (offset, payload) in (first..).zip(payloads) {
-        insert.execute(params![id, offset, timestamp, &payload[..]])?;
+    // Not `(first..).zip(..)`: that steps past the last offset once more
+    // than it yields, and overflows when the batch ends at i64::MAX.
+    for (i, payload) in payloads.iter().enumerate() {
+        insert.execute(params![id, first + i as i64, timestamp, &payload[..]])?;
     }
     let next = first + payloads.len() as i64;
     let bytes: i64 = payloads.iter().map(|p| p.len() as i64).sum();
     transaction
         .prepare_cached("UPDATE topics SET next_offset = ?2, newest_timestamp = ?3, size_bytes = size_bytes + ?4 WHERE id = ?1")?
         .execute(params![id, next, timestamp, bytes])?;
-    Ok((
+    Ok(Ok((
         OffsetRange {
             first: first as u64,
             last: next as u64 - 1,
         },
         next as u64,
-    ))
+    )))
 }

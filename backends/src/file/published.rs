@@ -1,14 +1,30 @@
-//! What readers see of a topic: its segments, its bounds, and how to find
-//! the file position of an offset. The writer thread is the only one that
-//! changes it, and only to publish data that is as durable as configured.
+//! The published view: what readers see of each topic (its segments, its
+//! bounds, and how to find the file position of an offset), and what
+//! readers and the writer share. The writer is the only one that changes
+//! it, and only to publish data that is as durable as configured.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use super::format::RECORD_HEADER_LEN;
-use crate::Timestamp;
+use super::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::{AppendNotifier, Timestamp, TopicName};
+
+/// A sealed segment's sparse index: (offset, position) pairs, ascending.
+pub type IndexEntries = Arc<Vec<(u64, u64)>>;
+
+/// What readers and the writer share.
+#[derive(Debug)]
+pub struct Shared {
+    /// Every published topic.
+    pub topics: RwLock<BTreeMap<TopicName, Arc<Topic>>>,
+    /// Wakes readers waiting for appends; the writer announces each
+    /// publish.
+    pub notifier: AppendNotifier,
+    /// Recently used indexes of sealed segments, by segment path.
+    pub index_cache: Mutex<lru::LruCache<PathBuf, IndexEntries>>,
+}
 
 /// One segment as readers see it.
 #[derive(Debug, Clone)]
@@ -57,8 +73,33 @@ impl TopicView {
     /// first record.
     pub fn normalize_start(&mut self) {
         if self.segment_of(self.start_offset).base == self.start_offset {
-            self.start_position = super::format::SEGMENT_HEADER_LEN;
+            self.start_position = SEGMENT_HEADER_LEN;
         }
+    }
+
+    /// The records of `segment` from the start offset on: how many there
+    /// are, and their payload bytes (none if it lies wholly before the
+    /// start).
+    pub fn readable_in(&self, segment: &SegmentView) -> (u64, u64) {
+        if segment.end <= self.start_offset {
+            return (0, 0);
+        }
+        let (from, position) = if segment.base <= self.start_offset {
+            (self.start_offset, self.start_position)
+        } else {
+            (segment.base, SEGMENT_HEADER_LEN)
+        };
+        let count = segment.end - from;
+        (count, payload_bytes(position, segment.len, count))
+    }
+
+    /// The payload bytes from the start offset to the end.
+    pub fn readable_bytes(&self) -> u64 {
+        self.sealed
+            .iter()
+            .chain([&self.active])
+            .map(|segment| self.readable_in(segment).1)
+            .sum()
     }
 
     /// The segment holding `offset` (which must be in `start..next`).

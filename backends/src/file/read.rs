@@ -1,0 +1,217 @@
+//! Reads: from a topic's published view, through the sparse indexes to the
+//! records, and past damage in the log where that is possible.
+
+use std::fs;
+use std::path::Path;
+use std::sync::{Arc, PoisonError};
+
+use super::format::{self, SEGMENT_HEADER_LEN};
+use super::published::{IndexEntries, SegmentView, Shared, Topic, index_lookup};
+use super::segment::{Damage, RecordCursor, Resumption, resume_after_damage};
+use crate::{Message, ReadLimits, ReadResult, StoreError, TopicName};
+
+/// Reads from a topic's published view: finds each segment and the indexed
+/// position before the first wanted record, then reads forward.
+///
+/// Damage (a record that fails its checks) ends the read there: the
+/// messages before it are returned as a short reply; a read that reaches it
+/// with nothing returned yet fails with [`StoreError::DataLoss`], naming
+/// the first good offset after it; a read that starts at or past that
+/// offset reads on from there.
+pub fn read_blocking(
+    shared: &Shared,
+    name: &TopicName,
+    topic: &Topic,
+    from: u64,
+    limits: ReadLimits,
+) -> Result<ReadResult, StoreError> {
+    let (mut start, mut next) = {
+        let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+        (view.start_offset, view.next_offset())
+    };
+    if from > next {
+        return Err(StoreError::OffsetOutOfRange {
+            topic: name.clone(),
+            requested: from,
+            next_offset: next,
+        });
+    }
+    let max_messages = limits.max_messages.max(1);
+    let chunk = (limits.max_bytes.min(4 << 20)
+        + max_messages.min(10_000) * format::RECORD_HEADER_LEN)
+        .clamp(4096, 8 << 20);
+    let mut cursor = from.max(start);
+    let mut messages = Vec::new();
+    let mut bytes = 0usize;
+    'segments: while cursor < next && messages.len() < max_messages {
+        let (segment, hint) = {
+            let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+            (start, next) = (view.start_offset, view.next_offset());
+            // Retention may have moved the start since the last segment.
+            cursor = cursor.max(start);
+            if cursor >= next {
+                break;
+            }
+            let segment = view.segment_of(cursor).clone();
+            let hint = if cursor == view.start_offset {
+                Some((view.start_offset, view.start_position))
+            } else if segment.base == view.active.base {
+                index_lookup(&view.active_index, cursor)
+            } else {
+                None
+            };
+            (segment, hint)
+        };
+        let (offset, position) = match hint {
+            Some(hint) => hint,
+            None => index_lookup(&sealed_index(shared, &segment.path, segment.base), cursor)
+                .unwrap_or((segment.base, SEGMENT_HEADER_LEN)),
+        };
+        let mut records =
+            RecordCursor::new(&segment.file, position, segment.len, Some(offset), chunk);
+        loop {
+            let record = match records.next_record() {
+                Err(e) => {
+                    return Err(StoreError::io(
+                        format!("reading {}", segment.path.display()),
+                        e,
+                    ));
+                }
+                // Damage ends a read that has messages to return.
+                Ok(Err(_)) if !messages.is_empty() => break 'segments,
+                Ok(Err(damage)) => {
+                    let damaged_offset = records.expected_offset().unwrap_or(cursor);
+                    let resumed =
+                        resume_reading(shared, name, topic, &segment, &damage, damaged_offset)?;
+                    if cursor < resumed.offset {
+                        return Err(StoreError::DataLoss {
+                            topic: name.clone(),
+                            first_offset: damaged_offset,
+                            next_good_offset: resumed.offset,
+                        });
+                    }
+                    records = RecordCursor::new(
+                        &segment.file,
+                        resumed.position,
+                        segment.len,
+                        Some(resumed.offset),
+                        chunk,
+                    );
+                    continue;
+                }
+                // The segment's records are exhausted: on to the next one.
+                Ok(Ok(None)) if cursor >= segment.end => continue 'segments,
+                // They end short of the segment's end offset (its index
+                // says more): the missing offsets cannot be read.
+                Ok(Ok(None)) if !messages.is_empty() => break 'segments,
+                Ok(Ok(None)) => {
+                    let first_offset = records.expected_offset().unwrap_or(cursor);
+                    tracing::error!(topic = %name, file = %segment.path.display(), first_offset, end_offset = segment.end, "a segment's records end before its end offset");
+                    return Err(StoreError::DataLoss {
+                        topic: name.clone(),
+                        first_offset,
+                        next_good_offset: segment.end,
+                    });
+                }
+                Ok(Ok(Some(record))) => record,
+            };
+            if record.header.offset < cursor {
+                continue;
+            }
+            let full = messages.len() >= max_messages
+                || (!messages.is_empty() && bytes + record.payload.len() > limits.max_bytes);
+            if full || record.header.offset >= next {
+                break 'segments;
+            }
+            bytes += record.payload.len();
+            cursor = record.header.offset + 1;
+            messages.push(Message {
+                offset: record.header.offset,
+                timestamp: record.header.timestamp,
+                payload: record.payload,
+            });
+        }
+    }
+    // Retention may have moved the start while this read was under way;
+    // the reply never claims an earliest offset above what it returns.
+    let earliest_offset = messages
+        .first()
+        .map_or(start, |m: &Message| m.offset.min(start));
+    Ok(ReadResult {
+        messages,
+        earliest_offset,
+        next_offset: next,
+    })
+}
+
+/// Where reading can go on after `damage` in `segment`, anchored on its
+/// sparse index and its end; logged, since it means lost data.
+fn resume_reading(
+    shared: &Shared,
+    name: &TopicName,
+    topic: &Topic,
+    segment: &SegmentView,
+    damage: &Damage,
+    damaged_offset: u64,
+) -> Result<Resumption, StoreError> {
+    let index = {
+        let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+        (segment.base == view.active.base).then(|| view.active_index.clone())
+    };
+    let index = match index {
+        Some(entries) => entries,
+        None => sealed_index(shared, &segment.path, segment.base).to_vec(),
+    };
+    let resumed = resume_after_damage(
+        &segment.file,
+        damage.position,
+        damaged_offset,
+        &index,
+        segment.len,
+        Some(segment.end),
+    )
+    .map_err(|e| StoreError::io(format!("reading {}", segment.path.display()), e))?
+    .unwrap_or(Resumption {
+        offset: segment.end,
+        position: segment.len,
+    });
+    tracing::error!(
+        topic = %name, file = %segment.path.display(), position = damage.position,
+        reason = %damage.reason, first_offset = damaged_offset, next_good_offset = resumed.offset,
+        "damaged records in the log cannot be read"
+    );
+    Ok(resumed)
+}
+
+/// A sealed segment's sparse index, through the cache; just the segment's
+/// first record if its index cannot be read (reads are then slower, not
+/// wrong).
+fn sealed_index(shared: &Shared, path: &Path, base: u64) -> IndexEntries {
+    let cached = shared
+        .index_cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(path)
+        .cloned();
+    if let Some(entries) = cached {
+        return entries;
+    }
+    let index_path = path.with_extension("index");
+    let entries = match fs::read(&index_path)
+        .ok()
+        .and_then(|bytes| format::decode_index(&bytes))
+    {
+        Some(index) => Arc::new(index.entries),
+        None => {
+            // Remembered, so the warning comes once and not per read.
+            tracing::warn!(file = %index_path.display(), "index unreadable; reads of this segment start at its first record");
+            Arc::new(vec![(base, SEGMENT_HEADER_LEN)])
+        }
+    };
+    shared
+        .index_cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .put(path.to_owned(), Arc::clone(&entries));
+    entries
+}

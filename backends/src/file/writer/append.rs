@@ -1,0 +1,215 @@
+//! Appending a batch to a topic's active segment, on the writer thread or
+//! (when that is as safe) on the caller's, and creating a topic for its
+//! first batch.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::publish::publish;
+use super::roll::roll;
+use super::{TopicWriter, Writer};
+use crate::file::disk;
+use crate::file::format::{self, SEGMENT_HEADER_LEN, START_FILE};
+use crate::file::published::{Topic, TopicView};
+use crate::file::segment::{IndexBuilder, create_segment};
+use crate::{Durability, OffsetRange, StoreError, Timestamp, TopicName};
+
+/// The largest batch (encoded) that [`Writer::append_here`] writes on the
+/// caller's thread, an async runtime worker: copying 64 KiB into the page
+/// cache takes microseconds, well within what a worker may block for.
+const INLINE_MAX_BYTES: u64 = 64 * 1024;
+
+impl Writer {
+    /// Appends a batch right here, on the caller's thread, when that is as
+    /// safe as the writer thread doing it: no group commit is needed
+    /// (`Durability::Always` waits for one), the topic is published, the
+    /// batch is small and fits the active segment (a roll syncs), and in
+    /// interval mode an unsynced period is already running (so the thread
+    /// is already waiting with the sync's deadline). `None` when the
+    /// writer thread must take it. Published before it returns.
+    pub fn append_here(
+        &mut self,
+        name: &TopicName,
+        payloads: &[Bytes],
+        now: Timestamp,
+    ) -> Option<Result<OffsetRange, StoreError>> {
+        let durability_allows = match self.options.durability {
+            Durability::Always => false,
+            Durability::Interval(_) => self.unsynced_since.is_some(),
+            Durability::Never => true,
+        };
+        let topic = self.topics.get(name)?;
+        let encoded: u64 = payloads
+            .iter()
+            .map(|p| (format::RECORD_HEADER_LEN + p.len()) as u64)
+            .sum();
+        let rolls = topic.rolls_for(encoded, self.options.segment_bytes);
+        if !(durability_allows && topic.published && !rolls && encoded <= INLINE_MAX_BYTES) {
+            return None;
+        }
+        let written = self.write_batch(name, payloads, now);
+        if written.is_ok()
+            && let Some(topic) = self.topics.get_mut(name)
+        {
+            publish(&self.shared, name, topic);
+        }
+        Some(written)
+    }
+
+    /// Writes one batch to its topic's active segment (creating the topic,
+    /// and rolling first if the batch would overflow the segment). Not yet
+    /// synced, published or answered.
+    pub(super) fn append(
+        &mut self,
+        name: &TopicName,
+        payloads: &[Bytes],
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        let created = !self.topics.contains_key(name);
+        if created {
+            let writer = self.create_topic(name)?;
+            self.topics.insert(name.clone(), writer);
+        }
+        let written = self.write_batch(name, payloads, now);
+        if written.is_err() && created {
+            // A failed request changes nothing: not even a new, empty topic.
+            self.abandon_topic(name);
+        }
+        written
+    }
+
+    /// Removes a topic created for an append that then failed.
+    fn abandon_topic(&mut self, name: &TopicName) {
+        if let Some(topic) = self.topics.remove(name) {
+            self.unsynced.remove(name);
+            let _ = self.disk.remove_file(&topic.active.path);
+            let _ = self.disk.remove_dir(&topic.topic.dir);
+        }
+    }
+
+    fn write_batch(
+        &mut self,
+        name: &TopicName,
+        payloads: &[Bytes],
+        now: Timestamp,
+    ) -> Result<OffsetRange, StoreError> {
+        let options = self.options;
+        let Self {
+            topics,
+            buffer,
+            topics_dir,
+            disk,
+            ..
+        } = self;
+        let topic = topics
+            .get_mut(name)
+            .ok_or_else(|| StoreError::TopicNotFound(name.clone()))?;
+        if let Some(cause) = &topic.stopped {
+            return Err(StoreError::TopicStopped {
+                topic: name.clone(),
+                cause: cause.clone(),
+            });
+        }
+        let timestamp = now.max(topic.newest_timestamp);
+        let first = topic.active.end;
+        if first.saturating_add(payloads.len() as u64 - 1) > format::MAX_OFFSET {
+            return Err(StoreError::OffsetsExhausted {
+                topic: name.clone(),
+                last_offset: format::MAX_OFFSET,
+            });
+        }
+        buffer.clear();
+        for (i, payload) in payloads.iter().enumerate() {
+            format::encode_record(
+                buffer,
+                first + i as u64,
+                timestamp,
+                payload,
+                i + 1 == payloads.len(),
+            );
+        }
+        if topic.rolls_for(buffer.len() as u64, options.segment_bytes) {
+            roll(&**disk, name, topic, &topics_dir.join(name.as_str()))?;
+        }
+        let position = topic.active.len;
+        if let Err(error) = disk.write_at(&topic.active.file, buffer, position) {
+            // Leave no partial batch behind (a full disk may have taken part
+            // of it), and give back its space; the next write goes here.
+            let _ = disk.set_len(&topic.active.file, position);
+            return Err(StoreError::io(
+                format!("appending to {}", topic.active.path.display()),
+                error,
+            ));
+        }
+        let mut record_position = position;
+        for (i, payload) in payloads.iter().enumerate() {
+            topic.index.observe(first + i as u64, record_position);
+            record_position += (format::RECORD_HEADER_LEN + payload.len()) as u64;
+        }
+        topic.active.len += buffer.len() as u64;
+        topic.active.end += payloads.len() as u64;
+        topic.active.newest_timestamp = timestamp;
+        topic.newest_timestamp = timestamp;
+        topic.unpublished_bytes += payloads.iter().map(|p| p.len() as u64).sum::<u64>();
+        if !self.unsynced.contains(name) {
+            // Cloned only the first time: no allocation per append.
+            self.unsynced.insert(name.clone());
+        }
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        Ok(OffsetRange {
+            first,
+            last: first + payloads.len() as u64 - 1,
+        })
+    }
+
+    /// Creates a topic's directory and first segment, durably.
+    fn create_topic(&self, name: &TopicName) -> Result<TopicWriter, StoreError> {
+        let disk = &*self.disk;
+        let dir = self.topics_dir.join(name.as_str());
+        let created = disk.create_dir(&dir);
+        if let Err(error) = created
+            && error.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(StoreError::io(format!("creating {}", dir.display()), error));
+        }
+        // A directory left without segments (never by the store itself) may
+        // still hold a start file: it belongs to no log now, and would hide
+        // the new topic's first messages. Its removal is made durable with
+        // the segment's creation (same directory).
+        if let Err(error) = disk.remove_file(&dir.join(START_FILE))
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(StoreError::io(
+                format!("removing a stale start file in {}", dir.display()),
+                error,
+            ));
+        }
+        let segment = create_segment(disk, &dir, 1).inspect_err(|_| {
+            let _ = disk.remove_dir(&dir);
+        })?;
+        disk::sync_dir(disk, &self.topics_dir)?;
+        let view = TopicView {
+            sealed: Default::default(),
+            active: segment.clone(),
+            active_index: Vec::new(),
+            start_offset: 1,
+            start_position: SEGMENT_HEADER_LEN,
+            size_bytes: 0,
+        };
+        Ok(TopicWriter {
+            topic: Arc::new(Topic {
+                dir,
+                view: RwLock::new(view),
+            }),
+            active: segment,
+            index: IndexBuilder::default(),
+            newly_sealed: Vec::new(),
+            unpublished_bytes: 0,
+            newest_timestamp: Timestamp::default(),
+            published: false,
+            stopped: None,
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! The file store's body of the shared group-commit loop
+//! ([`crate::writer_thread::run`]).
+
+use std::time::Instant;
+
+use super::Writer;
+use super::commit::WrittenAppend;
+use crate::file::retention;
+use crate::writer_thread::{AppendRequest, GroupCommit};
+use crate::{Durability, RemovalReport, StoreError, Timestamp};
+
+impl GroupCommit for Writer {
+    /// An append is written when taken; the group's sync, publish and
+    /// answers come at commit.
+    type Taken = WrittenAppend;
+
+    fn sync_due(&self) -> Option<Instant> {
+        match (self.options.durability, self.unsynced_since) {
+            (Durability::Interval(interval), Some(since)) => Some(since + interval),
+            _ => None,
+        }
+    }
+
+    fn take(&mut self, append: AppendRequest, group: &mut Vec<WrittenAppend>) {
+        let AppendRequest {
+            topic,
+            payloads,
+            now,
+            reply,
+        } = append;
+        match self.append(&topic, &payloads, now) {
+            Ok(range) => group.push(WrittenAppend {
+                topic,
+                range,
+                reply,
+            }),
+            Err(error) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    fn commit(&mut self, group: &mut Vec<WrittenAppend>) {
+        self.commit_group(group);
+    }
+
+    /// Runs retention on every published topic that takes writes. A topic
+    /// that fails does not keep the others from being swept: the pass goes
+    /// on, and answers with the first failure (later ones are logged here).
+    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+        let mut report = RemovalReport::default();
+        let mut first_error = None;
+        for (name, topic) in &self.topics {
+            if !topic.published || topic.stopped.is_some() {
+                continue;
+            }
+            match retention::expire(&self.shared, &*self.disk, name, &topic.topic, cutoff) {
+                Ok(removed) => {
+                    report.messages_removed += removed.messages_removed;
+                    report.bytes_removed += removed.bytes_removed;
+                }
+                Err(error) if first_error.is_none() => first_error = Some(error),
+                Err(error) => tracing::error!(topic = %name, %error, "retention failed"),
+            }
+        }
+        first_error.map_or(Ok(report), Err)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.sync_unsynced()
+    }
+
+    fn sync_interval(&mut self) {
+        if let Err(error) = self.sync_unsynced() {
+            tracing::error!(%error, "interval sync failed");
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Err(error) = self.sync_unsynced() {
+            tracing::error!(%error, "final sync of the file store failed");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `mkfk-server verify`, run as an operator would: on a copy of a live
+//! file store's directory (and on the live one, which it must not
+//! disturb), clean and then with a byte flipped in a sealed segment.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use minikafka_client::Producer;
+
+/// Every line is one message of the same length, so the records' places
+/// in a segment are known: record k (offset k + 1) starts at byte
+/// 16 + k * (24 + 18).
+const MESSAGES: usize = 60;
+const LINE_LEN: usize = 18;
+
+fn message(i: usize) -> String {
+    let line = format!("verify-message-{i:03}");
+    assert_eq!(line.len(), LINE_LEN);
+    line
+}
+
+fn verify(root: Option<&Path>, env_root: Option<&Path>) -> Finished {
+    let mut verify = command(SERVER);
+    verify.arg("verify");
+    if let Some(root) = root {
+        verify.arg("--root").arg(root);
+    }
+    if let Some(root) = env_root {
+        verify.env("MINIKAFKA_ROOT_DIR", root);
+    }
+    run(&mut verify, "mkfk-server verify", None)
+}
+
+fn stdout_lines(finished: &Finished) -> Vec<String> {
+    String::from_utf8_lossy(&finished.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn segments(root: &Path) -> Vec<PathBuf> {
+    let mut logs: Vec<PathBuf> = fs::read_dir(root.join("topics/checked"))
+        .expect("the topic's directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs
+}
+
+#[tokio::test]
+async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let live = data.path().join("live");
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "file"),
+        ("MINIKAFKA_ROOT_DIR", live.to_str().expect("UTF-8 path")),
+        ("MINIKAFKA_SEGMENT_BYTES", "1KiB"),
+    ]);
+    // One produce per message, each awaited: no batch holds more than
+    // one, so the segments fill and roll.
+    let producer = Producer::connect(&server.address, "checked")
+        .await
+        .expect("connect a producer");
+    for i in 0..MESSAGES {
+        producer.send(message(i)).await.expect("produce");
+    }
+
+    // On the live directory, while the server runs: read-only, no lock.
+    let on_live = verify(Some(&live), None);
+    assert_eq!(on_live.status.code(), Some(0), "{}", on_live.stderr);
+
+    let copy = data.path().join("copy");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&live)
+        .arg(&copy)
+        .status()
+        .expect("run cp");
+    assert!(copied.success(), "cp -a {live:?} {copy:?}: {copied}");
+    let clean = verify(None, Some(&copy));
+    assert_eq!(clean.status.code(), Some(0), "{}", clean.stderr);
+    let lines = stdout_lines(&clean);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].ends_with(&format!("{MESSAGES} records checked; no damage found")),
+        "{lines:?}"
+    );
+
+    let logs = segments(&copy);
+    assert!(logs.len() >= 2, "the topic has a sealed segment: {logs:?}");
+    let mut bytes = fs::read(&logs[0]).expect("read the first segment");
+    // The payload of offset 3 (record 2) in the first, sealed, segment.
+    let position = 16 + 2 * (24 + LINE_LEN);
+    bytes[position + 24 + 5] ^= 0x20;
+    fs::write(&logs[0], bytes).expect("damage the first segment");
+
+    let damaged = verify(Some(&copy), None);
+    assert_eq!(damaged.status.code(), Some(1), "{}", damaged.stderr);
+    let lines = stdout_lines(&damaged);
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "topic 'checked': {} at byte {position}: offsets 3..=3 are damaged (checksum mismatch); the first good offset after them is 4",
+                logs[0].display()
+            ),
+            format!(
+                "{}: 1 topics, {} segments, {} records checked; 1 damaged ranges found",
+                copy.display(),
+                logs.len(),
+                MESSAGES - 1
+            ),
+        ]
+    );
+
+    // The live server's data was not touched.
+    let again = verify(Some(&live), None);
+    assert_eq!(again.status.code(), Some(0), "{}", again.stderr);
+}
+
+#[test]
+fn verify_of_a_directory_without_a_file_store_is_an_error() {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let missing = data.path().join("nothing-here");
+    let failed = verify(Some(&missing), None);
+    assert_eq!(failed.status.code(), Some(2));
+    assert!(failed.stdout.is_empty());
+    assert_eq!(
+        failed.stderr.trim_end(),
+        format!(
+            "mkfk-server: verify: {} holds no file store to check (it has no topics directory): entity not found",
+            missing.display()
+        )
+    );
+    let mut bad = command(SERVER);
+    bad.args(["verify", "--no-such-flag"]);
+    let bad = run(&mut bad, "mkfk-server verify", None);
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--no-such-flag"), "{}", bad.stderr);
+}
