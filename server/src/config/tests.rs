@@ -338,3 +338,31 @@ fn a_message_limit_whose_poll_reply_outgrows_default_clients_is_flagged() {
     assert!(!limits(&largest).outgrow_default_clients());
     assert!(limits(&over).outgrow_default_clients());
 }
+
+/// docs/operations.md lists every variable under its group's heading,
+/// with its default.
+#[test]
+fn the_documented_table_lists_every_variable_in_its_group_with_its_default() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/operations.md");
+    let doc = std::fs::read_to_string(path).expect("read docs/operations.md");
+    for variable in VARIABLES {
+        let heading = format!("**{}**", variable.group.title());
+        let (_, section) = doc
+            .split_once(&heading)
+            .unwrap_or_else(|| panic!("no {heading} in docs/operations.md"));
+        let section = section.split("\n**").next().unwrap_or_default();
+        let row = section
+            .lines()
+            .find(|line| {
+                line.starts_with("| ")
+                    && line
+                        .split(" | ")
+                        .next()
+                        .is_some_and(|names| names.contains(&format!("`{}`", variable.name)))
+            })
+            .unwrap_or_else(|| panic!("{} is not under {heading}", variable.name));
+        if let WhenUnset::Value(default) = variable.default {
+            assert!(row.contains(&format!("| `{default}` |")), "{row}");
+        }
+    }
+}
