@@ -35,6 +35,16 @@ pub struct TlsIdentity {
 }
 
 impl TlsIdentity {
+    /// Checks that the certificate and the key serve TLS together, as the
+    /// server will use them, so that a bad pair stops start-up with the
+    /// rest of the configuration. The error says why.
+    pub fn check(&self) -> Result<(), String> {
+        tonic::transport::Server::builder()
+            .tls_config(self.server_config())
+            .map(drop)
+            .map_err(|error| with_causes(&error))
+    }
+
     /// tonic's configuration for serving with this identity.
     pub fn server_config(&self) -> ServerTlsConfig {
         let identity = Identity::from_pem(&self.certificate.0, &self.key.0);
@@ -44,6 +54,22 @@ impl TlsIdentity {
             None => config,
         }
     }
+}
+
+/// What went wrong, with every cause in its chain, each once: tonic's
+/// transport errors say only "transport error" and keep the cause as
+/// their source.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut said = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !said.contains(&cause_text) {
+            said = format!("{said}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    said
 }
 
 /// Refuses a certificate chain whose first certificate clients will not

@@ -68,9 +68,12 @@ pub fn server(
             Arc::clone(activity),
         ));
     if let Some(tls) = &listener.tls {
-        server = server.tls_config(tls.server_config()).map_err(|e| {
+        // The configuration checked the identity; this fails only for one
+        // made by hand, without `Config`.
+        server = server.tls_config(tls.server_config()).map_err(|error| {
             ServeError::Tls(format!(
-                "MINIKAFKA_TLS_CERT/MINIKAFKA_TLS_KEY: unusable: {e}"
+                "MINIKAFKA_TLS_CERT/MINIKAFKA_TLS_KEY: unusable: {}",
+                crate::tls::with_causes(&error)
             ))
         })?;
     }

@@ -149,17 +149,13 @@ impl Config {
                 ),
             });
         }
-        let client_ca_path = vars
-            .iter()
-            .rev()
-            .find(|(name, _)| name == "MINIKAFKA_TLS_CLIENT_CA")
-            .map_or("", |(_, value)| value.as_str());
-        let tls = tls_identity(
-            values.tls_cert,
-            values.tls_key,
-            values.tls_client_ca,
-            client_ca_path,
-        )?;
+        let raw = |variable: &str| {
+            vars.iter()
+                .rev()
+                .find(|(name, _)| name == variable)
+                .map_or(String::new(), |(_, value)| value.clone())
+        };
+        let tls = tls_identity(values.tls_cert, values.tls_key, values.tls_client_ca, raw)?;
         let store = match values.store {
             StoreKind::Memory => StoreConfig::Memory,
             StoreKind::File => StoreConfig::File {
@@ -212,42 +208,56 @@ pub fn default_sweep_interval(retention: Option<Duration>) -> Duration {
     })
 }
 
-/// TLS needs a certificate and its key together; a client CA only makes
-/// sense with them.
+/// TLS needs a certificate and its key together, and they must serve TLS
+/// together; a client CA only makes sense with them. `raw` gives a
+/// variable's value as set, for the error.
 fn tls_identity(
     certificate: Option<crate::tls::Pem>,
     key: Option<crate::tls::Pem>,
     client_ca: Option<crate::tls::Pem>,
-    client_ca_path: &str,
+    raw: impl Fn(&str) -> String,
 ) -> Result<Option<TlsIdentity>, ConfigError> {
-    let missing = |variable: &str, value: &str, expected: &str| ConfigError {
+    let error = |variable: &str, problem: Problem| ConfigError {
         variable: variable.to_owned(),
-        value: value.to_owned(),
-        problem: Problem::Expected(expected.to_owned()),
+        value: raw(variable),
+        problem,
     };
-    match (certificate, key, client_ca) {
-        (None, None, None) => Ok(None),
-        (Some(certificate), Some(key), client_ca) => Ok(Some(TlsIdentity {
+    let expected = |what: &str| Problem::Expected(what.to_owned());
+    let identity = match (certificate, key, client_ca) {
+        (None, None, None) => return Ok(None),
+        (Some(certificate), Some(key), client_ca) => TlsIdentity {
             certificate,
             key,
             client_ca,
-        })),
-        (Some(_), None, _) => Err(missing(
+        },
+        (Some(_), None, _) => {
+            return Err(error(
+                "MINIKAFKA_TLS_KEY",
+                expected("the PEM private key of MINIKAFKA_TLS_CERT (both are needed)"),
+            ));
+        }
+        (None, Some(_), _) => {
+            return Err(error(
+                "MINIKAFKA_TLS_CERT",
+                expected("the PEM certificate of MINIKAFKA_TLS_KEY (both are needed)"),
+            ));
+        }
+        (None, None, Some(_)) => {
+            return Err(error(
+                "MINIKAFKA_TLS_CLIENT_CA",
+                expected("to be set only with MINIKAFKA_TLS_CERT and MINIKAFKA_TLS_KEY"),
+            ));
+        }
+    };
+    identity.check().map_err(|why| {
+        error(
             "MINIKAFKA_TLS_KEY",
-            "",
-            "the PEM private key of MINIKAFKA_TLS_CERT (both are needed)",
-        )),
-        (None, Some(_), _) => Err(missing(
-            "MINIKAFKA_TLS_CERT",
-            "",
-            "the PEM certificate of MINIKAFKA_TLS_KEY (both are needed)",
-        )),
-        (None, None, Some(_)) => Err(missing(
-            "MINIKAFKA_TLS_CLIENT_CA",
-            client_ca_path,
-            "to be set only with MINIKAFKA_TLS_CERT and MINIKAFKA_TLS_KEY",
-        )),
-    }
+            Problem::Unusable(format!(
+                "it and MINIKAFKA_TLS_CERT cannot serve TLS together: {why}"
+            )),
+        )
+    })?;
+    Ok(Some(identity))
 }
 
 #[cfg(test)]

@@ -366,3 +366,30 @@ fn the_documented_table_lists_every_variable_in_its_group_with_its_default() {
         }
     }
 }
+
+#[test]
+fn a_key_that_does_not_match_the_certificate_is_refused_at_start_up() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let certificate = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("params")
+        .self_signed(&rcgen::KeyPair::generate().expect("key"))
+        .expect("certificate");
+    let other_key = rcgen::KeyPair::generate().expect("key");
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8").to_owned();
+    std::fs::write(path("c.pem"), certificate.pem()).expect("write");
+    std::fs::write(path("k.pem"), other_key.serialize_pem()).expect("write");
+    let err = config(&[
+        ("MINIKAFKA_TLS_CERT", &path("c.pem")),
+        ("MINIKAFKA_TLS_KEY", &path("k.pem")),
+    ])
+    .expect_err("a key of another certificate");
+    assert_eq!(
+        (err.variable.as_str(), err.value.as_str()),
+        ("MINIKAFKA_TLS_KEY", path("k.pem").as_str())
+    );
+    let line = err.to_string();
+    assert!(
+        line.contains("cannot serve TLS together") && line.contains("KeyMismatch"),
+        "{line}"
+    );
+}
