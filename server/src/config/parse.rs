@@ -57,8 +57,11 @@ pub(super) fn parse_retention(value: &str) -> Result<Option<Duration>, &'static 
         .map_err(|_| "a positive duration such as 12h or 7d, or 'forever'")
 }
 
-pub(super) fn parse_store_kind(value: &str) -> Result<StoreKind, &'static str> {
-    StoreKind::from_name(value).ok_or("one of file, sqlite, memory")
+pub(super) fn parse_store_kind(value: &str) -> Result<StoreKind, Problem> {
+    StoreKind::from_name(value).ok_or_else(|| {
+        let names: Vec<&str> = StoreKind::ALL.iter().map(|kind| kind.name()).collect();
+        Problem::Expected(format!("one of {}", names.join(", ")))
+    })
 }
 
 pub(super) fn parse_dir(value: &str) -> Result<PathBuf, &'static str> {
