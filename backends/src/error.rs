@@ -106,6 +106,15 @@ pub enum StoreError {
         /// What it is instead.
         detail: String,
     },
+    /// Another store (another server) has the data directory open: two
+    /// never share one.
+    #[error("{} is in use by another minikafka server (it holds {})", .root.display(), .lock_file.display())]
+    InUse {
+        /// The data directory.
+        root: PathBuf,
+        /// The lock file the other store holds.
+        lock_file: PathBuf,
+    },
     /// The store has shut down and takes no more requests.
     #[error("the store is shut down")]
     Closed,

@@ -14,6 +14,7 @@
 //! - [`memory`] — [`MemoryStore`], everything in memory.
 //! - [`sqlite`] — [`SqliteStore`], one SQLite database file.
 //! - [`notify`] — [`AppendNotifier`], how waiting readers learn of appends.
+//! - [`open`] — [`StoreConfig`] and [`open_store`]: choosing and opening a store.
 //! - `conformance` (feature `conformance`): the scenarios every store passes.
 
 pub mod error;
@@ -21,6 +22,7 @@ pub mod file;
 mod lock;
 pub mod memory;
 pub mod notify;
+pub mod open;
 pub mod sqlite;
 pub mod store;
 #[cfg(test)]
@@ -36,6 +38,7 @@ pub use error::StoreError;
 pub use file::{FileOptions, FileStore, Recovery};
 pub use memory::MemoryStore;
 pub use notify::{AppendNotifier, TopicWatch};
+pub use open::{OpenStoreError, StoreConfig, StoreKind, open_store};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;
 pub use topic::{TopicName, TopicNameError};

@@ -19,14 +19,10 @@ pub fn lock_root(root: &Path) -> Result<File, StoreError> {
         .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(StoreError::io(
-            format!(
-                "{} is in use by another minikafka server (it holds {})",
-                root.display(),
-                path.display()
-            ),
-            std::io::Error::from(std::io::ErrorKind::WouldBlock),
-        )),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            root: root.to_owned(),
+            lock_file: path,
+        }),
         Err(fs::TryLockError::Error(e)) => {
             Err(StoreError::io(format!("locking {}", path.display()), e))
         }

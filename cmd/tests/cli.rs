@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use common::*;
 use minikafka_client::Code;
-use minikafka_server::config::SERVER_VARIABLES;
+use minikafka_server::config::VARIABLES;
 
 // ---------------------------------------------------------------------------
 // mkfk-server
@@ -40,7 +40,7 @@ fn server_help_lists_every_variable() {
     let help = run(command(SERVER).arg("--help"), "mkfk-server --help", None);
     assert!(help.status.success(), "{:?}: {}", help.status, help.stderr);
     let stdout = String::from_utf8(help.stdout).expect("help is UTF-8");
-    for variable in SERVER_VARIABLES {
+    for variable in VARIABLES.iter().map(|v| v.name) {
         assert!(
             stdout.contains(variable),
             "--help does not mention {variable}:\n{stdout}"

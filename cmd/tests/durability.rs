@@ -195,7 +195,7 @@ async fn the_default_backend_keeps_messages_across_a_restart() {
     assert!(produced.status.success(), "{}", produced.stderr);
     let (status, log) = terminate(&mut server);
     assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("backend=file"), "{log}");
+    assert!(log.contains("store=file"), "{log}");
     assert!(!segments(root.path(), "kept").is_empty());
 
     let server = Server::start_with(&[("MINIKAFKA_ROOT_DIR", root_str)]);

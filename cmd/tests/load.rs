@@ -54,6 +54,7 @@ async fn a_flood_of_maximum_size_produces_stays_within_the_request_budget() {
 
     let budget = Config::from_vars(Vec::new())
         .expect("the defaults are valid")
+        .limits
         .max_inflight_request_bytes as u64;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let root = dir.path().to_str().expect("a UTF-8 temporary path");

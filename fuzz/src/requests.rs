@@ -39,8 +39,8 @@ use minikafka_proto::v1::mini_kafka_server::MiniKafka as _;
 use minikafka_proto::{protocol, v1};
 use minikafka_server::ManualClock;
 use minikafka_server::auth::Access;
-use minikafka_server::service::compat::CompatService;
-use minikafka_server::service::core::Core;
+use minikafka_server::service::checked_store::CheckedStore;
+use minikafka_server::service::compat::{self, CompatService};
 use minikafka_server::service::v1::V1Service;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -305,7 +305,7 @@ pub fn check(run: &Run) {
     runtime().block_on(async {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let core = Core::new(
+        let checked = CheckedStore::new(
             Arc::new(MemoryStore::new()),
             Arc::new(ManualClock::new(NOW)),
             run.max_message_bytes,
@@ -314,8 +314,8 @@ pub fn check(run: &Run) {
             Arc::default(),
         );
         let mut server = Server {
-            v1: V1Service::new(core.clone()),
-            compat: CompatService::new(core),
+            v1: V1Service::new(checked.clone()),
+            compat: CompatService::new(checked),
             max_message_bytes: run.max_message_bytes,
             topics: BTreeMap::new(),
         };
@@ -374,7 +374,7 @@ impl Server {
                 self.produced(&r.topic, &r.payloads, range, call);
             }
             Call::CompatProduce(r) => {
-                let topic = r.topic.as_ref().map_or("", |t| &t.topic);
+                let name = r.topic.as_ref().map_or("", |t| &t.topic);
                 let payloads = [r
                     .payload
                     .as_ref()
@@ -385,7 +385,15 @@ impl Server {
                     let n = u64::from(a.into_inner().msg_number);
                     (n, n)
                 });
-                self.produced(topic, &payloads, range, call);
+                // Every name maps to a v1 topic, or is refused as too long.
+                match compat::v1_topic(name) {
+                    Ok(topic) => self.produced(topic.as_str(), &payloads, range, call),
+                    Err(_) => assert_eq!(
+                        range.map_err(|status| status.code()),
+                        Err(Code::InvalidArgument),
+                        "{call:?}"
+                    ),
+                }
             }
             Call::Poll(r) => {
                 let answer = self.v1.poll(request(r.clone())).await;
@@ -404,7 +412,22 @@ impl Server {
             Call::CompatPoll(r) => {
                 let read_from = r.read_from.map_or(0, |n| u64::from(n.msg_number));
                 let answer = self.compat.poll(request(r.clone())).await;
-                match (self.expected(&r.topic, read_from), answer) {
+                let expected = match compat::v1_topic(&r.topic) {
+                    Ok(topic) => self.expected(topic.as_str(), read_from),
+                    Err(_) => Err(Code::InvalidArgument),
+                };
+                match (expected, answer) {
+                    // Past the end the original answers nothing, and the
+                    // position it was asked for.
+                    (Err(Code::OutOfRange), Ok(answer)) => {
+                        let answer = answer.into_inner();
+                        assert!(answer.payloads.is_empty(), "{call:?}");
+                        assert_eq!(
+                            answer.new_read_from.map(|n| u64::from(n.msg_number)),
+                            Some(read_from),
+                            "{call:?}"
+                        );
+                    }
                     (Err(code), Err(status)) => assert_eq!(status.code(), code, "{call:?}"),
                     (Ok((start, stored, next)), Ok(answer)) => {
                         let answer = answer.into_inner();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Status};
 
 /// The hex SHA-256 of a token: what the auth file stores.
@@ -89,12 +90,12 @@ struct Entry {
 }
 
 impl Tokens {
-    /// Reads and checks the auth file; an error names the file and, for a
-    /// malformed one, the line at fault.
+    /// Reads and checks the auth file; an error says why it cannot be
+    /// used and, for a malformed one, the line at fault (the caller names
+    /// the file).
     pub fn load(path: &Path) -> Result<Self, String> {
-        let at = |detail: String| format!("MINIKAFKA_AUTH_FILE={}: {detail}", path.display());
-        let text = std::fs::read_to_string(path).map_err(|e| at(format!("cannot read it: {e}")))?;
-        Self::parse(&text).map_err(at)
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+        Self::parse(&text)
     }
 
     fn parse(text: &str) -> Result<Self, String> {
@@ -214,6 +215,14 @@ impl Access {
 /// [`Access`]: UNAUTHENTICATED for a missing or unknown token.
 #[derive(Debug, Clone)]
 pub struct Authenticator(pub Option<Arc<Tokens>>);
+
+impl Authenticator {
+    /// `service`, answering only the requests this lets through, each
+    /// with its [`Access`].
+    pub fn guard<S>(&self, service: S) -> InterceptedService<S, Self> {
+        InterceptedService::new(service, self.clone())
+    }
+}
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {

@@ -11,8 +11,10 @@ use std::time::Duration;
 use minikafka_backends::{RemovalReport, Store, StoreError};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
+use crate::config::Retention;
 
 /// Removes every message older than `retention` as of `clock`'s now.
 pub async fn sweep_once(
@@ -30,6 +32,31 @@ pub async fn sweep_once(
         );
     }
     Ok(report)
+}
+
+/// With a retention age set: sweeps once now, then, in a task tracked by
+/// `tasks`, every sweep interval until `stop` is cancelled. A failed first
+/// pass is logged and serving goes on.
+pub async fn start(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    retention: &Retention,
+    stop: &CancellationToken,
+    tasks: &TaskTracker,
+) {
+    let Some(max_age) = retention.max_age else {
+        return;
+    };
+    if let Err(error) = sweep_once(&**store, &**clock, max_age).await {
+        tracing::error!(%error, "start-up retention sweep failed; serving anyway");
+    }
+    tasks.spawn(run_sweeper(
+        Arc::clone(store),
+        Arc::clone(clock),
+        max_age,
+        retention.sweep_interval,
+        stop.clone(),
+    ));
 }
 
 /// Sweeps every `interval` until `stop` is cancelled. A pass under way when

@@ -9,7 +9,7 @@ use minikafka_backends::MemoryStore;
 use minikafka_client::{Client, Code, Position};
 use minikafka_server::auth::digest_hex;
 use minikafka_server::{Config, SystemClock};
-use minikafka_tests::{TestServer, default_config};
+use minikafka_tests::TestServer;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -39,10 +39,9 @@ produce = ["*"]
         digest_hex("ops-secret")
     );
     std::fs::write(file.path(), toml).expect("write the auth file");
-    let config = Config {
-        auth_file: Some(file.path().to_owned()),
-        ..default_config()
-    };
+    let path = file.path().to_str().expect("UTF-8").to_owned();
+    let config =
+        Config::from_vars([("MINIKAFKA_AUTH_FILE".to_owned(), path)]).expect("a valid auth file");
     let server =
         TestServer::start_with(config, Arc::new(MemoryStore::new()), Arc::new(SystemClock)).await;
     (server, file)
@@ -180,29 +179,22 @@ async fn health_stays_open() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_auth_file_stops_the_server_with_the_line_at_fault() {
+/// The auth file is read with the rest of the configuration, at start-up.
+#[test]
+fn a_malformed_auth_file_stops_the_server_with_the_line_at_fault() {
     let file = tempfile::NamedTempFile::new().expect("temporary file");
     std::fs::write(
         file.path(),
         "[[token]]\nname = \"x\"\nsha256 = not-quoted\n",
     )
     .expect("write");
-    let config = Config {
-        auth_file: Some(file.path().to_owned()),
-        ..default_config()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = minikafka_server::Server::new(config, Arc::new(MemoryStore::new()));
-    let message = server
-        .run(listener, std::future::pending())
-        .await
+    let path = file.path().to_str().expect("UTF-8").to_owned();
+    let message = Config::from_vars([("MINIKAFKA_AUTH_FILE".to_owned(), path.clone())])
         .expect_err("malformed")
         .to_string();
     assert!(
-        message.contains("MINIKAFKA_AUTH_FILE=") && message.contains("line 3"),
+        message.starts_with(&format!("MINIKAFKA_AUTH_FILE={path:?}: "))
+            && message.contains("line 3"),
         "{message}"
     );
 }

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
-use minikafka_server::Config;
 use minikafka_tests::{TestServer, default_config, subscribe_request, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -86,11 +85,9 @@ async fn pump(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_answering_is_dropped_with_its_calls() {
-    let config = Config {
-        keepalive_interval: Duration::from_millis(100),
-        keepalive_timeout: Duration::from_millis(200),
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.listener.keepalive_interval = Duration::from_millis(100);
+    config.listener.keepalive_timeout = Duration::from_millis(200);
     let server = TestServer::start_with_config(config).await;
     let proxy = FreezingProxy::start(&server.address).await;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", proxy.address))

@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use minikafka_client::{Client, Code, Position};
-use minikafka_server::Config;
 use minikafka_tests::{TestServer, default_config};
 
 #[tokio::test]
@@ -88,10 +87,8 @@ async fn an_empty_batch_is_invalid_and_creates_nothing() {
 
 #[tokio::test]
 async fn a_payload_over_the_limit_refuses_the_whole_batch() {
-    let config = Config {
-        max_message_bytes: 1000,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.limits.max_message_bytes = 1000;
     let server = TestServer::start_with_config(config).await;
     let client = Client::connect(&server.address).await.expect("connect");
     let producer = client.producer("t");
@@ -118,11 +115,9 @@ async fn a_payload_over_the_limit_refuses_the_whole_batch() {
 
 #[tokio::test]
 async fn a_request_over_the_request_limit_is_refused_and_stores_nothing() {
-    let config = Config {
-        max_message_bytes: 1024,
-        max_request_bytes: 64 * 1024,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.limits.max_message_bytes = 1024;
+    config.limits.max_request_bytes = 64 * 1024;
     let server = TestServer::start_with_config(config).await;
     let client = Client::connect(&server.address).await.expect("connect");
     let producer = client.producer("t");

@@ -15,7 +15,7 @@ use h2::client::{ResponseFuture, SendRequest};
 use minikafka_backends::{MemoryStore, TopicName};
 use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_proto::v1::{PollRequest, ProduceRequest, ProduceResponse};
-use minikafka_server::{Config, SystemClock};
+use minikafka_server::SystemClock;
 use minikafka_tests::{
     DEADLINE, GatedStore, TestServer, at, default_config, subscribe_request, wait_until,
 };
@@ -68,10 +68,8 @@ fn raw_subscribe(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_holds_at_most_its_stream_limit() {
-    let config = Config {
-        max_streams_per_connection: 2,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.limits.max_streams_per_connection = 2;
     let server =
         TestServer::start_with(config, Arc::new(MemoryStore::new()), Arc::new(SystemClock)).await;
     let subscriptions = || server.activity.subscriptions.load(Ordering::SeqCst);
@@ -154,10 +152,8 @@ fn unaccepted_connections(server: &TestServer) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_wait_until_one_closes() {
-    let config = Config {
-        max_connections: 2,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.limits.max_connections = 2;
     let server = TestServer::start_with_config(config).await;
     let connections = || server.activity.connections.load(Ordering::SeqCst);
     let first = server.channel().await;
@@ -216,10 +212,8 @@ async fn connections_past_the_cap_wait_until_one_closes() {
 /// request-byte budget of `budget`.
 async fn gated_server(budget: usize) -> (TestServer, Arc<GatedStore>) {
     let store = Arc::new(GatedStore::default());
-    let config = Config {
-        max_inflight_request_bytes: budget,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.limits.max_inflight_request_bytes = budget;
     let server = TestServer::start_with(config, store.clone(), Arc::new(SystemClock)).await;
     (server, store)
 }
@@ -348,10 +342,8 @@ async fn a_request_larger_than_the_whole_budget_runs_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_streams_hold_none_of_the_budget() {
     const BUDGET: usize = 64 * 1024;
-    let config = Config {
-        max_inflight_request_bytes: BUDGET,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.limits.max_inflight_request_bytes = BUDGET;
     let server = TestServer::start_with_config(config).await;
     let channel = server.channel().await;
     let mut streams = Vec::new();
@@ -414,7 +406,7 @@ async fn a_request_waiting_for_the_budget_still_ends_at_its_deadline() {
 /// server's work on it: a long poll and a stalled produce end then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_ends_calls_at_their_deadline() {
-    let (server, _store) = gated_server(default_config().max_inflight_request_bytes).await;
+    let (server, _store) = gated_server(default_config().limits.max_inflight_request_bytes).await;
     let mut grpc = MiniKafkaClient::new(server.channel().await);
     let timeout = Duration::from_millis(200);
     let (polled, produced) = tokio::time::timeout(

@@ -12,10 +12,9 @@ use minikafka_server::Config;
 use minikafka_tests::{TestServer, at, clock_at, default_config};
 
 fn config(retention: Duration) -> Config {
-    Config {
-        retention: Some(retention),
-        ..default_config()
-    }
+    let mut config = default_config();
+    config.retention.max_age = Some(retention);
+    config
 }
 
 async fn store_with_history() -> Arc<dyn Store> {
@@ -84,10 +83,8 @@ async fn numbering_continues_after_everything_expired() {
 
 #[tokio::test]
 async fn forever_keeps_everything() {
-    let config = Config {
-        retention: None,
-        ..default_config()
-    };
+    let mut config = default_config();
+    config.retention.max_age = None;
     let server =
         TestServer::start_with(config, store_with_history().await, clock_at(1_000_000)).await;
     let client = Client::connect(&server.address).await.expect("connect");

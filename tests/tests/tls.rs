@@ -2,15 +2,16 @@
 //! serves only TLS, clients that trust its CA get through, plain-text
 //! clients do not, and with a client CA only clients presenting a
 //! certificate it signed are served. Certificates are made here, at test
-//! time, with rcgen.
+//! time, with rcgen, and with the openssl recipe of docs/operations.md,
+//! run as it stands there; a certificate clients would refuse stops
+//! start-up.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::Command;
 
-use minikafka_backends::MemoryStore;
 use minikafka_client::{Client, TlsOptions};
-use minikafka_server::{Config, SystemClock, TlsFiles};
-use minikafka_tests::{TestServer, default_config};
+use minikafka_server::{Config, ConfigError};
+use minikafka_tests::TestServer;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate it
@@ -56,21 +57,27 @@ impl Pki {
         self.dir.path().join(name)
     }
 
-    fn files(&self, client_ca: bool) -> TlsFiles {
-        TlsFiles {
-            cert: self.path("server.pem"),
-            key: self.path("server.key"),
-            client_ca: client_ca.then(|| self.path("ca.pem")),
-        }
+    fn path_str(&self, name: &str) -> String {
+        self.path(name).to_str().expect("UTF-8").to_owned()
     }
 }
 
+/// The configuration an operator would write: TLS files by path.
+fn tls_config(cert: &str, key: &str, client_ca: Option<&str>) -> Result<Config, ConfigError> {
+    let mut vars = vec![("MINIKAFKA_TLS_CERT", cert), ("MINIKAFKA_TLS_KEY", key)];
+    vars.extend(client_ca.map(|ca| ("MINIKAFKA_TLS_CLIENT_CA", ca)));
+    Config::from_vars(vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+}
+
 async fn tls_server(pki: &Pki, client_ca: bool) -> TestServer {
-    let config = Config {
-        tls: Some(pki.files(client_ca)),
-        ..default_config()
-    };
-    TestServer::start_with(config, Arc::new(MemoryStore::new()), Arc::new(SystemClock)).await
+    let ca = pki.path_str("ca.pem");
+    let config = tls_config(
+        &pki.path_str("server.pem"),
+        &pki.path_str("server.key"),
+        client_ca.then_some(ca.as_str()),
+    )
+    .expect("valid TLS files");
+    TestServer::start_with_config(config).await
 }
 
 fn trusting(pki: &Pki) -> TlsOptions {
@@ -167,27 +174,87 @@ async fn with_a_client_ca_only_clients_with_its_certificates_are_served() {
     round_trip(&client).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreadable_certificate_stops_the_server_naming_the_variable() {
-    let config = Config {
-        tls: Some(TlsFiles {
-            cert: Path::new("/nonexistent/cert.pem").into(),
-            key: "/nonexistent/key.pem".into(),
-            client_ca: None,
-        }),
-        ..default_config()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = minikafka_server::Server::new(config, Arc::new(MemoryStore::new()));
-    let error = server
-        .run(listener, std::future::pending())
-        .await
+#[test]
+fn an_unreadable_certificate_stops_the_server_naming_the_variable() {
+    let error = tls_config("/nonexistent/cert.pem", "/nonexistent/key.pem", None)
         .expect_err("no certificate");
     let message = error.to_string();
     assert!(
-        message.contains("MINIKAFKA_TLS_CERT=/nonexistent/cert.pem"),
+        message.starts_with("MINIKAFKA_TLS_CERT=\"/nonexistent/cert.pem\": cannot read it: "),
         "{message}"
     );
+}
+
+/// Runs `sh` commands in `dir`, failing the test with their output if
+/// any fails.
+fn shell(dir: &Path, script: &str) {
+    let output = Command::new("sh")
+        .args(["-e", "-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("run sh");
+    assert!(
+        output.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The block after `<!-- tls-recipe` in docs/operations.md, as it stands.
+fn documented_recipe() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md");
+    let doc = std::fs::read_to_string(&path).expect("read docs/operations.md");
+    let (_, after) = doc
+        .split_once("<!-- tls-recipe")
+        .expect("the recipe's marker in docs/operations.md");
+    let (_, block) = after
+        .split_once("```sh\n")
+        .expect("a sh block after the marker");
+    let (recipe, _) = block.split_once("\n```").expect("the end of the block");
+    recipe.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_openssl_recipe_makes_a_server_clients_trust() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    shell(dir.path(), &documented_recipe());
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8").to_owned();
+    let config =
+        tls_config(&path("server.pem"), &path("server.key"), None).expect("the recipe's files");
+    let server = TestServer::start_with_config(config).await;
+    let ca = std::fs::read(dir.path().join("ca.pem")).expect("the CA");
+    let options = TlsOptions {
+        ca_certificate: Some(ca),
+        identity: None,
+    };
+    for host in ["127.0.0.1", "localhost"] {
+        let port = server.address.rsplit_once(':').expect("host:port").1;
+        let client = Client::connect_with(&format!("https://{host}:{port}"), &options)
+            .await
+            .unwrap_or_else(|e| panic!("{host}: {e}"));
+        round_trip(&client).await;
+    }
+}
+
+#[test]
+fn a_self_signed_req_x509_certificate_is_refused_saying_what_to_do() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    shell(
+        dir.path(),
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+         -subj /CN=localhost -keyout self.key -out self.pem",
+    );
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8").to_owned();
+    let error = tls_config(&path("self.pem"), &path("self.key"), None).expect_err("a CA");
+    assert_eq!(error.variable, "MINIKAFKA_TLS_CERT");
+    let message = error.to_string();
+    for needed in [
+        "is a CA certificate (basicConstraints CA:TRUE",
+        "clients refuse",
+        "docs/operations.md, \"TLS\"",
+        "set MINIKAFKA_TLS_CERT to the server certificate",
+    ] {
+        assert!(message.contains(needed), "{needed}: {message}");
+    }
+    assert!(!message.contains('\n'), "one line: {message}");
 }

@@ -5,13 +5,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use minikafka_server::config::{self, CLIENT_DEFAULT_RECEIVE_LIMIT};
-use minikafka_server::{Config, Server, open_store};
+use minikafka_server::config::{self, Config};
+use minikafka_server::service::reading::{
+    CLIENT_DEFAULT_RECEIVE_LIMIT, LARGEST_PAYLOAD_DEFAULT_CLIENTS_READ,
+};
+use minikafka_server::{Server, open_store};
 use tokio::net::TcpListener;
 
 /// Runs a minikafka server. All configuration comes from the environment.
 #[derive(Parser)]
-#[command(version, after_help = ENVIRONMENT)]
+#[command(version, after_help = after_help())]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -33,31 +36,16 @@ enum Command {
     },
 }
 
-const ENVIRONMENT: &str = "\
-Environment:
-  MINIKAFKA_HOST               listen address; :9999 means all interfaces [default: 127.0.0.1:9999]
-  MINIKAFKA_RETENTIONTIME      age after which messages are removed, or 'forever' [default: 7d]
-  MINIKAFKA_BACKEND            file, sqlite or memory [default: file]
-  MINIKAFKA_ROOT_DIR           where the file and sqlite stores keep data [default: ./mkfk-data]
-  MINIKAFKA_FSYNC              always, never, or an interval such as 1s [default: always]
-  MINIKAFKA_SWEEP_INTERVAL     how often retention runs [default: retention/10, within 100ms..60s]
-  MINIKAFKA_MAX_MESSAGE_BYTES  largest payload accepted [default: 1MiB]
-  MINIKAFKA_MAX_REQUEST_BYTES  largest gRPC request accepted [default: 16MiB]
-  MINIKAFKA_SEGMENT_BYTES      file store: size at which a new segment starts [default: 64MiB]
-  MINIKAFKA_RECOVERY           file store: strict (refuse to start on damage inside the log)
-                               or truncate (cut the log there) [default: strict]
-  MINIKAFKA_TLS_CERT           PEM certificate chain: with MINIKAFKA_TLS_KEY, serve TLS only
-  MINIKAFKA_TLS_KEY            PEM private key of MINIKAFKA_TLS_CERT
-  MINIKAFKA_TLS_CLIENT_CA      PEM CA: require client certificates it signed (mutual TLS)
-  MINIKAFKA_AUTH_FILE          TOML file of [[token]] tables: tokens and topic permissions
-  MINIKAFKA_MAX_STREAMS_PER_CONNECTION  most calls open at once on one connection [default: 1000]
-  MINIKAFKA_MAX_CONNECTIONS    most connections open at once; more wait until one closes [default: 512]
-  MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES  most bytes of requests held at once; more wait [default: 64MiB]
-  MINIKAFKA_KEEPALIVE_INTERVAL ping a connection silent this long [default: 30s]
-  MINIKAFKA_KEEPALIVE_TIMEOUT  drop it when the ping is unanswered this long [default: 10s]
-  RUST_LOG                     log filter [default: info]
-
-SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.";
+/// The help after the commands: every variable, from their declarations,
+/// then what the signals do.
+fn after_help() -> String {
+    format!(
+        "{}  Logging:\n    {:<37} log filter [default: info]\n\n\
+         SIGINT or SIGTERM: stop accepting, finish in-flight requests, sync the store, exit 0.",
+        config::help_text(),
+        "RUST_LOG"
+    )
+}
 
 fn main() -> ExitCode {
     match Cli::parse().command {
@@ -94,35 +82,43 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives once we say we are listening
     // must drain and sync, not kill the process.
     let shutdown = shutdown_signal()?;
-    if config.max_message_bytes as u64 > CLIENT_DEFAULT_RECEIVE_LIMIT {
+    if config.limits.outgrow_default_clients() {
         tracing::warn!(
-            "MINIKAFKA_MAX_MESSAGE_BYTES is above 4 MiB: clients must raise their gRPC receive limit to read such messages"
+            "MINIKAFKA_MAX_MESSAGE_BYTES={} makes poll replies above 4 MiB ({CLIENT_DEFAULT_RECEIVE_LIMIT} bytes), \
+             more than gRPC clients accept by default: to read messages over {LARGEST_PAYLOAD_DEFAULT_CLIENTS_READ} bytes, \
+             clients must raise their receive limit",
+            config.limits.max_message_bytes
         );
     }
     let started = std::time::Instant::now();
-    let store = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || open_store(&config))
-            .await
-            .context("opening the store")??
-    };
-    tracing::info!(backend = %config.backend, root_dir = %config.root_dir.display(), elapsed = ?started.elapsed(), "store opened");
-    let listener = TcpListener::bind(config.listen)
+    let store_config = config.store.clone();
+    // Its error says everything (the store, the directory, the cause).
+    let store = tokio::task::spawn_blocking(move || open_store(&store_config))
         .await
-        .with_context(|| format!("cannot listen on {} (MINIKAFKA_HOST)", config.listen))?;
+        .context("opening the store panicked")??;
+    let store_kind = config.store.kind();
+    let root_dir = config
+        .store
+        .root()
+        .map_or("-".to_owned(), |root| root.display().to_string());
+    tracing::info!(store = %store_kind, %root_dir, elapsed = ?started.elapsed(), "store opened");
+    let address = config.listener.address;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (MINIKAFKA_HOST)"))?;
     let address = listener
         .local_addr()
         .context("reading the listen address")?;
-    let retention = config.retention.map_or("forever".to_owned(), |r| {
+    let retention = config.retention.max_age.map_or("forever".to_owned(), |r| {
         humantime::format_duration(r).to_string()
     });
     tracing::info!(
-        backend = %config.backend,
-        root_dir = %config.root_dir.display(),
+        store = %store_kind,
+        %root_dir,
         retention = %retention,
-        sweep_interval = %humantime::format_duration(config.sweep_interval),
-        max_message_bytes = config.max_message_bytes,
-        tls = %match &config.tls {
+        sweep_interval = %humantime::format_duration(config.retention.sweep_interval),
+        max_message_bytes = config.limits.max_message_bytes,
+        tls = %match &config.listener.tls {
             None => "off",
             Some(tls) if tls.client_ca.is_some() => "mutual",
             Some(_) => "on",

@@ -18,7 +18,7 @@ use tokio_stream::Stream;
 use tokio_util::sync::PollSemaphore;
 use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 
-use crate::service::core::Activity;
+use crate::Activity;
 
 /// The listener's connections, accepted only while fewer than the cap are
 /// open: what the server serves instead of the bare listener.

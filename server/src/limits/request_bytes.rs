@@ -47,7 +47,7 @@ use tokio_util::sync::PollSemaphore;
 use tonic::Status;
 use tonic::body::Body;
 
-use crate::service::core::Activity;
+use crate::Activity;
 
 /// The bytes of gRPC's message prefix: a compression flag and a big-endian
 /// `u32` length.
@@ -217,7 +217,7 @@ impl Drop for Waiting {
 
 /// A frame received but not yet passed on: the messages it starts need
 /// `permits` reserved first.
-struct Pending {
+struct FrameAwaitingBudget {
     frame: Frame<Bytes>,
     permits: u32,
     _waiting: Waiting,
@@ -231,7 +231,7 @@ struct BudgetedBody {
     max_request_bytes: usize,
     held: Arc<Held>,
     framing: Framing,
-    waiting: Option<Pending>,
+    waiting: Option<FrameAwaitingBudget>,
 }
 
 impl http_body::Body for BudgetedBody {
@@ -256,7 +256,7 @@ impl http_body::Body for BudgetedBody {
                 if needed == 0 || this.held.released() {
                     return Poll::Ready(Some(Ok(frame)));
                 }
-                Pending {
+                FrameAwaitingBudget {
                     frame,
                     // Never more than the whole budget, or it would wait forever.
                     permits: u32::try_from(needed.min(this.total)).unwrap_or(u32::MAX),

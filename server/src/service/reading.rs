@@ -14,6 +14,23 @@ pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
 /// reply stays under the 4 MiB gRPC clients accept by default.
 pub const MAX_BYTES_CAP: usize = 2 * 1024 * 1024;
 
+/// Replies larger than this are refused by gRPC clients that keep their
+/// default receive limit, in every language.
+pub const CLIENT_DEFAULT_RECEIVE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The bytes a one-message v1 poll reply (the largest reply of either
+/// API) adds around its payload, every field at its largest: the reply's
+/// three offsets (a tag and a 10-byte varint each), the message's tag and
+/// length (4 bytes below 2^28), its offset, its timestamp (tag, length,
+/// 11 bytes of seconds, 6 of nanoseconds) and the payload's tag and length.
+const POLL_REPLY_FRAMING: usize = 3 * 11 + (1 + 4) + 11 + (1 + 1 + 11 + 6) + (1 + 4);
+
+/// The largest payload a gRPC client with the default receive limit can
+/// read: its poll reply, framing included, is at most
+/// [`CLIENT_DEFAULT_RECEIVE_LIMIT`].
+pub const LARGEST_PAYLOAD_DEFAULT_CLIENTS_READ: usize =
+    CLIENT_DEFAULT_RECEIVE_LIMIT - POLL_REPLY_FRAMING;
+
 /// The limits for a read, from a request's fields (0: the server default).
 pub fn read_limits(max_messages: u32, max_bytes: u32) -> ReadLimits {
     let pick = |asked: u32, default: usize, cap: usize| match asked {
@@ -117,6 +134,34 @@ mod tests {
         assert_eq!(next_read_position(9, &result(&[], 1, 9)), 9, "caught up");
         assert_eq!(next_read_position(0, &result(&[], 4, 4)), 4, "empty topic");
         assert_eq!(next_read_position(2, &result(&[], 7, 7)), 7, "all expired");
+    }
+
+    /// A reply to one poll of one message of `payload` bytes, every other
+    /// field at its largest.
+    fn largest_reply_len(payload: usize) -> usize {
+        use prost::Message as _;
+        v1::PollResponse {
+            new_read_from: u64::MAX,
+            earliest_offset: u64::MAX,
+            next_offset: u64::MAX,
+            messages: vec![v1::Message {
+                offset: u64::MAX,
+                timestamp: Some(prost_types::Timestamp {
+                    seconds: i64::MIN,
+                    nanos: 999_999_999,
+                }),
+                payload: Bytes::from(vec![0; payload]),
+            }],
+        }
+        .encoded_len()
+    }
+
+    #[test]
+    fn the_largest_payload_default_clients_read_fills_their_limit_exactly() {
+        let largest = LARGEST_PAYLOAD_DEFAULT_CLIENTS_READ;
+        assert_eq!(largest_reply_len(largest), CLIENT_DEFAULT_RECEIVE_LIMIT);
+        assert!(largest_reply_len(largest + 1) > CLIENT_DEFAULT_RECEIVE_LIMIT);
+        assert!(largest < 4 * 1024 * 1024, "4 MiB itself does not fit");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use minikafka_backends::TopicInfo;
 use minikafka_proto::v1::{self, mini_kafka_server::MiniKafka};
 use tonic::{Request, Response, Status};
 
-use super::core::Core;
+use super::checked_store::CheckedStore;
 use super::reading;
 use super::waiting::Subscription;
 use crate::auth::Access;
@@ -13,13 +13,13 @@ use crate::auth::Access;
 /// The v1 API over a store.
 #[derive(Debug, Clone)]
 pub struct V1Service {
-    core: Core,
+    store: CheckedStore,
 }
 
 impl V1Service {
-    /// Serves the store behind `core`.
-    pub fn new(core: Core) -> Self {
-        Self { core }
+    /// Serves `store`.
+    pub fn new(store: CheckedStore) -> Self {
+        Self { store }
     }
 }
 
@@ -43,7 +43,7 @@ impl MiniKafka for V1Service {
         let access = Access::of(&request)?;
         let request = request.into_inner();
         access.may_produce(&request.topic)?;
-        let range = self.core.produce(&request.topic, request.payloads).await?;
+        let range = self.store.produce(&request.topic, request.payloads).await?;
         Ok(Response::new(v1::ProduceResponse {
             first_offset: range.first,
             last_offset: range.last,
@@ -64,12 +64,12 @@ impl MiniKafka for V1Service {
             .filter(|w| !w.is_zero());
         let result = match wait {
             None => {
-                self.core
+                self.store
                     .read(&request.topic, request.read_from, limits)
                     .await?
             }
             Some(wait) => {
-                self.core
+                self.store
                     .read_waiting(&request.topic, request.read_from, limits, wait)
                     .await?
             }
@@ -91,7 +91,7 @@ impl MiniKafka for V1Service {
         access.may_consume(&request.topic)?;
         let limits = reading::read_limits(request.max_batch, 0);
         let stream =
-            self.core
+            self.store
                 .subscribe(&request.topic, request.read_from, request.from_end, limits)?;
         Ok(Response::new(stream))
     }
@@ -101,7 +101,7 @@ impl MiniKafka for V1Service {
         request: Request<v1::ListTopicsRequest>,
     ) -> Result<Response<v1::ListTopicsResponse>, Status> {
         let access = Access::of(&request)?;
-        let mut topics = self.core.list().await?;
+        let mut topics = self.store.list().await?;
         // A token sees the topics it may describe; an admin, every one.
         topics.retain(|t| access.may_describe(t.name.as_str()).is_ok());
         Ok(Response::new(v1::ListTopicsResponse {
@@ -116,7 +116,7 @@ impl MiniKafka for V1Service {
         let access = Access::of(&request)?;
         let topic = request.into_inner().topic;
         access.may_describe(&topic)?;
-        let info = self.core.describe(&topic).await?;
+        let info = self.store.describe(&topic).await?;
         Ok(Response::new(topic_info(info)))
     }
 }

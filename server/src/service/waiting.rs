@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Status};
 
-use super::core::{Core, Counted};
+use super::checked_store::{CheckedStore, Counted};
 use super::reading;
 use crate::validate;
 
@@ -36,7 +36,7 @@ fn shutting_down() -> Status {
 /// The stream a `Subscribe` call answers with.
 pub type Subscription = ReceiverStream<Result<v1::PollResponse, Status>>;
 
-impl Core {
+impl CheckedStore {
     /// Reads from `topic`, waiting up to `wait` (capped at [`MAX_WAIT`]) for
     /// a message when none is available yet, or for the topic to be
     /// created. When the wait runs out: an empty reply, or NOT_FOUND if the
@@ -82,13 +82,13 @@ impl Core {
     ) -> Result<Subscription, Status> {
         let topic = validate::topic(topic)?;
         let (batches, stream) = mpsc::channel(STREAM_BUFFER);
-        let core = self.clone();
+        let checked = self.clone();
         self.tasks.spawn(async move {
-            let _counted = Counted::new(&core.activity.subscriptions);
+            let _counted = Counted::new(&checked.activity.subscriptions);
             let outcome = tokio::select! {
-                outcome = core.push(&topic, read_from, from_end, limits, &batches) => outcome,
+                outcome = checked.push(&topic, read_from, from_end, limits, &batches) => outcome,
                 () = batches.closed() => Ok(()),
-                () = core.shutdown.cancelled() => Err(shutting_down()),
+                () = checked.shutdown.cancelled() => Err(shutting_down()),
             };
             if let Err(status) = outcome {
                 let _ = batches.send(Err(status)).await;
@@ -157,10 +157,10 @@ mod tests {
     use super::*;
     use crate::SystemClock;
 
-    fn core() -> (Core, Arc<dyn Store>, CancellationToken) {
+    fn checked_store() -> (CheckedStore, Arc<dyn Store>, CancellationToken) {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let shutdown = CancellationToken::new();
-        let core = Core::new(
+        let checked = CheckedStore::new(
             Arc::clone(&store),
             Arc::new(SystemClock),
             1 << 20,
@@ -168,7 +168,7 @@ mod tests {
             TaskTracker::new(),
             Arc::default(),
         );
-        (core, store, shutdown)
+        (checked, store, shutdown)
     }
 
     const LIMITS: ReadLimits = ReadLimits {
@@ -176,49 +176,52 @@ mod tests {
         max_bytes: 1 << 20,
     };
 
-    async fn produce(core: &Core, topic: &str, texts: &[&'static str]) {
-        core.produce(
-            topic,
-            texts
-                .iter()
-                .map(|t| Bytes::from_static(t.as_bytes()))
-                .collect(),
-        )
-        .await
-        .expect("produce");
+    async fn produce(checked: &CheckedStore, topic: &str, texts: &[&'static str]) {
+        checked
+            .produce(
+                topic,
+                texts
+                    .iter()
+                    .map(|t| Bytes::from_static(t.as_bytes()))
+                    .collect(),
+            )
+            .await
+            .expect("produce");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_long_poll_returns_when_a_message_arrives() {
-        let (core, _, _) = core();
-        produce(&core, "t", &["old"]).await;
+        let (checked, _, _) = checked_store();
+        produce(&checked, "t", &["old"]).await;
         let waiting = {
-            let core = core.clone();
+            let checked = checked.clone();
             tokio::spawn(async move {
-                core.read_waiting("t", 2, LIMITS, Duration::from_secs(20))
+                checked
+                    .read_waiting("t", 2, LIMITS, Duration::from_secs(20))
                     .await
             })
         };
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert!(!waiting.is_finished(), "nothing to return yet");
-        produce(&core, "t", &["new"]).await;
+        produce(&checked, "t", &["new"]).await;
         let result = waiting.await.expect("task").expect("read");
         assert_eq!(result.messages[0].payload, "new");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_long_poll_gives_up_at_its_deadline_or_the_cap() {
-        let (core, _, _) = core();
-        produce(&core, "t", &["x"]).await;
+        let (checked, _, _) = checked_store();
+        produce(&checked, "t", &["x"]).await;
         let started = Instant::now();
-        let empty = core
+        let empty = checked
             .read_waiting("t", 2, LIMITS, Duration::from_secs(3))
             .await
             .expect("read");
         assert!(empty.messages.is_empty());
         assert_eq!(started.elapsed(), Duration::from_secs(3));
         let started = Instant::now();
-        core.read_waiting("t", 2, LIMITS, Duration::from_secs(3_600))
+        checked
+            .read_waiting("t", 2, LIMITS, Duration::from_secs(3_600))
             .await
             .expect("read");
         assert_eq!(started.elapsed(), MAX_WAIT);
@@ -226,21 +229,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_long_poll_waits_for_its_topic_and_says_not_found_if_it_never_comes() {
-        let (core, _, _) = core();
-        let missing = core
+        let (checked, _, _) = checked_store();
+        let missing = checked
             .read_waiting("later", 0, LIMITS, Duration::from_secs(2))
             .await
             .expect_err("missing");
         assert_eq!(missing.code(), Code::NotFound);
         let waiting = {
-            let core = core.clone();
+            let checked = checked.clone();
             tokio::spawn(async move {
-                core.read_waiting("later", 0, LIMITS, Duration::from_secs(20))
+                checked
+                    .read_waiting("later", 0, LIMITS, Duration::from_secs(20))
                     .await
             })
         };
         tokio::time::sleep(Duration::from_secs(1)).await;
-        produce(&core, "later", &["created"]).await;
+        produce(&checked, "later", &["created"]).await;
         assert_eq!(
             waiting.await.expect("task").expect("read").messages.len(),
             1
@@ -249,15 +253,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_ends_waiting_reads_with_unavailable() {
-        let (core, _, shutdown) = core();
+        let (checked, _, shutdown) = checked_store();
         let waiting = {
-            let core = core.clone();
+            let checked = checked.clone();
             tokio::spawn(async move {
-                core.read_waiting("t", 0, LIMITS, Duration::from_secs(20))
+                checked
+                    .read_waiting("t", 0, LIMITS, Duration::from_secs(20))
                     .await
             })
         };
-        let mut stream = core.subscribe("t", 0, false, LIMITS).expect("subscribe");
+        let mut stream = checked.subscribe("t", 0, false, LIMITS).expect("subscribe");
         tokio::time::sleep(Duration::from_secs(1)).await;
         shutdown.cancel();
         assert_eq!(
@@ -275,27 +280,27 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_subscription_pushes_history_then_new_messages() {
-        let (core, _, _) = core();
-        produce(&core, "t", &["1", "2"]).await;
-        let mut stream = core.subscribe("t", 0, false, LIMITS).expect("subscribe");
+        let (checked, _, _) = checked_store();
+        produce(&checked, "t", &["1", "2"]).await;
+        let mut stream = checked.subscribe("t", 0, false, LIMITS).expect("subscribe");
         let first = stream.next().await.expect("a batch").expect("ok");
         assert_eq!(first.messages.len(), 2);
-        produce(&core, "t", &["3"]).await;
+        produce(&checked, "t", &["3"]).await;
         let next = stream.next().await.expect("a batch").expect("ok");
         assert_eq!((next.messages[0].offset, next.new_read_from), (3, 4));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_subscription_from_the_end_sees_only_new_messages() {
-        let (core, _, _) = core();
-        produce(&core, "t", &["old", "older"]).await;
-        let mut stream = core.subscribe("t", 0, true, LIMITS).expect("subscribe");
-        let mut fresh = core
+        let (checked, _, _) = checked_store();
+        produce(&checked, "t", &["old", "older"]).await;
+        let mut stream = checked.subscribe("t", 0, true, LIMITS).expect("subscribe");
+        let mut fresh = checked
             .subscribe("not-yet", 0, true, LIMITS)
             .expect("subscribe");
         tokio::time::sleep(Duration::from_secs(1)).await;
-        produce(&core, "t", &["new"]).await;
-        produce(&core, "not-yet", &["first"]).await;
+        produce(&checked, "t", &["new"]).await;
+        produce(&checked, "not-yet", &["first"]).await;
         let batch = stream.next().await.expect("a batch").expect("ok");
         assert_eq!(
             batch.messages.iter().map(|m| m.offset).collect::<Vec<_>>(),
@@ -310,18 +315,18 @@ mod tests {
         // Found by the request_validation fuzz target: the proto says
         // read_from is ignored with from_end, but one past the end ended
         // the stream with OUT_OF_RANGE.
-        let (core, _, _) = core();
-        produce(&core, "t", &["old"]).await;
-        let mut stream = core.subscribe("t", 99, true, LIMITS).expect("subscribe");
+        let (checked, _, _) = checked_store();
+        produce(&checked, "t", &["old"]).await;
+        let mut stream = checked.subscribe("t", 99, true, LIMITS).expect("subscribe");
         tokio::time::sleep(Duration::from_secs(1)).await;
-        produce(&core, "t", &["new"]).await;
+        produce(&checked, "t", &["new"]).await;
         let batch = stream.next().await.expect("a batch").expect("ok");
         assert_eq!(batch.messages[0].offset, 2);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_subscription_skips_what_retention_removed_and_says_so() {
-        let (core, store, _) = core();
+        let (checked, store, _) = checked_store();
         let topic = TopicName::new("t").expect("valid");
         let old = minikafka_backends::Timestamp::from_nanos(1_000);
         store
@@ -336,9 +341,9 @@ mod tests {
             .remove_older_than(minikafka_backends::Timestamp::from_nanos(2_000))
             .await
             .expect("remove");
-        let mut stream = core.subscribe("t", 1, false, LIMITS).expect("subscribe");
+        let mut stream = checked.subscribe("t", 1, false, LIMITS).expect("subscribe");
         tokio::time::sleep(Duration::from_secs(1)).await;
-        produce(&core, "t", &["c"]).await;
+        produce(&checked, "t", &["c"]).await;
         let batch = stream.next().await.expect("a batch").expect("ok");
         assert_eq!(batch.messages[0].offset, 3);
         assert_eq!(
@@ -349,22 +354,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_subscription_ends_when_its_client_goes_away() {
-        let (core, _, _) = core();
-        let stream = core.subscribe("t", 0, false, LIMITS).expect("subscribe");
+        let (checked, _, _) = checked_store();
+        let stream = checked.subscribe("t", 0, false, LIMITS).expect("subscribe");
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(
-            core.activity
+            checked
+                .activity
                 .subscriptions
                 .load(std::sync::atomic::Ordering::Relaxed),
             1
         );
         drop(stream);
-        core.tasks.close();
-        tokio::time::timeout(Duration::from_secs(1), core.tasks.wait())
+        checked.tasks.close();
+        tokio::time::timeout(Duration::from_secs(1), checked.tasks.wait())
             .await
             .expect("the task ended");
         assert_eq!(
-            core.activity
+            checked
+                .activity
                 .subscriptions
                 .load(std::sync::atomic::Ordering::Relaxed),
             0

@@ -1,4 +1,4 @@
-//! [`Core`]: what both APIs do for every request, written once: validate,
+//! [`CheckedStore`]: what both APIs do for every request, written once: validate,
 //! stamp with the clock, call the store, map its errors; and the state that
 //! reads which wait for appends share (see `waiting`).
 
@@ -17,7 +17,7 @@ use crate::validate;
 
 /// The store behind the services, with the checks every request passes.
 #[derive(Debug, Clone)]
-pub struct Core {
+pub struct CheckedStore {
     pub(super) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     max_message_bytes: usize,
@@ -62,7 +62,7 @@ impl Drop for Counted<'_> {
     }
 }
 
-impl Core {
+impl CheckedStore {
     /// Serves `store`, stamping messages with `clock` and refusing payloads
     /// over `max_message_bytes`; waiting reads end when `shutdown` is
     /// cancelled, subscription tasks are tracked by `tasks`, and waiting
