@@ -31,9 +31,16 @@ enum Command {
     /// there is, 2 if the directory cannot be read.
     Verify {
         /// The data directory to check.
-        #[arg(long, env = "MINIKAFKA_ROOT_DIR", default_value = "./mkfk-data")]
+        #[arg(long, env = "MINIKAFKA_ROOT_DIR", default_value = root_dir_default())]
         root: std::path::PathBuf,
     },
+}
+
+/// `MINIKAFKA_ROOT_DIR`'s default, as the server declares it.
+fn root_dir_default() -> &'static str {
+    config::Variable::named("MINIKAFKA_ROOT_DIR")
+        .and_then(config::Variable::default_value)
+        .expect("MINIKAFKA_ROOT_DIR is declared with a default")
 }
 
 /// The help after the commands: every variable, from their declarations,

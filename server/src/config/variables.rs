@@ -242,6 +242,15 @@ impl Variable {
         VARIABLES.iter().find(|variable| variable.name == name)
     }
 
+    /// The value it takes when unset, if that is a plain value (tools that
+    /// read one variable, such as `mkfk-server verify`, use it).
+    pub fn default_value(&self) -> Option<&'static str> {
+        match self.default {
+            WhenUnset::Value(value) => Some(value),
+            WhenUnset::Off | WhenUnset::Derived(_) => None,
+        }
+    }
+
     /// The help line: name, help, and the default in brackets.
     fn help_line(&self) -> String {
         let default = match self.default {
