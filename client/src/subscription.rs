@@ -46,9 +46,10 @@ pub struct Subscription {
 #[non_exhaustive]
 pub enum ConnectionEvent {
     /// A transient failure (the server down or restarting, the connection
-    /// dropped) interrupted the subscription or kept it from starting; it
-    /// keeps trying from its position, waiting longer between attempts.
-    /// Reported once per outage, with the first failure.
+    /// dropped) keeps the stream from subscribing (again); it keeps trying
+    /// from its position, waiting longer between attempts. Reported once
+    /// per outage, with the first attempt's failure; a stream that ends
+    /// and subscribes again at the first attempt reports nothing.
     Lost(ClientError),
     /// Subscribed again after [`Lost`](Self::Lost).
     Restored,
@@ -148,6 +149,9 @@ impl State {
             if self.ended {
                 return None;
             }
+            // Whether the failure ended an established stream, rather than
+            // an attempt to subscribe.
+            let broke = self.stream.is_some();
             let failure = match self.stream.as_mut() {
                 None => match self.client.subscribe(self.request()).await {
                     Ok(stream) => {
@@ -185,8 +189,11 @@ impl State {
                 self.ended = true;
                 return Some((Err(failure), self));
             }
-            if self.lost {
-                tracing::debug!(topic = %self.topic, error = %failure, retry_in = ?self.backoff, "still interrupted");
+            // An outage is reported by the first attempt to subscribe again
+            // that fails: its cause (say, "connection refused") says more
+            // than how the old stream ended, and a blip is not reported.
+            if broke || self.lost {
+                tracing::debug!(topic = %self.topic, error = %failure, retry_in = ?self.backoff, "subscription interrupted");
             } else {
                 self.lost = true;
                 tracing::info!(topic = %self.topic, error = %failure, "subscription interrupted; resubscribing");

@@ -56,6 +56,20 @@ impl Target {
     /// Connects to the server, with the token if one was given.
     pub async fn connect(&self) -> anyhow::Result<minikafka_client::Client> {
         let client = minikafka_client::Client::connect_with(&self.host, &self.tls()?).await?;
+        self.with_token(client)
+    }
+
+    /// A client that connects on its first call, so it can be made while
+    /// the server is down (for a consumer that waits for it).
+    pub fn connect_lazily(&self) -> anyhow::Result<minikafka_client::Client> {
+        let client = minikafka_client::Client::connect_lazily(&self.host, &self.tls()?)?;
+        self.with_token(client)
+    }
+
+    fn with_token(
+        &self,
+        client: minikafka_client::Client,
+    ) -> anyhow::Result<minikafka_client::Client> {
         Ok(match &self.token {
             Some(token) => client.with_token(token)?,
             None => client,
