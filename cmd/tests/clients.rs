@@ -110,7 +110,10 @@ fn python_setup_remakes_a_half_made_venv() {
         );
     };
     setup();
-    assert!(bin.join("pip").exists(), "the venv was made again, with pip");
+    assert!(
+        bin.join("pip").exists(),
+        "the venv was made again, with pip"
+    );
     let marker = dir.path().join(".venv/installed-requirements.txt");
     assert_eq!(
         std::fs::read_to_string(&marker).expect("requirements marker"),
