@@ -124,8 +124,12 @@ async fn from_accepts_earliest_start_0_an_offset_and_end_and_names_them_all() {
         .send_batch(["a", "b"])
         .await
         .expect("produce");
-    for (from, want) in [("earliest", "a\nb\n"), ("start", "a\nb\n"), ("0", "a\nb\n"), ("2", "b\n")]
-    {
+    for (from, want) in [
+        ("earliest", "a\nb\n"),
+        ("start", "a\nb\n"),
+        ("0", "a\nb\n"),
+        ("2", "b\n"),
+    ] {
         let consumer = run(
             &mut server.consumer("t", &["--no-follow", "--from", from]),
             "mkfk-consumer",
@@ -213,7 +217,11 @@ fn a_following_consumer_waits_for_its_server_and_says_when_it_is_lost_and_back()
         server.crash();
         wait_for(&lost, round + 1);
     }
-    assert_eq!(stdout.text(), "first\nsecond\n", "each message once, in order");
+    assert_eq!(
+        stdout.text(),
+        "first\nsecond\n",
+        "each message once, in order"
+    );
     let said = stderr.text();
     assert_eq!(
         said,
