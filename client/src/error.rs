@@ -167,6 +167,14 @@ impl ClientError {
     }
 }
 
+/// For a status from a call made outside [`Client`](crate::Client) (which
+/// names its address): the same conversion, naming "the server".
+impl From<Status> for ClientError {
+    fn from(status: Status) -> Self {
+        Self::from_status(status, "the server")
+    }
+}
+
 /// The two offsets a `DATA_LOSS` status carries in its trailers.
 fn damaged_offsets(trailers: &MetadataMap) -> Option<(u64, u64)> {
     let offset = |key: &str| trailers.get(key)?.to_str().ok()?.parse::<u64>().ok();

@@ -290,3 +290,46 @@ fn report_connection(host: &str) -> impl FnMut(ConnectionEvent) + Send + 'static
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn damaged() -> ClientError {
+        ClientError::DataLoss {
+            first_offset: 17,
+            next_good_offset: 21,
+            message: "topic 't': offsets 17..=20 are damaged on disk and cannot be read; \
+                      the first good offset after them is 21"
+                .to_owned(),
+        }
+    }
+
+    #[test]
+    fn damage_stops_the_consumer_with_the_offsets_and_the_way_on() {
+        let stop = Damage {
+            skip: false,
+            topic: "t",
+        };
+        let error = stop.resume_after(damaged()).expect_err("stops");
+        assert_eq!(
+            format!("{error:#}"),
+            "data loss: topic 't': offsets 17..=20 are damaged on disk and cannot be read; \
+             the first good offset after them is 21 (--skip-damaged goes on from there)"
+        );
+    }
+
+    #[test]
+    fn skip_damaged_goes_on_from_the_first_good_offset() {
+        let skip = Damage {
+            skip: true,
+            topic: "t",
+        };
+        assert_eq!(skip.resume_after(damaged()).expect("skips"), 21);
+        let other = ClientError::Status(tonic::Status::not_found("topic 't' not found"));
+        let error = skip
+            .resume_after(other)
+            .expect_err("only damage is skipped");
+        assert_eq!(format!("{error:#}"), "not found: topic 't' not found");
+    }
+}
