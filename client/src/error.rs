@@ -240,7 +240,15 @@ fn tls_problem(error: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(problem) => {
             format!("the server's TLS certificate was refused: {problem:?}")
         }
-        other => format!("the TLS handshake failed: {other}; is the server serving TLS there?"),
+        rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired) => {
+            "the server requires a client certificate: give one its CA signed \
+             (--cert-file and --key-file)"
+                .to_owned()
+        }
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            format!("the TLS handshake failed: {error}; is the server serving TLS at that address?")
+        }
+        other => format!("the TLS handshake failed: {other}"),
     }
 }
 
