@@ -22,7 +22,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::{Client, ClientError, OffsetRange};
+use crate::{Client, ClientError};
 
 /// How a producer coalesces concurrent sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +58,8 @@ impl Default for BatchOptions {
     }
 }
 
-/// One send waiting for its offset.
-pub(crate) struct Pending {
+/// One send waiting in the queue for its offset.
+pub(crate) struct QueuedSend {
     pub(crate) payload: Bytes,
     pub(crate) reply: oneshot::Sender<Result<u64, ClientError>>,
 }
@@ -70,7 +70,7 @@ pub(crate) fn spawn(
     client: Client,
     topic: String,
     options: BatchOptions,
-) -> mpsc::UnboundedSender<Pending> {
+) -> mpsc::UnboundedSender<QueuedSend> {
     let (sender, receiver) = mpsc::unbounded_channel();
     tokio::spawn(run(client, topic, options, receiver));
     sender
@@ -80,10 +80,10 @@ async fn run(
     client: Client,
     topic: String,
     options: BatchOptions,
-    mut queue: mpsc::UnboundedReceiver<Pending>,
+    mut queue: mpsc::UnboundedReceiver<QueuedSend>,
 ) {
     let mut in_flight = FuturesUnordered::new();
-    let mut waiting: VecDeque<Pending> = VecDeque::new();
+    let mut waiting: VecDeque<QueuedSend> = VecDeque::new();
     // When the first send now waiting arrived (for the linger).
     let mut gathering_since = Instant::now();
     let mut open = true;
@@ -94,11 +94,11 @@ async fn run(
         tokio::select! {
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
             next = queue.recv(), if open => match next {
-                Some(pending) => {
+                Some(queued) => {
                     if waiting.is_empty() {
                         gathering_since = Instant::now();
                     }
-                    waiting.push_back(pending);
+                    waiting.push_back(queued);
                 }
                 None => open = false,
             },
@@ -106,11 +106,11 @@ async fn run(
             // until a linger is asked for.
             () = async { tokio::time::sleep_until(gathering_since + options.linger).await }, if held => {}
         }
-        while let Ok(pending) = queue.try_recv() {
+        while let Ok(queued) = queue.try_recv() {
             if waiting.is_empty() {
                 gathering_since = Instant::now();
             }
-            waiting.push_back(pending);
+            waiting.push_back(queued);
         }
         while in_flight.len() < options.max_in_flight
             && !waiting.is_empty()
@@ -134,7 +134,7 @@ async fn run(
 /// (a slot being free): only with a linger, only while another request is
 /// under way, and only until they fill a batch or have waited the linger.
 fn holds(
-    waiting: &VecDeque<Pending>,
+    waiting: &VecDeque<QueuedSend>,
     in_flight: usize,
     options: BatchOptions,
     waited: Duration,
@@ -149,7 +149,7 @@ fn holds(
 
 /// Takes the next batch off the front of `waiting`, within the limits
 /// (one message however large).
-fn take_batch(waiting: &mut VecDeque<Pending>, options: BatchOptions) -> Vec<Pending> {
+fn take_batch(waiting: &mut VecDeque<QueuedSend>, options: BatchOptions) -> Vec<QueuedSend> {
     let mut bytes = 0;
     let mut batch = Vec::new();
     while let Some(next) = waiting.front() {
@@ -165,12 +165,12 @@ fn take_batch(waiting: &mut VecDeque<Pending>, options: BatchOptions) -> Vec<Pen
 }
 
 /// Sends one batch and answers each of its senders with its own offset.
-async fn send(client: Client, topic: String, batch: Vec<Pending>) {
+async fn send(client: Client, topic: String, batch: Vec<QueuedSend>) {
     let (payloads, replies): (Vec<Bytes>, Vec<_>) =
         batch.into_iter().map(|p| (p.payload, p.reply)).unzip();
-    match crate::producer::produce(&client, topic, payloads).await {
-        Ok(OffsetRange { first, .. }) => {
-            for (offset, reply) in (first..).zip(replies) {
+    match client.produce(topic, payloads).await {
+        Ok(range) => {
+            for (offset, reply) in (range.first..).zip(replies) {
                 let _ = reply.send(Ok(offset));
             }
         }
@@ -186,8 +186,8 @@ async fn send(client: Client, topic: String, batch: Vec<Pending>) {
 mod tests {
     use super::*;
 
-    fn pending(len: usize) -> Pending {
-        Pending {
+    fn queued(len: usize) -> QueuedSend {
+        QueuedSend {
             payload: Bytes::from(vec![0u8; len]),
             reply: oneshot::channel().0,
         }
@@ -201,15 +201,15 @@ mod tests {
             max_in_flight: 4,
             linger: Duration::ZERO,
         };
-        let mut waiting: VecDeque<Pending> = (0..7).map(|_| pending(10)).collect();
+        let mut waiting: VecDeque<QueuedSend> = (0..7).map(|_| queued(10)).collect();
         let sizes: Vec<usize> = std::iter::from_fn(|| {
             (!waiting.is_empty()).then(|| take_batch(&mut waiting, options).len())
         })
         .collect();
         assert_eq!(sizes, vec![3, 3, 1]);
 
-        let mut waiting: VecDeque<Pending> =
-            [60, 50, 10, 500, 1].into_iter().map(pending).collect();
+        let mut waiting: VecDeque<QueuedSend> =
+            [60, 50, 10, 500, 1].into_iter().map(queued).collect();
         let sizes: Vec<usize> = std::iter::from_fn(|| {
             (!waiting.is_empty()).then(|| take_batch(&mut waiting, options).len())
         })
@@ -230,8 +230,9 @@ mod tests {
             max_in_flight: 4,
             linger: ms(5),
         };
-        let waiting =
-            |sizes: &[usize]| -> VecDeque<Pending> { sizes.iter().map(|&n| pending(n)).collect() };
+        let waiting = |sizes: &[usize]| -> VecDeque<QueuedSend> {
+            sizes.iter().map(|&n| queued(n)).collect()
+        };
         assert!(holds(&waiting(&[10]), 1, options, ms(1)), "gathering");
         assert!(
             !holds(&waiting(&[10]), 0, options, ms(1)),

@@ -2,14 +2,17 @@
 //! producing or consuming.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
 
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Response, Status, Streaming};
 
-use crate::{ClientError, Consumer, Position, Producer, endpoint_uri};
+use crate::{ClientError, Consumer, OffsetRange, Position, Producer, endpoint_uri};
 
 /// Replies up to this size are accepted. The server bounds its replies (a
 /// poll returns at most 2 MiB, or one message of up to the server's 1 GiB
@@ -34,6 +37,8 @@ pub struct TlsOptions {
 #[derive(Debug, Clone)]
 pub struct Client {
     grpc: MiniKafkaClient<Channel>,
+    /// The address as the user gave it, to name it in errors.
+    address: Arc<str>,
     timeout: Option<Duration>,
     /// `Bearer <token>`, sent with every call when set.
     authorization: Option<MetadataValue<Ascii>>,
@@ -67,43 +72,35 @@ impl Client {
     /// over TLS, trusting `tls.ca_certificate` and presenting
     /// `tls.identity` if the server asks for a client certificate.
     pub async fn connect_with(address: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
-        let uri = endpoint_uri(address)?;
-        let invalid = || ClientError::InvalidAddress(address.to_owned());
-        let mut endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|_| invalid())?
-            .tcp_nodelay(true);
-        if uri.starts_with("https://") {
-            let mut config = ClientTlsConfig::new();
-            match &tls.ca_certificate {
-                Some(pem) => config = config.ca_certificate(Certificate::from_pem(pem)),
-                None => return Err(ClientError::MissingCa(address.to_owned())),
-            }
-            if let Some((cert, key)) = &tls.identity {
-                config = config.identity(Identity::from_pem(cert, key));
-            }
-            endpoint = endpoint
-                .tls_config(config)
-                .map_err(|source| ClientError::Connect {
-                    address: address.to_owned(),
-                    source,
-                })?;
-        }
-        let channel = endpoint
+        let channel = endpoint(address, tls)?
             .connect()
             .await
-            .map_err(|source| ClientError::Connect {
-                address: address.to_owned(),
-                source,
-            })?;
-        Ok(Self::from_channel(channel))
+            .map_err(|error| ClientError::unreachable(address, &error))?;
+        Ok(Self::with_address(channel, address))
+    }
+
+    /// Like [`connect_with`](Self::connect_with), but connects on the first
+    /// call instead of now, so it succeeds while the server is down; a call
+    /// made while it still is fails with [`ClientError::Connect`]. (Every
+    /// client reconnects by itself on a later call after losing its
+    /// connection.) Call it inside a Tokio runtime.
+    pub fn connect_lazily(address: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
+        let channel = endpoint(address, tls)?.connect_lazy();
+        Ok(Self::with_address(channel, address))
     }
 
     /// Uses an existing channel, for callers that configure their own
     /// (TLS, load balancing).
     pub fn from_channel(channel: Channel) -> Self {
+        Self::with_address(channel, "the server")
+    }
+
+    /// `address` is how errors name the server.
+    fn with_address(channel: Channel, address: &str) -> Self {
         let grpc = MiniKafkaClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
         Self {
             grpc,
+            address: address.into(),
             timeout: None,
             authorization: None,
         }
@@ -161,6 +158,30 @@ impl Client {
         Ok(topic_info(reply))
     }
 
+    /// Stores `payloads` in `topic`, in order and atomically, with one
+    /// `Produce` request.
+    pub(crate) async fn produce(
+        &self,
+        topic: String,
+        payloads: Vec<Bytes>,
+    ) -> Result<OffsetRange, ClientError> {
+        let request = v1::ProduceRequest { topic, payloads };
+        let reply = self
+            .call(request, |mut grpc, request| async move {
+                grpc.produce(request).await
+            })
+            .await?;
+        Ok(OffsetRange {
+            first: reply.first_offset,
+            last: reply.last_offset,
+        })
+    }
+
+    /// The error for a status a call to this client's server ended with.
+    pub(crate) fn error(&self, status: Status) -> ClientError {
+        ClientError::from_status(status, &self.address)
+    }
+
     /// Makes one call, within the timeout if one is set.
     pub(crate) async fn call<Req, Reply, Fut>(
         &self,
@@ -192,7 +213,7 @@ impl Client {
         }
         let grpc = self.grpc.clone();
         let reply = match self.timeout {
-            None => call(grpc, request).await?,
+            None => call(grpc, request).await.map_err(|s| self.error(s))?,
             Some(timeout) => {
                 let deadline = timeout + wait;
                 request.set_timeout(deadline);
@@ -208,7 +229,7 @@ impl Client {
                     {
                         return Err(ClientError::Timeout(deadline));
                     }
-                    Ok(reply) => reply?,
+                    Ok(reply) => reply.map_err(|s| self.error(s))?,
                 }
             }
         };
@@ -226,6 +247,28 @@ impl Client {
         })
         .await
     }
+}
+
+/// The endpoint for `address`, with TLS when it is an `https://` URL.
+fn endpoint(address: &str, tls: &TlsOptions) -> Result<Endpoint, ClientError> {
+    let uri = endpoint_uri(address)?;
+    let mut endpoint = Endpoint::from_shared(uri.clone())
+        .map_err(|_| ClientError::InvalidAddress(address.to_owned()))?
+        .tcp_nodelay(true);
+    if uri.starts_with("https://") {
+        let mut config = ClientTlsConfig::new();
+        match &tls.ca_certificate {
+            Some(pem) => config = config.ca_certificate(Certificate::from_pem(pem)),
+            None => return Err(ClientError::MissingCa(address.to_owned())),
+        }
+        if let Some((cert, key)) = &tls.identity {
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|error| ClientError::unreachable(address, &error))?;
+    }
+    Ok(endpoint)
 }
 
 /// A protobuf timestamp as a wall-clock time (the server never sends one

@@ -22,8 +22,10 @@
 //!   batched requests ([`BatchOptions`]).
 //! - [`Consumer`] — reads one topic from a position it keeps: polls, long
 //!   polls, or a [`Subscription`] stream that the server pushes to.
-//! - [`ClientError`] — what can go wrong, with the gRPC status when the
-//!   server answered.
+//! - [`ClientError`] — what can go wrong, each cause said once: the gRPC
+//!   status when the server answered, [`ClientError::DataLoss`] with the
+//!   offsets when a read reached damaged records, [`ClientError::Connect`]
+//!   with the root cause when the server could not be reached.
 
 mod address;
 mod batcher;
@@ -37,9 +39,9 @@ pub use address::endpoint_uri;
 pub use batcher::BatchOptions;
 pub use client::{Client, TlsOptions, TopicInfo};
 pub use consumer::{Consumer, Gap, Message, Polled, Position};
-pub use error::ClientError;
+pub use error::{ClientError, DAMAGED_FIRST_OFFSET, NEXT_GOOD_OFFSET};
 pub use producer::{OffsetRange, Producer};
-pub use subscription::Subscription;
+pub use subscription::{ConnectionEvent, Subscription};
 pub use tonic::Code;
 
 /// The server address used when none is given.

@@ -4,10 +4,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_proto::v1;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batcher::{self, BatchOptions, Pending};
+use crate::batcher::{self, BatchOptions, QueuedSend};
 use crate::{Client, ClientError};
 
 /// Appends messages to one topic.
@@ -39,7 +38,7 @@ pub struct Producer {
     batching: BatchOptions,
     /// The queue of the task that batches sends, started by the first send
     /// (so a producer can be made outside a runtime).
-    queue: Arc<OnceLock<mpsc::UnboundedSender<Pending>>>,
+    queue: Arc<OnceLock<mpsc::UnboundedSender<QueuedSend>>>,
 }
 
 /// The offsets a batch was stored at: `first..=last`, in the batch's order.
@@ -92,11 +91,11 @@ impl Producer {
             .queue
             .get_or_init(|| batcher::spawn(self.client.clone(), self.topic.clone(), self.batching));
         let (reply, answer) = oneshot::channel();
-        let pending = Pending {
+        let queued = QueuedSend {
             payload: payload.into(),
             reply,
         };
-        queue.send(pending).map_err(|_| batching_ended())?;
+        queue.send(queued).map_err(|_| batching_ended())?;
         answer.await.map_err(|_| batching_ended())?
     }
 
@@ -107,12 +106,12 @@ impl Producer {
         &self,
         payloads: impl IntoIterator<Item = P>,
     ) -> Result<OffsetRange, ClientError> {
-        produce(
-            &self.client,
-            self.topic.clone(),
-            payloads.into_iter().map(Into::into).collect(),
-        )
-        .await
+        self.client
+            .produce(
+                self.topic.clone(),
+                payloads.into_iter().map(Into::into).collect(),
+            )
+            .await
     }
 }
 
@@ -121,22 +120,4 @@ fn batching_ended() -> ClientError {
     ClientError::Status(tonic::Status::cancelled(
         "the producer's batching task ended",
     ))
-}
-
-/// One `Produce` request.
-pub(crate) async fn produce(
-    client: &Client,
-    topic: String,
-    payloads: Vec<Bytes>,
-) -> Result<OffsetRange, ClientError> {
-    let request = v1::ProduceRequest { topic, payloads };
-    let reply = client
-        .call(request, |mut grpc, request| async move {
-            grpc.produce(request).await
-        })
-        .await?;
-    Ok(OffsetRange {
-        first: reply.first_offset,
-        last: reply.last_offset,
-    })
 }

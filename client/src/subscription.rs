@@ -2,14 +2,14 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
 use minikafka_proto::v1;
-use tonic::{Code, Streaming};
+use tonic::Streaming;
 
 use crate::client::system_time;
 use crate::{Client, ClientError, Message};
@@ -26,16 +26,36 @@ pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Made by [`Consumer::stream`](crate::Consumer::stream). After a transient
 /// failure (the server restarting, the connection dropping) it resubscribes
 /// from its position, waiting longer between attempts while failures
-/// repeat, so no message is skipped or repeated. Other errors end the
-/// stream after one `Err` item.
+/// repeat, so no message is skipped or repeated; it logs the interruption
+/// and the return once each at `info` (each retry at `debug`), and tells
+/// an observer set with [`on_connection`](Self::on_connection). Other
+/// errors end the stream after one `Err` item.
 ///
 /// Offsets are consecutive within a topic, so a jump between two messages'
 /// offsets means retention removed the ones in between before they were
 /// read.
 pub struct Subscription {
     position: Arc<AtomicU64>,
+    observer: Arc<Mutex<Option<Observer>>>,
     inner: Pin<Box<dyn Stream<Item = Result<Message, ClientError>> + Send>>,
 }
+
+/// What a [`Subscription`] tells the observer set with
+/// [`Subscription::on_connection`] about its connection.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// A transient failure (the server down or restarting, the connection
+    /// dropped) keeps the stream from subscribing (again); it keeps trying
+    /// from its position, waiting longer between attempts. Reported once
+    /// per outage, with the first attempt's failure; a stream that ends
+    /// and subscribes again at the first attempt reports nothing.
+    Lost(ClientError),
+    /// Subscribed again after [`Lost`](Self::Lost).
+    Restored,
+}
+
+type Observer = Box<dyn FnMut(ConnectionEvent) + Send>;
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +75,7 @@ impl Subscription {
         max_backoff: Duration,
     ) -> Self {
         let position = Arc::new(AtomicU64::new(position));
+        let observer = Arc::new(Mutex::new(None));
         let state = State {
             client,
             topic,
@@ -62,13 +83,16 @@ impl Subscription {
             from_end,
             max_batch,
             stream: None,
-            pending: VecDeque::new(),
+            received: VecDeque::new(),
             backoff: FIRST_BACKOFF.min(max_backoff),
             max_backoff,
+            lost: false,
+            observer: Arc::clone(&observer),
             ended: false,
         };
         Self {
             position,
+            observer,
             inner: Box::pin(futures::stream::unfold(state, State::next)),
         }
     }
@@ -78,6 +102,14 @@ impl Subscription {
     /// started at the earliest or at the end.
     pub fn position(&self) -> u64 {
         self.position.load(Ordering::Acquire)
+    }
+
+    /// Calls `observer` when a transient failure interrupts the stream and
+    /// when it is subscribed again, so a program can say so in its own
+    /// words (as `mkfk-consumer` does).
+    pub fn on_connection(self, observer: impl FnMut(ConnectionEvent) + Send + 'static) -> Self {
+        *self.observer.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(observer));
+        self
     }
 }
 
@@ -89,18 +121,6 @@ impl Stream for Subscription {
     }
 }
 
-/// Errors after which resubscribing can succeed.
-fn is_transient(error: &ClientError) -> bool {
-    matches!(
-        error.code(),
-        Code::Unavailable
-            | Code::Unknown
-            | Code::Aborted
-            | Code::DeadlineExceeded
-            | Code::ResourceExhausted
-    )
-}
-
 struct State {
     client: Client,
     topic: String,
@@ -109,26 +129,38 @@ struct State {
     max_batch: u32,
     stream: Option<Streaming<v1::PollResponse>>,
     /// Messages received but not yet yielded.
-    pending: VecDeque<Message>,
+    received: VecDeque<Message>,
     backoff: Duration,
     max_backoff: Duration,
+    /// A transient failure was reported, and no subscribe has succeeded
+    /// since.
+    lost: bool,
+    observer: Arc<Mutex<Option<Observer>>>,
     ended: bool,
 }
 
 impl State {
     async fn next(mut self) -> Option<(Result<Message, ClientError>, Self)> {
         loop {
-            if let Some(message) = self.pending.pop_front() {
+            if let Some(message) = self.received.pop_front() {
                 self.position.store(message.offset + 1, Ordering::Release);
                 return Some((Ok(message), self));
             }
             if self.ended {
                 return None;
             }
+            // Whether the failure ended an established stream, rather than
+            // an attempt to subscribe.
+            let broke = self.stream.is_some();
             let failure = match self.stream.as_mut() {
                 None => match self.client.subscribe(self.request()).await {
                     Ok(stream) => {
                         self.stream = Some(stream);
+                        if self.lost {
+                            self.lost = false;
+                            tracing::info!(topic = %self.topic, "subscribed again");
+                            self.tell(ConnectionEvent::Restored);
+                        }
                         continue;
                     }
                     Err(error) => error,
@@ -137,7 +169,7 @@ impl State {
                     Ok(Some(batch)) => {
                         self.backoff = FIRST_BACKOFF.min(self.max_backoff);
                         self.from_end = false;
-                        self.pending
+                        self.received
                             .extend(batch.messages.into_iter().map(|m| Message {
                                 offset: m.offset,
                                 timestamp: system_time(m.timestamp),
@@ -149,17 +181,33 @@ impl State {
                     Ok(None) => ClientError::Status(tonic::Status::unavailable(
                         "the server ended the stream",
                     )),
-                    Err(status) => ClientError::Status(status),
+                    Err(status) => self.client.error(status),
                 },
             };
             self.stream = None;
-            if !is_transient(&failure) {
+            if !failure.is_transient() {
                 self.ended = true;
                 return Some((Err(failure), self));
             }
-            tracing::warn!(topic = %self.topic, error = %failure, retry_in = ?self.backoff, "subscription interrupted; resubscribing");
+            // An outage is reported by the first attempt to subscribe again
+            // that fails: its cause (say, "connection refused") says more
+            // than how the old stream ended, and a blip is not reported.
+            if broke || self.lost {
+                tracing::debug!(topic = %self.topic, error = %failure, retry_in = ?self.backoff, "subscription interrupted");
+            } else {
+                self.lost = true;
+                tracing::info!(topic = %self.topic, error = %failure, "subscription interrupted; resubscribing");
+                self.tell(ConnectionEvent::Lost(failure));
+            }
             tokio::time::sleep(self.backoff).await;
             self.backoff = (self.backoff * 2).min(self.max_backoff);
+        }
+    }
+
+    fn tell(&self, event: ConnectionEvent) {
+        let mut observer = self.observer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(observer) = observer.as_mut() {
+            observer(event);
         }
     }
 

@@ -71,6 +71,20 @@ impl Target {
         tls: &minikafka_client::TlsOptions,
     ) -> Result<minikafka_client::Client, minikafka_client::ClientError> {
         let client = minikafka_client::Client::connect_with(&self.host, tls).await?;
+        self.with_token(client)
+    }
+
+    /// A client that connects on its first call, so it can be made while
+    /// the server is down (for a consumer that waits for it).
+    pub fn connect_lazily(&self) -> anyhow::Result<minikafka_client::Client> {
+        let client = minikafka_client::Client::connect_lazily(&self.host, &self.tls()?)?;
+        Ok(self.with_token(client)?)
+    }
+
+    fn with_token(
+        &self,
+        client: minikafka_client::Client,
+    ) -> Result<minikafka_client::Client, minikafka_client::ClientError> {
         match &self.token {
             Some(token) => client.with_token(token),
             None => Ok(client),

@@ -4,8 +4,11 @@
 //! suites here, so the README's test command runs them too.
 //!
 //! Each suite's dependencies are installed on first use from PyPI and the
-//! npm registry (`clients/python/setup.sh`, `npm ci`), so a fresh machine
-//! needs only `python3` and `node`.
+//! npm registry (`clients/python/setup.sh`, `clients/node/setup.sh`), so a
+//! fresh machine needs only `python3` (with venv) and `node` with `npm`.
+//! Both scripts repair what a failed or interrupted run left behind; that
+//! is tested here on copies of the scripts with inputs that install nothing
+//! from the network.
 
 mod common;
 
@@ -55,14 +58,10 @@ fn the_python_client_passes_its_tests() {
 #[test]
 fn the_node_client_passes_its_tests() {
     let node = clients_dir("node");
-    if !node.join("node_modules").exists() {
-        step(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&node),
-            "npm ci",
-        );
-    }
+    step(
+        Command::new("bash").arg(node.join("setup.sh")),
+        "clients/node/setup.sh",
+    );
     let server = Server::start();
     step(
         Command::new("npm")
@@ -70,5 +69,93 @@ fn the_node_client_passes_its_tests() {
             .current_dir(&node)
             .env("MINIKAFKA_TEST_HOST", &server.address),
         "the Node client's tests",
+    );
+}
+
+/// A copy of `language`'s setup.sh in a temporary directory, beside
+/// `files` (name, contents) that stand in for what it installs.
+fn setup_copy(language: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::copy(
+        clients_dir(language).join("setup.sh"),
+        dir.path().join("setup.sh"),
+    )
+    .expect("copy setup.sh");
+    for (name, contents) in files {
+        std::fs::write(dir.path().join(name), contents).expect("write");
+    }
+    dir
+}
+
+/// A `.venv` that a failed `python3 -m venv` left (a Python, no pip) is
+/// made again by the next run, not trusted.
+#[test]
+fn python_setup_remakes_a_half_made_venv() {
+    let dir = setup_copy(
+        "python",
+        &[
+            ("requirements.txt", "# nothing to install\n"),
+            ("generate.py", "print('generated')\n"),
+        ],
+    );
+    let bin = dir.path().join(".venv/bin");
+    std::fs::create_dir_all(&bin).expect("mkdir .venv/bin");
+    std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python")).expect("symlink");
+    assert!(!bin.join("pip").exists());
+
+    let setup = || {
+        step(
+            Command::new("bash").arg(dir.path().join("setup.sh")),
+            "setup.sh",
+        );
+    };
+    setup();
+    assert!(
+        bin.join("pip").exists(),
+        "the venv was made again, with pip"
+    );
+    let marker = dir.path().join(".venv/installed-requirements.txt");
+    assert_eq!(
+        std::fs::read_to_string(&marker).expect("requirements marker"),
+        "# nothing to install\n"
+    );
+    // A later run trusts the finished venv and keeps it.
+    let kept = dir.path().join(".venv/kept");
+    std::fs::write(&kept, "").expect("write");
+    setup();
+    assert!(kept.exists(), "a finished venv is kept");
+}
+
+/// A `node_modules` that an interrupted `npm ci` left is installed again
+/// by the next run.
+#[test]
+fn node_setup_reinstalls_a_half_finished_node_modules() {
+    let dir = setup_copy(
+        "node",
+        &[
+            (
+                "package.json",
+                r#"{"name":"setup-test","version":"1.0.0","private":true}"#,
+            ),
+            (
+                "package-lock.json",
+                r#"{"name":"setup-test","version":"1.0.0","lockfileVersion":3,"requires":true,"packages":{"":{"name":"setup-test","version":"1.0.0"}}}"#,
+            ),
+        ],
+    );
+    let modules = dir.path().join("node_modules");
+    std::fs::create_dir_all(modules.join("half-installed")).expect("mkdir");
+
+    step(
+        Command::new("bash").arg(dir.path().join("setup.sh")),
+        "setup.sh",
+    );
+    assert!(
+        !modules.join("half-installed").exists(),
+        "npm ci ran again and replaced the half-finished tree"
+    );
+    assert_eq!(
+        std::fs::read(modules.join(".installed-package-lock.json")).expect("marker"),
+        std::fs::read(dir.path().join("package-lock.json")).expect("lock")
     );
 }

@@ -1,6 +1,6 @@
 // Types of minikafka-client (src/index.js).
 
-import type { ServiceError, status as grpcStatus } from '@grpc/grpc-js';
+import type { Metadata, ServiceError, status as grpcStatus } from '@grpc/grpc-js';
 
 /** gRPC status codes (`error.code` of a failed call). */
 export declare const status: typeof grpcStatus;
@@ -9,8 +9,30 @@ export declare const DEFAULT_HOST: string;
 /** The deadline of each call, unless `timeoutMs` says otherwise. */
 export declare const DEFAULT_TIMEOUT_MS: number;
 
-/** A failed call: the grpc-js ServiceError (`code`, `details`, `metadata`). */
-export type MinikafkaError = ServiceError;
+/** A failed call: the grpc-js ServiceError (`code`, `details`, `metadata`), or a DataLossError. */
+export type MinikafkaError = ServiceError | DataLossError;
+
+/** Trailer of a DATA_LOSS status: the first offset that cannot be read. */
+export declare const DAMAGED_FIRST_OFFSET: string;
+/** Trailer of a DATA_LOSS status: the first readable offset after the damage. */
+export declare const NEXT_GOOD_OFFSET: string;
+
+/**
+ * A read reached records damaged on the server's disk (DATA_LOSS): offsets
+ * `firstOffset` up to `nextGoodOffset - 1n` cannot be read. Set the
+ * consumer's `position` to `nextGoodOffset` to go on past them.
+ */
+export declare class DataLossError extends Error {
+  constructor(details: string, firstOffset: bigint, nextGoodOffset: bigint, metadata: Metadata);
+  readonly code: grpcStatus.DATA_LOSS;
+  readonly details: string;
+  readonly metadata: Metadata;
+  readonly firstOffset: bigint;
+  readonly nextGoodOffset: bigint;
+}
+
+/** The error a failed call rejects with: DATA_LOSS with its offsets becomes a DataLossError; anything else is returned unchanged. */
+export declare function fromServiceError(error: unknown): unknown;
 
 /** One stored message. */
 export interface Message {

@@ -4,7 +4,8 @@
 // offsets travel as decimal strings and are exposed as BigInt, so no offset
 // loses precision. Failed calls reject with the grpc-js ServiceError, whose
 // `.code` is one of `status` (re-exported here) and `.details` the server's
-// message.
+// message; a read that reaches records damaged on the server's disk rejects
+// with a DataLossError carrying the offsets.
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,10 @@ export const status = grpc.status;
 export const DEFAULT_HOST = '127.0.0.1:9999';
 /** The deadline of each call, unless `timeoutMs` says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Trailer of a DATA_LOSS status: the first offset that cannot be read. */
+export const DAMAGED_FIRST_OFFSET = 'minikafka-damaged-first-offset';
+/** Trailer of a DATA_LOSS status: the first readable offset after the damage. */
+export const NEXT_GOOD_OFFSET = 'minikafka-next-good-offset';
 /** The .proto file, relative to the proto root. */
 const PROTO_FILE = 'minikafka/v1/minikafka.proto';
 const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
@@ -29,6 +34,49 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
  *   messageCount: bigint, sizeBytes: bigint, oldestTimestamp: Date | null}} TopicInfo
  * @typedef {'earliest' | 'end' | bigint | number} Start
  */
+
+/**
+ * A read reached records damaged on the server's disk (DATA_LOSS). The
+ * messages before them were returned; offsets `firstOffset` up to
+ * `nextGoodOffset - 1n` cannot be. To accept the loss and go on, set the
+ * consumer's `position` to `nextGoodOffset`. Like a ServiceError, it has
+ * `code` (status.DATA_LOSS), `details` and `metadata`.
+ */
+export class DataLossError extends Error {
+  /**
+   * @param {string} details the server's message, naming the topic and offsets
+   * @param {bigint} firstOffset @param {bigint} nextGoodOffset
+   * @param {grpc.Metadata} metadata the status's trailers
+   */
+  constructor(details, firstOffset, nextGoodOffset, metadata) {
+    super(`${status.DATA_LOSS} DATA_LOSS: ${details}`);
+    this.name = 'DataLossError';
+    this.code = status.DATA_LOSS;
+    this.details = details;
+    this.metadata = metadata;
+    this.firstOffset = firstOffset;
+    this.nextGoodOffset = nextGoodOffset;
+  }
+}
+
+/**
+ * The error a failed call rejects with: the one place statuses are
+ * converted. A DATA_LOSS carrying its offsets in its trailers becomes a
+ * DataLossError; any other error is returned as it is.
+ * @param {any} error a grpc-js ServiceError (or anything else thrown)
+ * @returns {any}
+ */
+export function fromServiceError(error) {
+  if (error?.code !== status.DATA_LOSS || !(error.metadata instanceof grpc.Metadata)) return error;
+  const offset = (/** @type {string} */ key) => {
+    const [value] = error.metadata.get(key);
+    return typeof value === 'string' && /^[0-9]+$/.test(value) ? BigInt(value) : null;
+  };
+  const first = offset(DAMAGED_FIRST_OFFSET);
+  const next = offset(NEXT_GOOD_OFFSET);
+  if (first === null || next === null) return error;
+  return new DataLossError(error.details, first, next, error.metadata);
+}
 
 /** The repository's proto/ directory, or MINIKAFKA_PROTO_DIR. */
 export function protoRoot() {
@@ -75,7 +123,7 @@ function connect(host) {
 function unary(client, method, request, timeoutMs) {
   return new Promise((resolve, reject) => {
     client[method](request, { deadline: Date.now() + timeoutMs }, (/** @type {any} */ error, /** @type {any} */ reply) =>
-      error ? reject(error) : resolve(reply),
+      error ? reject(fromServiceError(error)) : resolve(reply),
     );
   });
 }
@@ -239,7 +287,7 @@ export class Consumer {
       }
     } catch (error) {
       // close() ends a subscription quietly; anything else is the caller's.
-      if (!(this.#closed && /** @type {any} */ (error).code === status.CANCELLED)) throw error;
+      if (!(this.#closed && /** @type {any} */ (error).code === status.CANCELLED)) throw fromServiceError(error);
     } finally {
       this.#calls.delete(call);
       call.cancel();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use minikafka_client::{Code, Consumer, Message, Position};
+use minikafka_client::{ClientError, Code, ConnectionEvent, Consumer, Message, Position};
 use minikafka_cmd::Target;
 use minikafka_cmd::output::{Format, write_message};
 
@@ -13,19 +13,30 @@ use minikafka_cmd::output::{Format, write_message};
 /// diagnostics go to standard error.
 ///
 /// By default it follows the topic: the server pushes each message as it is
-/// stored, and a topic that does not exist yet is waited for.
+/// stored, and a topic that does not exist yet is waited for. While
+/// following, a server that is down (at start or later) is waited for too:
+/// the consumer says once that the connection is lost and why, retries with
+/// growing waits (up to --interval), says when it is back, and goes on from
+/// where it was. With --no-follow it exits at once instead.
+///
+/// Records damaged on the server's disk stop it (exit status 1) with the
+/// offsets they span, unless --skip-damaged is given.
 #[derive(clap::Parser)]
-#[command(version)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Cli {
     #[command(flatten)]
     target: Target,
-    /// Where to start: an offset, 0 for the earliest retained message, or
-    /// `end` for only messages stored from now on
+    /// Where to start: an offset; 0, `earliest` or `start` for the earliest
+    /// retained message; or `end` for only messages stored from now on
     #[arg(long, default_value = "0", value_parser = parse_from)]
     from: Position,
     /// Exit at the end of the topic instead of following it
     #[arg(long)]
     no_follow: bool,
+    /// Go on past records damaged on the server's disk, from the first good
+    /// offset after them, saying on standard error which offsets were skipped
+    #[arg(long)]
+    skip_damaged: bool,
     /// The longest wait between attempts to reach the server again when
     /// the connection is lost
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
@@ -41,11 +52,13 @@ struct Cli {
 fn parse_from(value: &str) -> Result<Position, String> {
     match value {
         "end" => Ok(Position::End),
-        "0" => Ok(Position::Earliest),
-        offset => offset
-            .parse()
-            .map(Position::Offset)
-            .map_err(|_| format!("'{offset}' is neither an offset nor 'end'")),
+        "0" | "earliest" | "start" => Ok(Position::Earliest),
+        offset => offset.parse().map(Position::Offset).map_err(|_| {
+            format!(
+                "'{offset}' is not a position: give an offset (1 or more); 0, 'earliest' or \
+                 'start' for the earliest retained message; or 'end' for only new messages"
+            )
+        }),
     }
 }
 
@@ -108,10 +121,13 @@ fn report_gap(first: u64, last: u64) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let consumer = cli
-        .target
-        .connect()
-        .await?
+    // A follower waits for the server; a one-off read fails at once.
+    let client = if cli.no_follow {
+        cli.target.connect().await?
+    } else {
+        cli.target.connect_lazily()?
+    };
+    let consumer = client
         .consumer(cli.target.topic.as_str(), cli.from)
         .with_max_backoff(cli.interval);
     let mut printer = Printer {
@@ -123,17 +139,66 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Position::Earliest | Position::End => None,
         },
     };
+    let damage = Damage {
+        skip: cli.skip_damaged,
+        topic: &cli.target.topic,
+    };
     if cli.no_follow {
-        print_to_the_end(consumer, &mut printer).await
+        print_to_the_end(consumer, &mut printer, damage).await
     } else {
-        follow(consumer, &mut printer, &cli.target.topic).await
+        follow(consumer, &mut printer, damage, &cli.target.host).await
+    }
+}
+
+/// What to do on reaching records damaged on the server's disk.
+#[derive(Clone, Copy)]
+struct Damage<'a> {
+    /// Go on past them (`--skip-damaged`) instead of stopping.
+    skip: bool,
+    topic: &'a str,
+}
+
+impl Damage<'_> {
+    /// For a read that failed with `error`: where to go on from when it is
+    /// damage to skip (said on standard error), or the error to stop with.
+    fn resume_after(self, error: ClientError) -> anyhow::Result<u64> {
+        match error {
+            ClientError::DataLoss {
+                first_offset,
+                next_good_offset,
+                ..
+            } if self.skip => {
+                eprintln!(
+                    "mkfk-consumer: skipped offsets {first_offset}..={} of topic '{}': damaged on the server's disk",
+                    next_good_offset.saturating_sub(1),
+                    self.topic
+                );
+                Ok(next_good_offset)
+            }
+            ClientError::DataLoss { .. } => Err(anyhow::anyhow!(
+                "{error} (--skip-damaged goes on from there)"
+            )),
+            other => Err(other.into()),
+        }
     }
 }
 
 /// Polls until a poll comes back empty.
-async fn print_to_the_end(mut consumer: Consumer, printer: &mut Printer) -> anyhow::Result<()> {
+async fn print_to_the_end(
+    mut consumer: Consumer,
+    printer: &mut Printer,
+    damage: Damage<'_>,
+) -> anyhow::Result<()> {
     while !printer.done() {
-        let polled = consumer.poll(None).await?;
+        let polled = match consumer.poll(None).await {
+            Ok(polled) => polled,
+            Err(error) => {
+                let next = damage.resume_after(error)?;
+                consumer.seek(next);
+                printer.expected = Some(next);
+                continue;
+            }
+        };
         if let Some(gap) = polled.gap {
             report_gap(gap.first, gap.last);
             printer.expected = None;
@@ -153,27 +218,118 @@ async fn print_to_the_end(mut consumer: Consumer, printer: &mut Printer) -> anyh
 }
 
 /// Prints what the server pushes, flushing whenever no more is ready.
-async fn follow(consumer: Consumer, printer: &mut Printer, topic: &str) -> anyhow::Result<()> {
-    if let Err(error) = consumer.client().describe_topic(topic).await {
-        if error.code() != Code::NotFound {
-            return Err(error.into());
+async fn follow(
+    mut consumer: Consumer,
+    printer: &mut Printer,
+    damage: Damage<'_>,
+    host: &str,
+) -> anyhow::Result<()> {
+    let topic = damage.topic;
+    match consumer.client().describe_topic(topic).await {
+        Ok(_) => {}
+        Err(error) if error.code() == Code::NotFound => {
+            eprintln!("mkfk-consumer: waiting for topic '{topic}' to be created");
         }
-        eprintln!("mkfk-consumer: waiting for topic '{topic}' to be created");
+        // The stream below says so, and waits for the server.
+        Err(error) if error.is_transient() => {}
+        Err(error) => return Err(error.into()),
     }
-    let mut messages = consumer.stream();
     while !printer.done() {
-        let Some(message) = messages.next().await else {
-            break;
+        let mut messages = consumer.stream().on_connection(report_connection(host));
+        let ended = print_stream(&mut messages, printer).await?;
+        match ended {
+            None => break,
+            Some(error) => {
+                let next = damage.resume_after(error)?;
+                consumer.seek(next);
+                printer.expected = Some(next);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints messages from `messages` until `--max` is reached or the stream
+/// ends; returns the error that ended it, if one did.
+async fn print_stream(
+    messages: &mut minikafka_client::Subscription,
+    printer: &mut Printer,
+) -> anyhow::Result<Option<ClientError>> {
+    while !printer.done() {
+        let message = match messages.next().await {
+            None => break,
+            Some(Err(error)) => return Ok(Some(error)),
+            Some(Ok(message)) => message,
         };
-        printer.print(&message?)?;
+        printer.print(&message)?;
         // Take whatever else has already arrived before flushing.
         while !printer.done() {
             match messages.next().now_or_never() {
-                Some(Some(message)) => printer.print(&message?)?,
+                Some(Some(Ok(message))) => printer.print(&message)?,
+                Some(Some(Err(error))) => {
+                    printer.out.flush()?;
+                    return Ok(Some(error));
+                }
                 _ => break,
             }
         }
         printer.out.flush()?;
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Says, in the consumer's own words, when the connection is lost (once,
+/// with the cause) and when it is back.
+fn report_connection(host: &str) -> impl FnMut(ConnectionEvent) + Send + 'static {
+    let host = host.to_owned();
+    move |event| match event {
+        ConnectionEvent::Lost(error) => {
+            eprintln!("mkfk-consumer: {error} (retrying until it answers)");
+        }
+        ConnectionEvent::Restored => eprintln!("mkfk-consumer: connected to {host}"),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn damaged() -> ClientError {
+        ClientError::DataLoss {
+            first_offset: 17,
+            next_good_offset: 21,
+            message: "topic 't': offsets 17..=20 are damaged on disk and cannot be read; \
+                      the first good offset after them is 21"
+                .to_owned(),
+        }
+    }
+
+    #[test]
+    fn damage_stops_the_consumer_with_the_offsets_and_the_way_on() {
+        let stop = Damage {
+            skip: false,
+            topic: "t",
+        };
+        let error = stop.resume_after(damaged()).expect_err("stops");
+        assert_eq!(
+            format!("{error:#}"),
+            "data loss: topic 't': offsets 17..=20 are damaged on disk and cannot be read; \
+             the first good offset after them is 21 (--skip-damaged goes on from there)"
+        );
+    }
+
+    #[test]
+    fn skip_damaged_goes_on_from_the_first_good_offset() {
+        let skip = Damage {
+            skip: true,
+            topic: "t",
+        };
+        assert_eq!(skip.resume_after(damaged()).expect("skips"), 21);
+        let other = ClientError::Status(tonic::Status::not_found("topic 't' not found"));
+        let error = skip
+            .resume_after(other)
+            .expect_err("only damage is skipped");
+        assert_eq!(format!("{error:#}"), "not found: topic 't' not found");
+    }
 }

@@ -4,14 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use minikafka_client::{Client, Code};
 use minikafka_cmd::Target;
 use minikafka_cmd::batching::{next_batch, spawn_line_reader};
 
 /// Sends each line of standard input to a topic as one message.
 ///
 /// Piped input is sent in batches; a line typed at a terminal is sent at once.
+/// The server and the topic's name are checked before any input is read.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Cli {
     #[command(flatten)]
     target: Target,
@@ -27,7 +29,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let producer = match cli.target.connect().await {
+    let producer = match connect(&cli.target).await {
         Ok(client) => client.producer(cli.target.topic.as_str()),
         Err(error) => {
             eprintln!("mkfk-producer: {error}");
@@ -91,5 +93,18 @@ async fn run(cli: Cli) -> ExitCode {
             eprintln!("mkfk-producer: {summary} before the failure");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Connects and asks the server about the topic before any input is read,
+/// so that no typed line is lost to a missing server or a bad name. The
+/// server alone judges names (INVALID_ARGUMENT); a topic that does not
+/// exist yet is fine: the first batch creates it.
+async fn connect(target: &Target) -> anyhow::Result<Client> {
+    let client = target.connect().await?;
+    match client.describe_topic(&target.topic).await {
+        Ok(_) => Ok(client),
+        Err(error) if error.code() == Code::NotFound => Ok(client),
+        Err(error) => Err(error.into()),
     }
 }
