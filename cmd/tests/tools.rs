@@ -156,7 +156,12 @@ async fn from_accepts_earliest_start_0_an_offset_and_end_and_names_them_all() {
 
 #[test]
 fn version_names_the_program() {
-    for (program, name) in [(PRODUCER, "mkfk-producer"), (CONSUMER, "mkfk-consumer")] {
+    for (program, name) in [
+        (PRODUCER, "mkfk-producer"),
+        (CONSUMER, "mkfk-consumer"),
+        (SERVER, "mkfk-server"),
+        (env!("CARGO_BIN_EXE_mkfk-bench"), "mkfk-bench"),
+    ] {
         let version = run(command(program).arg("--version"), name, None);
         assert!(version.status.success(), "{}", version.stderr);
         assert_eq!(

@@ -17,7 +17,7 @@ use minikafka_cmd::bench::{self, Config};
 /// else) to standard output. Any error from the server ends the run with a
 /// non-zero exit.
 #[derive(Parser)]
-#[command(name = "mkfk-bench", version)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Cli {
     #[command(flatten)]
     config: Config,

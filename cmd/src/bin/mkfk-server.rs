@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 /// Runs a minikafka server. All configuration comes from the environment.
 #[derive(Parser)]
-#[command(version, after_help = after_help())]
+#[command(name = env!("CARGO_BIN_NAME"), version, after_help = after_help())]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
