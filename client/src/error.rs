@@ -9,14 +9,9 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+pub use minikafka_proto::trailers::{DAMAGED_FIRST_OFFSET, NEXT_GOOD_OFFSET};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
-
-/// Trailer of a `DATA_LOSS` status: the first offset that cannot be read.
-pub const DAMAGED_FIRST_OFFSET: &str = "minikafka-damaged-first-offset";
-/// Trailer of a `DATA_LOSS` status: the first readable offset after the
-/// damage, where a reader that skips it goes on.
-pub const NEXT_GOOD_OFFSET: &str = "minikafka-next-good-offset";
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 //! - [`v1`]: service `minikafka.v1.MiniKafka`, the API new clients use.
 //! - [`protocol`] — service `protocol.MiniKafka`, the original Go project's
 //!   API, served unchanged so its clients keep working.
+//! - [`trailers`] — the names of the trailers some error statuses carry.
 //! - [`FILE_DESCRIPTOR_SET`] — the encoded descriptors, for server reflection.
 //!
 //! `bytes` fields are generated as [`bytes::Bytes`](prost::bytes::Bytes), so
@@ -19,6 +20,17 @@ pub mod v1 {
 pub mod protocol {
     #![allow(missing_docs)]
     tonic::include_proto!("protocol");
+}
+
+/// The names of the trailers (gRPC metadata on an error status) that carry
+/// what a client needs to act on the error; part of the API, like the
+/// messages (docs/api.md).
+pub mod trailers {
+    /// On DATA_LOSS: the first offset that cannot be read (decimal).
+    pub const DAMAGED_FIRST_OFFSET: &str = "minikafka-damaged-first-offset";
+    /// On DATA_LOSS: the first readable offset after the damage, where a
+    /// reader that skips it goes on (decimal).
+    pub const NEXT_GOOD_OFFSET: &str = "minikafka-next-good-offset";
 }
 
 /// The encoded `FileDescriptorSet` of every .proto file here (and the
