@@ -1,10 +1,13 @@
-//! `mkfk-server verify`, run as an operator would: on a copy of a live
-//! file store's directory (and on the live one, which it must not
-//! disturb), clean and then with a byte flipped in a sealed segment.
+//! Damage in a sealed segment, met as people meet it: `mkfk-server
+//! verify` run by an operator on a copy of a live file store's directory
+//! (and on the live one, which it must not disturb), clean and then with a
+//! byte flipped; and `mkfk-consumer` reading through a byte flipped under
+//! a running server, stopping there or, with `--skip-damaged`, going on.
 
 mod common;
 
 use std::fs;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -94,7 +97,7 @@ async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
     assert!(logs.len() >= 2, "the topic has a sealed segment: {logs:?}");
     let mut bytes = fs::read(&logs[0]).expect("read the first segment");
     // The payload of offset 3 (record 2) in the first, sealed, segment.
-    let position = 16 + 2 * (24 + LINE_LEN);
+    let position = record_position(2);
     bytes[position + 24 + 5] ^= 0x20;
     fs::write(&logs[0], bytes).expect("damage the first segment");
 
@@ -120,6 +123,83 @@ async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
     // The live server's data was not touched.
     let again = verify(Some(&live), None);
     assert_eq!(again.status.code(), Some(0), "{}", again.stderr);
+}
+
+/// The byte position of record `k` (offset `k + 1`) in the first segment.
+fn record_position(k: usize) -> usize {
+    16 + k * (24 + LINE_LEN)
+}
+
+#[tokio::test]
+async fn a_consumer_stops_at_damage_or_skips_it_and_says_what_it_skipped() {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let root = data.path().join("live");
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "file"),
+        ("MINIKAFKA_ROOT_DIR", root.to_str().expect("UTF-8 path")),
+        ("MINIKAFKA_SEGMENT_BYTES", "1KiB"),
+    ]);
+    let producer = Producer::connect(&server.address, "checked")
+        .await
+        .expect("connect a producer");
+    for i in 0..MESSAGES {
+        producer.send(message(i)).await.expect("produce");
+    }
+    // Flip a payload byte of offset 3 in place, under the running server,
+    // as bit rot would.
+    let logs = segments(&root);
+    assert!(logs.len() >= 2, "the topic has a sealed segment: {logs:?}");
+    let mut segment = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&logs[0])
+        .expect("open the first segment");
+    let at = (record_position(2) + 24 + 5) as u64;
+    segment.seek(SeekFrom::Start(at)).expect("seek");
+    segment.write_all(b"#").expect("damage the first segment");
+    segment.sync_all().expect("sync the damage");
+
+    let all: Vec<String> = (0..MESSAGES).map(message).collect();
+    let stopped = run(
+        &mut server.consumer("checked", &["--from", "1", "--no-follow"]),
+        "mkfk-consumer",
+        None,
+    );
+    assert_eq!(stopped.status.code(), Some(1), "{}", stopped.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&stopped.stdout),
+        format!("{}\n{}\n", all[0], all[1]),
+        "the messages before the damage are printed"
+    );
+    assert_eq!(
+        stopped.stderr.trim_end(),
+        "mkfk-consumer: data loss: topic 'checked': offsets 3..=3 are damaged on disk and cannot be read; \
+         the first good offset after them is 4 (--skip-damaged goes on from there)"
+    );
+
+    let skipped = run(
+        &mut server.consumer("checked", &["--from", "1", "--no-follow", "--skip-damaged"]),
+        "mkfk-consumer",
+        None,
+    );
+    assert!(skipped.status.success(), "{}", skipped.stderr);
+    let expected: Vec<&str> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, line)| line.as_str())
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&skipped.stdout),
+        format!("{}\n", expected.join("\n"))
+    );
+    assert!(
+        skipped.stderr.contains(
+            "mkfk-consumer: skipped offsets 3..=3 of topic 'checked': damaged on the server's disk"
+        ),
+        "{}",
+        skipped.stderr
+    );
 }
 
 #[test]
