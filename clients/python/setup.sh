@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Creates .venv, installs the pinned requirements (only when requirements.txt
-# changed since the last install) and generates the gRPC code. Idempotent,
-# and it repairs what an interrupted or failed run left: each step's marker
-# is written only once the step has succeeded, and a step without its
-# marker is done again from scratch.
+# changed since the last install), then installs this package into it as a
+# user would (`pip install .`, which generates the gRPC code from proto/),
+# again only when its sources or the .proto files changed. Idempotent, and
+# it repairs what an interrupted or failed run left: each step's marker is
+# written only once the step has succeeded, and a step without its marker
+# is done again from scratch.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -28,4 +30,18 @@ if ! cmp -s requirements.txt "$marker"; then
     cp requirements.txt "$marker"
 fi
 
-.venv/bin/python generate.py
+# The package, when it is here (the tests of this script use a stand-in
+# directory without one). Its build requirements are in requirements.txt,
+# so it is built without isolation: no download.
+if [[ -f pyproject.toml ]]; then
+    sources=$(find pyproject.toml setup.py README.md minikafka_client ../../proto \
+        -type f \( -name '*.py' -o -name '*.proto' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) \
+        -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum)
+    marker=.venv/installed-package.sha256
+    if [[ "$sources" != "$(cat "$marker" 2>/dev/null)" ]]; then
+        rm -f "$marker"
+        .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+            --force-reinstall .
+        printf '%s\n' "$sources" > "$marker"
+    fi
+fi

@@ -1,7 +1,9 @@
 //! Clients in other languages, proved against a real `mkfk-server`: the
-//! Python client (grpcio, code generated from `proto/`) and the Node client
-//! (@grpc/grpc-js, loading `proto/` at run time) each run their own test
-//! suites here, so the README's test command runs them too.
+//! Python client (grpcio, code generated from `proto/` when the package is
+//! built, installed into its `.venv`) and the Node client (@grpc/grpc-js,
+//! loading `proto/` at run time) each run their own test suites here, so
+//! the README's test command runs them too. `packaging.rs` installs each
+//! client outside the repository, as its users do.
 //!
 //! Each suite's dependencies are installed on first use from PyPI and the
 //! npm registry (`clients/python/setup.sh`, `clients/node/setup.sh`), so a
@@ -47,8 +49,10 @@ fn the_python_client_passes_its_tests() {
     );
     let server = Server::start();
     step(
-        Command::new(python.join(".venv/bin/python"))
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+        // Not `python -m pytest`, which would import the package from the
+        // source tree instead of the one setup.sh installed.
+        Command::new(python.join(".venv/bin/pytest"))
+            .args(["-q", "-p", "no:cacheprovider", "tests"])
             .current_dir(&python)
             .env("MINIKAFKA_TEST_HOST", &server.address),
         "the Python client's tests",
@@ -95,7 +99,6 @@ fn python_setup_remakes_a_half_made_venv() {
         "python",
         &[
             ("requirements.txt", "# nothing to install\n"),
-            ("generate.py", "print('generated')\n"),
         ],
     );
     let bin = dir.path().join(".venv/bin");

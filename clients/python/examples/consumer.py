@@ -14,14 +14,11 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import BinaryIO
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import grpc
 
-import grpc  # noqa: E402
-
-from minikafka_client import Consumer, Message, MiniKafkaError, Start  # noqa: E402
+from minikafka_client import Consumer, Message, MiniKafkaError, Start
 
 PROG = "consumer.py"
 

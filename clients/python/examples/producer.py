@@ -11,12 +11,9 @@ import argparse
 import queue
 import sys
 import threading
-from pathlib import Path
 from typing import BinaryIO
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from minikafka_client import MiniKafkaError, Producer  # noqa: E402
+from minikafka_client import MiniKafkaError, Producer
 
 PROG = "producer.py"
 MAX_BATCH_LINES = 1_000

@@ -6,8 +6,10 @@
 >>> with Consumer("127.0.0.1:9999", "orders", start=offset) as consumer:
 ...     result = consumer.poll(wait=5)
 
-The generated gRPC code (``minikafka_client._generated``, made by
-``generate.py``) is there for direct use of the API, including the original
+The same operations, awaitable, are in :mod:`minikafka_client.aio`.
+
+The generated gRPC code (``minikafka_client._generated``, made when the
+package is built) is there for direct use of the API, including the original
 Go project's ``protocol`` service.
 """
 

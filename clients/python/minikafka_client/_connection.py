@@ -19,6 +19,8 @@ DEFAULT_HOST = "127.0.0.1:9999"
 #: The largest reply accepted. Poll replies stay under 4 MiB unless a single
 #: message is larger, which a server configured for big messages allows.
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
+#: The options of every channel, blocking or asyncio.
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
 
 
 def resolve_host(host: str | None) -> str:
@@ -51,9 +53,7 @@ class Connection:
 
     def __init__(self, host: str | None) -> None:
         self.target = resolve_host(host)
-        self.channel = grpc.insecure_channel(
-            self.target, options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
-        )
+        self.channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
         self.stub = pb_grpc.MiniKafkaStub(self.channel)
 
     def describe_topic(self, topic: str, timeout: float | None) -> pb.TopicInfo:

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Generator
-from datetime import timedelta
-from typing import Literal
 
 import grpc
 
 from minikafka_client._connection import Closeable, Connection, converted_errors
 from minikafka_client._generated.minikafka.v1 import minikafka_pb2 as pb
-from minikafka_client.errors import MiniKafkaError
-from minikafka_client.messages import Gap, Message, PollResult
-
-#: Where a consumer starts: an offset (0: the earliest retained message),
-#: ``"earliest"``, or ``"end"`` (only messages stored from now on).
-Start = int | Literal["earliest", "end"]
-
-#: Errors after which subscribing again can succeed.
-TRANSIENT = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-    }
+from minikafka_client._reading import (
+    FIRST_BACKOFF,
+    Start,
+    end_position,
+    poll_deadline,
+    poll_request,
+    poll_result,
+    retry_after,
+    starting_position,
+    stream_ended,
+    subscribe_request,
 )
-_FIRST_BACKOFF = 0.1
-
-log = logging.getLogger("minikafka_client")
-
+from minikafka_client.errors import MiniKafkaError
+from minikafka_client.messages import Message, PollResult
 
 class Consumer(Closeable):
     """Reads ``topic`` from ``start``, keeping its own position.
@@ -53,20 +43,14 @@ class Consumer(Closeable):
         timeout: float | None = 10.0,
         max_backoff: float = 5.0,
     ) -> None:
-        if start == "earliest":
-            start = 0
-        self._from_end = start == "end"
-        if not self._from_end and (
-            not isinstance(start, int) or isinstance(start, bool) or start < 0
-        ):
-            raise ValueError(f"start must be an offset >= 0, 'earliest' or 'end', not {start!r}")
+        position, self._from_end = starting_position(start)
         self.topic = topic
         self.timeout = timeout
         self.max_backoff = max_backoff
         #: The offset the next read starts from. 0 means "the earliest
         #: retained" (and, when starting at the end, "not known yet") until
         #: the first poll or streamed message.
-        self.position: int = 0 if self._from_end else int(start)
+        self.position: int = position
         self._connection = Connection(host)
         self._closed = False
 
@@ -89,26 +73,18 @@ class Consumer(Closeable):
         """
         if self._from_end:
             try:
-                self.position = self.describe_topic().next_offset
+                self.position = end_position(None, self.describe_topic())
             except MiniKafkaError as error:
-                if error.code != grpc.StatusCode.NOT_FOUND:
-                    raise
-                self.position = 1
+                self.position = end_position(error, None)
             self._from_end = False
         read_from = self.position
-        request = pb.PollRequest(
-            topic=self.topic, read_from=read_from, max_messages=max_messages, max_bytes=max_bytes
-        )
-        if wait:
-            request.max_wait.FromTimedelta(timedelta(seconds=wait))
-        deadline = None if self.timeout is None else self.timeout + (wait or 0.0)
+        request = poll_request(self.topic, read_from, wait, max_messages, max_bytes)
         with converted_errors():
-            reply = self._connection.stub.Poll(request, timeout=deadline)
-        gap = None
-        if read_from != 0 and reply.earliest_offset > read_from:
-            gap = Gap(first=read_from, last=reply.earliest_offset - 1)
+            reply = self._connection.stub.Poll(
+                request, timeout=poll_deadline(self.timeout, wait)
+            )
         self.position = reply.new_read_from
-        return PollResult(messages=[Message.from_proto(m) for m in reply.messages], gap=gap)
+        return poll_result(read_from, reply)
 
     def subscribe(self, max_batch: int = 0) -> Generator[Message, None, None]:
         """Follows the topic: yields messages as the server pushes them, from
@@ -123,24 +99,19 @@ class Consumer(Closeable):
         errors raise :class:`MiniKafkaError`. A jump in offsets means
         retention removed the messages in between before they were read.
         """
-        backoff = min(_FIRST_BACKOFF, self.max_backoff)
+        backoff = min(FIRST_BACKOFF, self.max_backoff)
         while not self._closed:
-            request = pb.SubscribeRequest(
-                topic=self.topic,
-                read_from=self.position,
-                max_batch=max_batch,
-                from_end=self._from_end and self.position == 0,
-            )
+            request = subscribe_request(self.topic, self.position, self._from_end, max_batch)
             call = self._connection.stub.Subscribe(request)
             try:
                 for batch in call:
-                    backoff = min(_FIRST_BACKOFF, self.max_backoff)
+                    backoff = min(FIRST_BACKOFF, self.max_backoff)
                     for proto in batch.messages:
                         message = Message.from_proto(proto)
                         self.position = message.offset + 1
                         self._from_end = False
                         yield message
-                failure = MiniKafkaError(grpc.StatusCode.UNAVAILABLE, "the server ended the stream")
+                failure = stream_ended()
             except grpc.RpcError as error:
                 if self._closed:
                     return
@@ -148,16 +119,9 @@ class Consumer(Closeable):
                 failure.__cause__ = error
             finally:
                 call.cancel()
-            if failure.code not in TRANSIENT:
-                raise failure
-            log.warning(
-                "subscription to %r interrupted (%s); resubscribing in %.1fs",
-                self.topic,
-                failure,
-                backoff,
-            )
+            next_backoff = retry_after(self.topic, failure, backoff, self.max_backoff)
             time.sleep(backoff)
-            backoff = min(backoff * 2, self.max_backoff)
+            backoff = next_backoff
 
     def close(self) -> None:
         """Closes the connection; a :meth:`subscribe` in progress ends."""

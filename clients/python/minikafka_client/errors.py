@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import grpc.aio
 
 #: Trailer of a ``DATA_LOSS`` status: the first offset that cannot be read.
 DAMAGED_FIRST_OFFSET = "minikafka-damaged-first-offset"
@@ -25,10 +26,11 @@ class MiniKafkaError(Exception):
 
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> MiniKafkaError:
-        """Converts a failed gRPC call (a ``grpc.Call`` raised as an error):
-        the one place statuses become exceptions. ``DATA_LOSS`` carrying
+        """Converts a failed gRPC call (a ``grpc.Call`` raised as an error,
+        or asyncio's ``grpc.aio.AioRpcError``): the one place statuses
+        become exceptions. ``DATA_LOSS`` carrying
         its offsets becomes :class:`DataLossError`."""
-        if not isinstance(error, grpc.Call):
+        if not isinstance(error, (grpc.Call, grpc.aio.AioRpcError)):
             return cls(grpc.StatusCode.UNKNOWN, str(error))
         code, details = error.code(), error.details() or ""
         if code == grpc.StatusCode.DATA_LOSS:

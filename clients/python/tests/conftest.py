@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-
-# Importable however pytest is started (``pytest tests`` or ``python -m pytest``).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +16,7 @@ def host() -> str:
     if not address:
         pytest.fail(
             "MINIKAFKA_TEST_HOST is not set: start an mkfk-server and run e.g. "
-            "MINIKAFKA_TEST_HOST=127.0.0.1:9999 .venv/bin/python -m pytest tests",
+            "MINIKAFKA_TEST_HOST=127.0.0.1:9999 .venv/bin/pytest tests",
             pytrace=False,
         )
     return address
