@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Consumer, status } from '../src/index.js';
+import { Consumer, status } from 'minikafka-client';
 
 const USAGE =
   'usage: node examples/consumer.js [--host HOST:PORT] --topic TOPIC [--from OFFSET|end] [--no-follow] [--max N] [--format raw|json]';
@@ -46,7 +46,7 @@ let expected = typeof start === 'bigint' && start > 0n ? start : null;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NEWLINE = Buffer.from('\n');
 
-/** @param {import('../src/index.js').Message} message */
+/** @param {import('minikafka-client').Message} message */
 function format(message) {
   if (args.format === 'raw') return Buffer.concat([message.payload, NEWLINE]);
   let text = null;
@@ -62,7 +62,7 @@ function reportGap(first, last) {
   console.error(`consumer: gap: retention removed ${last - first + 1n} unread messages (offsets ${first}..${last})`);
 }
 
-/** @param {import('../src/index.js').Message} message */
+/** @param {import('minikafka-client').Message} message */
 async function print(message) {
   if (expected !== null && message.offset > expected) reportGap(expected, message.offset - 1n);
   expected = message.offset + 1n;

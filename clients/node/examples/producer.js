@@ -4,7 +4,7 @@
 //   node examples/producer.js [--host HOST:PORT] --topic TOPIC < lines.txt
 
 import { parseArgs } from 'node:util';
-import { Producer } from '../src/index.js';
+import { Producer } from 'minikafka-client';
 
 const MAX_BATCH_LINES = 1_000;
 /** The most payload bytes in one request (one longer line aside). */

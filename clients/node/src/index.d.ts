@@ -70,7 +70,7 @@ export interface TopicInfo {
 /** Where a consumer starts: the earliest retained message, the end, or an offset (0: the earliest). */
 export type Start = 'earliest' | 'end' | bigint | number;
 
-/** The repository's proto/ directory, or MINIKAFKA_PROTO_DIR. */
+/** Where the .proto files are: MINIKAFKA_PROTO_DIR, the package's own copy, or the repository's proto/. */
 export declare function protoRoot(): string;
 /** The loaded minikafka.v1 package (grpc-js service constructors). */
 export declare function protoPackage(): any;

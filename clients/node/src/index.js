@@ -7,6 +7,7 @@
 // message; a read that reaches records damaged on the server's disk rejects
 // with a DataLossError carrying the offsets.
 
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
@@ -78,12 +79,18 @@ export function fromServiceError(error) {
   return new DataLossError(error.details, first, next, error.metadata);
 }
 
-/** The repository's proto/ directory, or MINIKAFKA_PROTO_DIR. */
+/** This package's directory. */
+const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Where the .proto files are: MINIKAFKA_PROTO_DIR if set; else the copy
+ * packed inside the package (`npm pack` puts it there); else, in a
+ * checkout of the repository, its proto/ directory.
+ */
 export function protoRoot() {
-  return (
-    process.env.MINIKAFKA_PROTO_DIR ||
-    path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../proto')
-  );
+  if (process.env.MINIKAFKA_PROTO_DIR) return process.env.MINIKAFKA_PROTO_DIR;
+  const packed = path.join(PACKAGE_DIR, 'proto');
+  return existsSync(path.join(packed, PROTO_FILE)) ? packed : path.resolve(PACKAGE_DIR, '../../proto');
 }
 
 /** @type {any} */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Consumer, Producer, status } from '../src/index.js';
+import { Consumer, Producer, status } from 'minikafka-client';
 
 const HOST = process.env.MINIKAFKA_TEST_HOST;
 if (!HOST) {

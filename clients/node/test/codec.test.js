@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { protoPackage } from '../src/index.js';
+import { protoPackage } from 'minikafka-client';
 
 test('uint64 offsets keep every digit through serialization', () => {
   const { Poll } = protoPackage().MiniKafka.service;

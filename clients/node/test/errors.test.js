@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import grpc from '@grpc/grpc-js';
-import { DataLossError, fromServiceError, status } from '../src/index.js';
+import { DataLossError, fromServiceError, status } from 'minikafka-client';
 
 const MESSAGE =
   "topic 'orders': offsets 17..=20 are damaged on disk and cannot be read; the first good offset after them is 21";
