@@ -6,7 +6,8 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -291,6 +292,30 @@ pub fn run(command: &mut Command, name: &'static str, input: Option<Vec<u8>>) ->
         stdout: stdout.wait_for_end(),
         stderr: String::from_utf8_lossy(&stderr.wait_for_end()).into_owned(),
     }
+}
+
+/// Runs a step (an install, a build) to its end, however long it takes;
+/// fails the test with its output if it fails, else returns its output.
+pub fn step(command: &mut Command, what: &str) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The directory of a client in another language: `clients/<language>`.
+pub fn clients_dir(language: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("clients")
+        .join(language)
 }
 
 /// Waits until `topic` holds at least `count` messages.
