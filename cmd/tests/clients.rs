@@ -73,12 +73,7 @@ fn setup_copy(language: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
 /// made again by the next run, not trusted.
 #[test]
 fn python_setup_remakes_a_half_made_venv() {
-    let dir = setup_copy(
-        "python",
-        &[
-            ("requirements.txt", "# nothing to install\n"),
-        ],
-    );
+    let dir = setup_copy("python", &[("requirements.txt", "# nothing to install\n")]);
     let bin = dir.path().join(".venv/bin");
     std::fs::create_dir_all(&bin).expect("mkdir .venv/bin");
     std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python")).expect("symlink");

@@ -47,7 +47,12 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
         .map(|entry| entry.expect("entry").path())
         .filter(|path| path.to_string_lossy().ends_with(suffix))
         .collect();
-    assert_eq!(found.len(), 1, "one *{suffix} in {}: {found:?}", dir.display());
+    assert_eq!(
+        found.len(),
+        1,
+        "one *{suffix} in {}: {found:?}",
+        dir.display()
+    );
     found[0].clone()
 }
 
