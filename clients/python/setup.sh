@@ -39,7 +39,9 @@ if [[ -f pyproject.toml ]]; then
         -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum)
     marker=.venv/installed-package.sha256
     if [[ "$sources" != "$(cat "$marker" 2>/dev/null)" ]]; then
-        rm -f "$marker"
+        # setuptools builds in build/ and would pack what an earlier build
+        # left there, such as a module since removed.
+        rm -rf "$marker" build
         .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
             --force-reinstall .
         printf '%s\n' "$sources" > "$marker"
