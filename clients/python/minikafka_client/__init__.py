@@ -14,7 +14,8 @@ Go project's ``protocol`` service.
 """
 
 from minikafka_client._connection import DEFAULT_HOST, resolve_host
-from minikafka_client.consumer import Consumer, Start
+from minikafka_client._reading import Start
+from minikafka_client.consumer import Consumer
 from minikafka_client.errors import DataLossError, MiniKafkaError
 from minikafka_client.messages import Gap, Message, PollResult
 from minikafka_client.producer import Producer

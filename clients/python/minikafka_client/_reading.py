@@ -1,20 +1,18 @@
-"""What the blocking and the asyncio consumers share: where to start, the
-requests they send, and how a reply becomes a :class:`PollResult`."""
+"""What the blocking and the asyncio consumers share: where a consumer
+is, the requests it sends, and what it makes of the answers. Only the
+calls themselves (blocking or awaited) differ."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Literal
-
-import logging
 
 import grpc
 
 from minikafka_client._generated.minikafka.v1 import minikafka_pb2 as pb
 from minikafka_client.errors import MiniKafkaError
 from minikafka_client.messages import Gap, Message, PollResult
-
-log = logging.getLogger("minikafka_client")
 
 #: Where a consumer starts: an offset (0: the earliest retained message),
 #: ``"earliest"``, or ``"end"`` (only messages stored from now on).
@@ -31,81 +29,113 @@ TRANSIENT = frozenset(
     }
 )
 #: The first wait before subscribing again, doubled up to ``max_backoff``.
-FIRST_BACKOFF = 0.1
+_FIRST_BACKOFF = 0.1
+
+log = logging.getLogger("minikafka_client")
 
 
-def starting_position(start: Start) -> tuple[int, bool]:
-    """The first position and whether it is still to be found at the end;
-    ``ValueError`` for anything but an offset >= 0, "earliest" or "end"."""
-    if start == "end":
-        return 0, True
-    if start == "earliest":
-        return 0, False
-    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise ValueError(f"start must be an offset >= 0, 'earliest' or 'end', not {start!r}")
-    return start, False
+class Reader:
+    """A consumer's state: its topic, its position and its settings. The
+    arguments are those of :class:`minikafka_client.Consumer`."""
 
+    def __init__(
+        self,
+        host: str | None,
+        topic: str,
+        start: Start = "earliest",
+        *,
+        timeout: float | None = 10.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        if start == "earliest":
+            start = 0
+        self._from_end = start == "end"
+        if not self._from_end and (
+            not isinstance(start, int) or isinstance(start, bool) or start < 0
+        ):
+            raise ValueError(f"start must be an offset >= 0, 'earliest' or 'end', not {start!r}")
+        self.topic = topic
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        #: The offset the next read starts from. 0 means "the earliest
+        #: retained" (and, when starting at the end, "not known yet") until
+        #: the first poll or streamed message.
+        self.position: int = 0 if self._from_end else int(start)
+        self._closed = False
+        self._connect(host)
 
-def poll_request(
-    topic: str, read_from: int, wait: float | None, max_messages: int, max_bytes: int
-) -> pb.PollRequest:
-    """A poll from ``read_from``, held by the server up to ``wait`` seconds."""
-    request = pb.PollRequest(
-        topic=topic, read_from=read_from, max_messages=max_messages, max_bytes=max_bytes
-    )
-    if wait:
-        request.max_wait.FromTimedelta(timedelta(seconds=wait))
-    return request
+    def _connect(self, host: str | None) -> None:
+        """Opens the consumer's connection: blocking or asyncio."""
+        raise NotImplementedError
 
-
-def poll_deadline(timeout: float | None, wait: float | None) -> float | None:
-    """A long poll's deadline: the call's timeout plus its wait."""
-    return None if timeout is None else timeout + (wait or 0.0)
-
-
-def poll_result(read_from: int, reply: pb.PollResponse) -> PollResult:
-    """The messages, and the gap retention left before them, if any."""
-    gap = None
-    if read_from != 0 and reply.earliest_offset > read_from:
-        gap = Gap(first=read_from, last=reply.earliest_offset - 1)
-    return PollResult(messages=[Message.from_proto(m) for m in reply.messages], gap=gap)
-
-
-def subscribe_request(
-    topic: str, position: int, from_end: bool, max_batch: int
-) -> pb.SubscribeRequest:
-    """A subscription from ``position``, or from the end while none is known."""
-    return pb.SubscribeRequest(
-        topic=topic,
-        read_from=position,
-        max_batch=max_batch,
-        from_end=from_end and position == 0,
-    )
-
-
-def end_position(missing: MiniKafkaError | None, info: pb.TopicInfo | None) -> int:
-    """Where a consumer starting at the end reads from: the topic's next
-    offset, or 1 when it does not exist yet (``missing`` is ``NOT_FOUND``;
-    any other error is raised)."""
-    if missing is not None:
-        if missing.code != grpc.StatusCode.NOT_FOUND:
+    def _found_end(self, info: pb.TopicInfo | None, missing: MiniKafkaError | None) -> None:
+        """Starts a consumer that starts at the end at the topic's next
+        offset, or at 1 when the topic does not exist yet (``missing`` is
+        ``NOT_FOUND``; any other error is raised)."""
+        if missing is not None and missing.code != grpc.StatusCode.NOT_FOUND:
             raise missing
-        return 1
-    assert info is not None
-    return info.next_offset
+        self.position = 1 if info is None else info.next_offset
+        self._from_end = False
 
+    def _poll_request(
+        self, wait: float | None, max_messages: int, max_bytes: int
+    ) -> tuple[pb.PollRequest, float | None]:
+        """A poll from :attr:`position`, held by the server up to ``wait``
+        seconds, and its deadline: the timeout plus the wait."""
+        request = pb.PollRequest(
+            topic=self.topic,
+            read_from=self.position,
+            max_messages=max_messages,
+            max_bytes=max_bytes,
+        )
+        if wait:
+            request.max_wait.FromTimedelta(timedelta(seconds=wait))
+        return request, None if self.timeout is None else self.timeout + (wait or 0.0)
 
-def stream_ended() -> MiniKafkaError:
-    """The failure of a subscription the server ended without an error."""
-    return MiniKafkaError(grpc.StatusCode.UNAVAILABLE, "the server ended the stream")
+    def _polled(self, request: pb.PollRequest, reply: pb.PollResponse) -> PollResult:
+        """Moves past what a poll returned; the messages, and the gap
+        retention left before them, if any."""
+        gap = None
+        if request.read_from != 0 and reply.earliest_offset > request.read_from:
+            gap = Gap(first=request.read_from, last=reply.earliest_offset - 1)
+        self.position = reply.new_read_from
+        return PollResult(messages=[Message.from_proto(m) for m in reply.messages], gap=gap)
 
+    def _subscribe_request(self, max_batch: int) -> pb.SubscribeRequest:
+        """A subscription from :attr:`position`, or from the end while none
+        is known."""
+        return pb.SubscribeRequest(
+            topic=self.topic,
+            read_from=self.position,
+            max_batch=max_batch,
+            from_end=self._from_end and self.position == 0,
+        )
 
-def retry_after(topic: str, failure: MiniKafkaError, backoff: float, max_backoff: float) -> float:
-    """Raises a failure that subscribing again cannot cure; else logs it and
-    returns the next backoff (this one doubled, up to ``max_backoff``)."""
-    if failure.code not in TRANSIENT:
-        raise failure
-    log.warning(
-        "subscription to %r interrupted (%s); resubscribing in %.1fs", topic, failure, backoff
-    )
-    return min(backoff * 2, max_backoff)
+    def _streamed(self, proto: pb.Message) -> Message:
+        """Moves past a message a subscription is about to yield."""
+        message = Message.from_proto(proto)
+        self.position = message.offset + 1
+        self._from_end = False
+        return message
+
+    def _first_backoff(self) -> float:
+        return min(_FIRST_BACKOFF, self.max_backoff)
+
+    def _interrupted(self, error: grpc.RpcError | None, backoff: float) -> float:
+        """After a subscription ended (``error``, or ``None`` when the server
+        ended it cleanly): raises a failure that subscribing again cannot
+        cure; else logs it and returns the next backoff."""
+        if error is None:
+            failure = MiniKafkaError(grpc.StatusCode.UNAVAILABLE, "the server ended the stream")
+        else:
+            failure = MiniKafkaError.from_rpc_error(error)
+            failure.__cause__ = error
+        if failure.code not in TRANSIENT:
+            raise failure
+        log.warning(
+            "subscription to %r interrupted (%s); resubscribing in %.1fs",
+            self.topic,
+            failure,
+            backoff,
+        )
+        return min(backoff * 2, self.max_backoff)
