@@ -40,21 +40,6 @@ fn repository() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs a step to its end; fails the test with its output if it fails.
-fn step(command: &mut Command, what: &str) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// `go` in `dir`, offline: modules from `proxy` (a URL, or "off"), caches
 /// under `caches`, and nothing from the caller's Go settings.
 fn offline_go(caches: &Path, proxy: &str, dir: &Path) -> Command {
@@ -293,58 +278,45 @@ fn a_new_project_requires_the_client_by_path_and_runs_the_examples() {
         produced.stderr,
         "producer: stored 2500 messages in 'lines' (offsets 1..2500)\n"
     );
-    let all = run(
-        Command::new(&consumer).args([
-            "-host",
-            &server.address,
-            "-topic",
-            "lines",
-            "-follow=false",
-        ]),
+    assert_eq!(
+        consume(&consumer, &server, "lines", &["-follow=false"]),
+        (Some(0), lines.join("\n") + "\n", String::new())
+    );
+    assert_eq!(
+        consume(&consumer, &server, "lines", &["-from", "2499", "-max", "2"]),
+        (Some(0), "line 2499\nline 2500\n".to_owned(), String::new())
+    );
+
+    assert_eq!(
+        consume(&consumer, &server, "nothing", &["-follow=false"]),
+        (
+            Some(1),
+            String::new(),
+            "consumer: minikafka: NotFound: topic 'nothing' not found\n".to_owned()
+        )
+    );
+}
+
+/// Runs the consumer example on `topic` of `server`; how it exited, and
+/// its standard output and error.
+fn consume(
+    consumer: &Path,
+    server: &Server,
+    topic: &str,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let finished = run(
+        Command::new(consumer)
+            .args(["-host", &server.address, "-topic", topic])
+            .args(args),
         "the consumer example",
         None,
     );
-    assert!(all.status.success(), "{}", all.stderr);
-    assert_eq!(
-        String::from_utf8_lossy(&all.stdout),
-        lines.join("\n") + "\n"
-    );
-    let last_two = run(
-        Command::new(&consumer).args([
-            "-host",
-            &server.address,
-            "-topic",
-            "lines",
-            "-from",
-            "2499",
-            "-max",
-            "2",
-        ]),
-        "the consumer example, following",
-        None,
-    );
-    assert!(last_two.status.success(), "{}", last_two.stderr);
-    assert_eq!(
-        String::from_utf8_lossy(&last_two.stdout),
-        "line 2499\nline 2500\n"
-    );
-
-    let unknown = run(
-        Command::new(&consumer).args([
-            "-host",
-            &server.address,
-            "-topic",
-            "nothing",
-            "-follow=false",
-        ]),
-        "the consumer example on a topic that does not exist",
-        None,
-    );
-    assert_eq!(unknown.status.code(), Some(1));
-    assert_eq!(
-        unknown.stderr,
-        "consumer: minikafka: NotFound: topic 'nothing' not found\n"
-    );
+    (
+        finished.status.code(),
+        String::from_utf8_lossy(&finished.stdout).into_owned(),
+        finished.stderr,
+    )
 }
 
 /// A consumer behind retention is told what it missed; one that reaches
@@ -363,36 +335,20 @@ async fn the_go_examples_report_gaps_and_damage() {
     let client = expiring.client().await;
     let producer = client.producer("fleeting");
     producer.send_batch(["1", "2", "3"]).await.expect("produce");
-    let deadline = std::time::Instant::now() + DEADLINE;
-    while client
-        .describe_topic("fleeting")
-        .await
-        .expect("describe")
-        .earliest_offset
-        < 4
-    {
-        assert!(std::time::Instant::now() < deadline, "retention never ran");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_earliest(&client, "fleeting", 4).await;
     producer.send("4").await.expect("produce");
-    let behind = run(
-        Command::new(&consumer).args([
-            "-host",
-            &expiring.address,
-            "-topic",
-            "fleeting",
-            "-from",
-            "2",
-            "-follow=false",
-        ]),
-        "the consumer example behind retention",
-        None,
-    );
-    assert!(behind.status.success(), "{}", behind.stderr);
-    assert_eq!(String::from_utf8_lossy(&behind.stdout), "4\n");
     assert_eq!(
-        behind.stderr,
-        "consumer: gap: retention removed 2 unread messages (offsets 2..3)\n"
+        consume(
+            &consumer,
+            &expiring,
+            "fleeting",
+            &["-from", "2", "-follow=false"]
+        ),
+        (
+            Some(0),
+            "4\n".to_owned(),
+            "consumer: gap: retention removed 2 unread messages (offsets 2..3)\n".to_owned()
+        )
     );
 
     // Sixty messages, one per request, in segments of 1 KiB: the first
@@ -415,12 +371,7 @@ async fn the_go_examples_report_gaps_and_damage() {
             .expect("produce");
     }
     server.crash();
-    let mut logs: Vec<PathBuf> = fs::read_dir(data.path().join("topics/damaged"))
-        .expect("the topic's directory")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
+    let logs = segment_files(&data.path().join("topics/damaged"));
     assert!(logs.len() >= 2, "a sealed segment: {logs:?}");
     let mut segment = fs::read(&logs[0]).expect("read the first segment");
     // A 16-byte header, then records of a 24-byte header and the payload.
@@ -429,44 +380,21 @@ async fn the_go_examples_report_gaps_and_damage() {
     fs::write(&logs[0], segment).expect("damage the first segment");
 
     let server = Server::start_with(&file_store);
-    let stopped = run(
-        Command::new(&consumer).args([
-            "-host",
-            &server.address,
-            "-topic",
-            "damaged",
-            "-follow=false",
-        ]),
-        "the consumer example reaching damage",
-        None,
-    );
-    assert_eq!(stopped.status.code(), Some(1), "{}", stopped.stderr);
     assert_eq!(
-        String::from_utf8_lossy(&stopped.stdout),
-        "message 01\nmessage 02\n"
+        consume(&consumer, &server, "damaged", &["-follow=false"]),
+        (
+            Some(1),
+            "message 01\nmessage 02\n".to_owned(),
+            "consumer: minikafka: DataLoss: topic 'damaged': offsets 3..=3 are damaged on disk \
+             and cannot be read; the first good offset after them is 4\n\
+             consumer: to go on past the damage, start again with -from 4\n"
+                .to_owned()
+        )
     );
     assert_eq!(
-        stopped.stderr,
-        "consumer: minikafka: DataLoss: topic 'damaged': offsets 3..=3 are damaged on disk \
-         and cannot be read; the first good offset after them is 4\n\
-         consumer: to go on past the damage, start again with -from 4\n"
+        consume(&consumer, &server, "damaged", &["-from", "4", "-max", "1"]),
+        (Some(0), "message 04\n".to_owned(), String::new())
     );
-    let past = run(
-        Command::new(&consumer).args([
-            "-host",
-            &server.address,
-            "-topic",
-            "damaged",
-            "-from",
-            "4",
-            "-max",
-            "1",
-        ]),
-        "the consumer example past the damage",
-        None,
-    );
-    assert!(past.status.success(), "{}", past.stderr);
-    assert_eq!(String::from_utf8_lossy(&past.stdout), "message 04\n");
 }
 
 /// The committed generated code is what Debian's protoc and plugins make

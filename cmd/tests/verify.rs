@@ -5,7 +5,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use minikafka_client::Producer;
@@ -39,16 +39,6 @@ fn stdout_lines(finished: &Finished) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-fn segments(root: &Path) -> Vec<PathBuf> {
-    let mut logs: Vec<PathBuf> = fs::read_dir(root.join("topics/checked"))
-        .expect("the topic's directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs
 }
 
 #[tokio::test]
@@ -90,7 +80,7 @@ async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
         "{lines:?}"
     );
 
-    let logs = segments(&copy);
+    let logs = segment_files(&copy.join("topics/checked"));
     assert!(logs.len() >= 2, "the topic has a sealed segment: {logs:?}");
     let mut bytes = fs::read(&logs[0]).expect("read the first segment");
     // The payload of offset 3 (record 2) in the first, sealed, segment.
