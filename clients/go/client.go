@@ -88,13 +88,18 @@ func (c *Client) API() pb.MiniKafkaClient {
 	return c.api
 }
 
-// callContext bounds one call by the client's timeout plus wait, and adds
-// the token if there is one.
+// callContext bounds one unary call by the client's timeout plus wait, and
+// adds the token if there is one.
 func (c *Client) callContext(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
-	if c.token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
+	return context.WithTimeout(c.withToken(ctx), c.timeout+wait)
+}
+
+// withToken adds the client's token, if it has one, to a call's metadata.
+func (c *Client) withToken(ctx context.Context) context.Context {
+	if c.token == "" {
+		return ctx
 	}
-	return context.WithTimeout(ctx, c.timeout+wait)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
 }
 
 // TopicInfo is the state of one topic.

@@ -189,10 +189,7 @@ type Subscription struct {
 // each batch Next returns; after an error (ErrUnavailable when the server
 // shuts down), Subscribe again to go on from there.
 func (c *Consumer) Subscribe(ctx context.Context) (*Subscription, error) {
-	if c.client.token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.client.token)
-	}
-	stream, err := c.client.api.Subscribe(ctx, &pb.SubscribeRequest{
+	stream, err := c.client.api.Subscribe(c.client.withToken(ctx), &pb.SubscribeRequest{
 		Topic:    c.topic,
 		ReadFrom: c.position,
 		MaxBatch: c.maxMessages,

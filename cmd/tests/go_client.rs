@@ -297,6 +297,69 @@ fn a_new_project_requires_the_client_by_path_and_runs_the_examples() {
     );
 }
 
+/// The examples send a token (`-token` or `MINIKAFKA_TOKEN`) with unary
+/// calls and with a subscription; without one the server refuses them.
+#[test]
+fn the_go_examples_send_a_token() {
+    let go = Go::start();
+    let project = UserProject::create();
+    let producer = project.build(&go, &format!("{MODULE}/examples/producer"), "producer");
+    let consumer = project.build(&go, &format!("{MODULE}/examples/consumer"), "consumer");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let auth = dir.path().join("auth.toml");
+    fs::write(
+        &auth,
+        format!(
+            "[[token]]\nname = \"go\"\nsha256 = \"{}\"\nproduce = [\"*\"]\nconsume = [\"*\"]\n",
+            minikafka_server::auth::digest_hex("s3cret")
+        ),
+    )
+    .expect("write the auth file");
+    let server = Server::start_with(&[
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_AUTH_FILE", auth.to_str().expect("UTF-8 path")),
+    ]);
+    let produce = |args: &[&str]| {
+        run(
+            Command::new(&producer)
+                .args(["-host", &server.address, "-topic", "guarded"])
+                .args(args),
+            "the producer example",
+            Some(b"secret message\n".to_vec()),
+        )
+    };
+    let refused = produce(&[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .starts_with("producer: minikafka: Unauthenticated: "),
+        "{}",
+        refused.stderr
+    );
+    let produced = produce(&["-token", "s3cret"]);
+    assert_eq!(
+        produced.stderr,
+        "producer: stored 1 messages in 'guarded' (offsets 1..1)\n"
+    );
+    for args in [&["-follow=false"][..], &["-max", "1"][..]] {
+        let finished = run(
+            Command::new(&consumer)
+                .args(["-host", &server.address, "-topic", "guarded"])
+                .args(args)
+                .env("MINIKAFKA_TOKEN", "s3cret"),
+            "the consumer example with a token",
+            None,
+        );
+        assert!(finished.status.success(), "{args:?}: {}", finished.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&finished.stdout),
+            "secret message\n",
+            "{args:?}"
+        );
+    }
+}
+
 /// Runs the consumer example on `topic` of `server`; how it exited, and
 /// its standard output and error.
 fn consume(

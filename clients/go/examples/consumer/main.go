@@ -25,6 +25,7 @@ func main() {
 	from := flag.String("from", "0", "an offset to start at (0: the earliest retained), or 'end'")
 	maxMessages := flag.Int("max", 0, "exit after printing this many messages (0: no limit)")
 	follow := flag.Bool("follow", true, "wait for new messages; -follow=false exits when caught up")
+	token := flag.String("token", os.Getenv("MINIKAFKA_TOKEN"), "a token, for a server with tokens (default: $MINIKAFKA_TOKEN)")
 	flag.Parse()
 	if *topic == "" {
 		fail(errors.New("-topic is required"))
@@ -38,6 +39,9 @@ func main() {
 		fail(err)
 	}
 	defer client.Close()
+	if *token != "" {
+		client = client.WithToken(*token)
+	}
 	consumer := client.Consumer(*topic, start)
 	printer := printer{remaining: *maxMessages}
 	if *follow {

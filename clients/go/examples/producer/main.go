@@ -20,6 +20,7 @@ const batchSize = 1000
 func main() {
 	host := flag.String("host", "127.0.0.1:9999", "the server's host:port")
 	topic := flag.String("topic", "", "the topic to append to (created on first use)")
+	token := flag.String("token", os.Getenv("MINIKAFKA_TOKEN"), "a token, for a server with tokens (default: $MINIKAFKA_TOKEN)")
 	flag.Parse()
 	if *topic == "" {
 		fail("-topic is required")
@@ -29,6 +30,9 @@ func main() {
 		fail(err.Error())
 	}
 	defer client.Close()
+	if *token != "" {
+		client = client.WithToken(*token)
+	}
 	producer := client.Producer(*topic)
 
 	var stored minikafka.Offsets
