@@ -52,6 +52,7 @@ fn offline_go(caches: &Path, proxy: &str, dir: &Path) -> Command {
         .env("GOFLAGS", "-mod=mod -modcacherw")
         .env("GO111MODULE", "on")
         .env("GOWORK", "off")
+        .env("GOENV", "off")
         .env("GOTOOLCHAIN", "local")
         .env("CGO_ENABLED", "0");
     go
@@ -505,7 +506,7 @@ fn the_committed_go_code_is_generated_from_proto() {
         let output = found.unwrap_or_else(|e| panic!("cannot run protoc ({e}): {INSTALL}"));
         assert!(
             output.status.success(),
-            "protoc {file} failed: {}",
+            "protoc {file} failed (are its Go plugins installed? {INSTALL}): {}",
             String::from_utf8_lossy(&output.stderr)
         );
         for name in ["minikafka.pb.go", "minikafka_grpc.pb.go"] {
