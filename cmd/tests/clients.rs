@@ -24,20 +24,6 @@ fn clients_dir(language: &str) -> PathBuf {
         .join(language)
 }
 
-/// Runs a step to its end; fails the test with its output if it fails.
-fn step(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 fn the_python_client_passes_its_tests() {
     let python = clients_dir("python");
