@@ -646,17 +646,7 @@ async fn consumer_reports_a_gap_left_by_retention() {
         .send_batch(["1", "2", "3", "4", "5"])
         .await
         .expect("produce");
-    let deadline = std::time::Instant::now() + DEADLINE;
-    while client
-        .describe_topic("fleeting")
-        .await
-        .expect("describe")
-        .earliest_offset
-        < 6
-    {
-        assert!(std::time::Instant::now() < deadline, "retention never ran");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_earliest(&client, "fleeting", 6).await;
     client
         .producer("fleeting")
         .send("6")

@@ -8,7 +8,7 @@ mod common;
 
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use minikafka_client::Producer;
@@ -44,23 +44,12 @@ fn stdout_lines(finished: &Finished) -> Vec<String> {
         .collect()
 }
 
-fn segments(root: &Path) -> Vec<PathBuf> {
-    let mut logs: Vec<PathBuf> = fs::read_dir(root.join("topics/checked"))
-        .expect("the topic's directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs
-}
-
-#[tokio::test]
-async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
-    let data = tempfile::tempdir().expect("temporary directory");
-    let live = data.path().join("live");
+/// A file-store server in `root` with 1 KiB segments, and the topic
+/// `checked` holding [`MESSAGES`] messages over several segments.
+async fn serve_checked_topic(root: &Path) -> Server {
     let server = Server::start_with(&[
         ("MINIKAFKA_BACKEND", "file"),
-        ("MINIKAFKA_ROOT_DIR", live.to_str().expect("UTF-8 path")),
+        ("MINIKAFKA_ROOT_DIR", root.to_str().expect("UTF-8 path")),
         ("MINIKAFKA_SEGMENT_BYTES", "1KiB"),
     ]);
     // One produce per message, each awaited: no batch holds more than
@@ -71,6 +60,15 @@ async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
     for i in 0..MESSAGES {
         producer.send(message(i)).await.expect("produce");
     }
+    server
+}
+
+#[tokio::test]
+async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let live = data.path().join("live");
+    // Serves on while verify runs on its directory.
+    let _server = serve_checked_topic(&live).await;
 
     // On the live directory, while the server runs: read-only, no lock.
     let on_live = verify(Some(&live), None);
@@ -93,7 +91,7 @@ async fn verify_finds_a_flipped_byte_in_a_copy_of_a_live_directory() {
         "{lines:?}"
     );
 
-    let logs = segments(&copy);
+    let logs = segment_files(&copy.join("topics/checked"));
     assert!(logs.len() >= 2, "the topic has a sealed segment: {logs:?}");
     let mut bytes = fs::read(&logs[0]).expect("read the first segment");
     // The payload of offset 3 (record 2) in the first, sealed, segment.
@@ -134,20 +132,10 @@ fn record_position(k: usize) -> usize {
 async fn a_consumer_stops_at_damage_or_skips_it_and_says_what_it_skipped() {
     let data = tempfile::tempdir().expect("temporary directory");
     let root = data.path().join("live");
-    let server = Server::start_with(&[
-        ("MINIKAFKA_BACKEND", "file"),
-        ("MINIKAFKA_ROOT_DIR", root.to_str().expect("UTF-8 path")),
-        ("MINIKAFKA_SEGMENT_BYTES", "1KiB"),
-    ]);
-    let producer = Producer::connect(&server.address, "checked")
-        .await
-        .expect("connect a producer");
-    for i in 0..MESSAGES {
-        producer.send(message(i)).await.expect("produce");
-    }
+    let server = serve_checked_topic(&root).await;
     // Flip a payload byte of offset 3 in place, under the running server,
     // as bit rot would.
-    let logs = segments(&root);
+    let logs = segment_files(&root.join("topics/checked"));
     assert!(logs.len() >= 2, "the topic has a sealed segment: {logs:?}");
     let mut segment = fs::OpenOptions::new()
         .read(true)

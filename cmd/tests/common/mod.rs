@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -294,30 +294,6 @@ pub fn run(command: &mut Command, name: &'static str, input: Option<Vec<u8>>) ->
     }
 }
 
-/// Runs a step (an install, a build) to its end, however long it takes;
-/// fails the test with its output if it fails, else returns its output.
-pub fn step(command: &mut Command, what: &str) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// The directory of a client in another language: `clients/<language>`.
-pub fn clients_dir(language: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("clients")
-        .join(language)
-}
-
 /// Waits until `topic` holds at least `count` messages.
 pub async fn wait_for_messages(client: &Client, topic: &str, count: u64) -> TopicInfo {
     let deadline = Instant::now() + DEADLINE;
@@ -333,6 +309,25 @@ pub async fn wait_for_messages(client: &Client, topic: &str, count: u64) -> Topi
             "'{topic}' did not reach {count} messages within {DEADLINE:?}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until retention has removed every message of `topic` before
+/// `earliest`.
+pub async fn wait_for_earliest(client: &Client, topic: &str, earliest: u64) {
+    let deadline = Instant::now() + DEADLINE;
+    while client
+        .describe_topic(topic)
+        .await
+        .unwrap_or_else(|e| panic!("describe_topic({topic:?}): {e}"))
+        .earliest_offset
+        < earliest
+    {
+        assert!(
+            Instant::now() < deadline,
+            "retention did not reach offset {earliest} of '{topic}' within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -396,4 +391,40 @@ pub fn terminate(server: &mut Server) -> (ExitStatus, String) {
     let status = server.process.wait();
     let log = String::from_utf8_lossy(&server.log.wait_for_end()).into_owned();
     (status, log)
+}
+
+/// The directory of a client in another language: `clients/<language>`.
+pub fn clients_dir(language: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("clients")
+        .join(language)
+}
+
+/// Runs a step to its end and returns its standard output; fails the test
+/// with its output if it fails. For steps that may take long (installs,
+/// builds), unlike [`run`].
+pub fn step(command: &mut Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The segment files (`*.log`) of a file store's topic directory, in order.
+pub fn segment_files(topic_dir: &Path) -> Vec<PathBuf> {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(topic_dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", topic_dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs
 }

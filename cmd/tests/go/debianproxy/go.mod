@@ -1,0 +1,3 @@
+module example.invalid/minikafka/debianproxy
+
+go 1.19
