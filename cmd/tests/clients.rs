@@ -20,11 +20,7 @@ use common::*;
 
 #[test]
 fn the_python_client_passes_its_tests() {
-    let python = clients_dir("python");
-    step(
-        Command::new("bash").arg(python.join("setup.sh")),
-        "clients/python/setup.sh",
-    );
+    let python = set_up_client("python");
     let server = Server::start();
     step(
         // Not `python -m pytest`, which would import the package from the
@@ -39,11 +35,7 @@ fn the_python_client_passes_its_tests() {
 
 #[test]
 fn the_node_client_passes_its_tests() {
-    let node = clients_dir("node");
-    step(
-        Command::new("bash").arg(node.join("setup.sh")),
-        "clients/node/setup.sh",
-    );
+    let node = set_up_client("node");
     let server = Server::start();
     step(
         Command::new("npm")

@@ -92,11 +92,7 @@ print("typed", files("minikafka_client").joinpath("py.typed").is_file())
 
 #[test]
 fn the_python_wheel_installs_and_runs_outside_the_repository() {
-    let python = clients_dir("python");
-    step(
-        Command::new("bash").arg(python.join("setup.sh")),
-        "clients/python/setup.sh",
-    );
+    let python = set_up_client("python");
     let work = outside();
     let dist = work.path().join("dist");
     // An sdist, then a wheel built from that sdist (as `python -m build`

@@ -401,6 +401,17 @@ pub fn clients_dir(language: &str) -> PathBuf {
         .join(language)
 }
 
+/// [`clients_dir`], once its `setup.sh` has installed what the client
+/// needs (from PyPI or npm on first use).
+pub fn set_up_client(language: &str) -> PathBuf {
+    let dir = clients_dir(language);
+    step(
+        Command::new("bash").arg(dir.join("setup.sh")),
+        &format!("clients/{language}/setup.sh"),
+    );
+    dir
+}
+
 /// Runs a step to its end and returns its standard output; fails the test
 /// with its output if it fails. For steps that may take long (installs,
 /// builds), unlike [`run`].
