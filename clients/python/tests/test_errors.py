@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from minikafka_client import DataLossError, MiniKafkaError
+from minikafka_client import Consumer, DataLossError, MiniKafkaError, aio
 
 MESSAGE = (
     "topic 'orders': offsets 17..=20 are damaged on disk and cannot be read; "
@@ -76,3 +76,23 @@ def test_other_statuses_keep_their_code_and_details() -> None:
     error = MiniKafkaError.from_rpc_error(FailedCall(grpc.StatusCode.NOT_FOUND, "topic 'x' not found"))
     assert type(error) is MiniKafkaError
     assert (error.code, error.details) == (grpc.StatusCode.NOT_FOUND, "topic 'x' not found")
+
+
+def test_a_subscription_retries_transient_failures_only() -> None:
+    consumer = Consumer("127.0.0.1:1", "orders", max_backoff=0.3)
+    try:
+        unavailable = FailedCall(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+        assert consumer._interrupted(unavailable, 0.1) == 0.2
+        assert consumer._interrupted(None, 0.2) == 0.3  # ended cleanly: retried, capped
+        with pytest.raises(MiniKafkaError) as caught:
+            consumer._interrupted(FailedCall(grpc.StatusCode.PERMISSION_DENIED, "no"), 0.1)
+        assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        consumer.close()
+
+
+@pytest.mark.parametrize("start", [-1, True, "latest", 1.5])
+def test_a_bad_start_is_refused_by_both_apis(start: object) -> None:
+    for consumer_class in (Consumer, aio.Consumer):
+        with pytest.raises(ValueError, match="start must be an offset"):
+            consumer_class("127.0.0.1:1", "orders", start=start)  # type: ignore[arg-type]
