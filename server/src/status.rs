@@ -48,6 +48,21 @@ pub fn store_error_to_status(error: StoreError) -> Status {
     }
 }
 
+/// Turns the error of an append that did not create a missing topic
+/// (`MINIKAFKA_AUTO_CREATE_TOPICS=false`) into the status a producer sees:
+/// a missing topic is NOT_FOUND saying how to create it; anything else as
+/// [`store_error_to_status`] says.
+pub fn append_error_to_status(error: StoreError) -> Status {
+    match error {
+        StoreError::TopicNotFound(topic) => Status::not_found(format!(
+            "topic '{topic}' not found; create it first (CreateTopic, or mkfk-admin topics \
+             create {topic}): this server does not create topics on first produce \
+             (MINIKAFKA_AUTO_CREATE_TOPICS=false)"
+        )),
+        other => store_error_to_status(other),
+    }
+}
+
 /// How often a full disk is logged while producers keep retrying: once per
 /// interval, with the count refused since, so the log (often on the same
 /// full disk) does not grow with every retry.
@@ -176,6 +191,22 @@ mod tests {
             TopicName::new("x").expect("valid"),
         ));
         assert_eq!(not_found.message(), "topic 'x' not found");
+    }
+
+    #[test]
+    fn a_produce_to_a_missing_topic_says_how_to_create_it() {
+        let status = append_error_to_status(StoreError::TopicNotFound(
+            TopicName::new("t").expect("valid"),
+        ));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(
+            status.message(),
+            "topic 't' not found; create it first (CreateTopic, or mkfk-admin topics create t): \
+             this server does not create topics on first produce \
+             (MINIKAFKA_AUTO_CREATE_TOPICS=false)"
+        );
+        let other = append_error_to_status(StoreError::EmptyBatch);
+        assert_eq!(other.code(), Code::InvalidArgument);
     }
 
     #[test]

@@ -97,6 +97,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             config.limits.max_message_bytes
         );
     }
+    match minikafka_server::open_files::raise_to_hard_limit() {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit; keeping it"),
+    }
     let started = std::time::Instant::now();
     let store_config = config.store.clone();
     // Its error says everything (the store, the directory, the cause).
