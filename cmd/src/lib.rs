@@ -15,27 +15,28 @@ pub mod logging;
 pub mod output;
 
 /// The server every client tool talks to, and how to reach it: its
-/// address, TLS files and token. Reported (by `mkfk-bench`) as its address
+/// address, TLS files and token (global, so a tool with subcommands takes
+/// them after the subcommand too). Reported (by `mkfk-bench`) as its address
 /// only: no file paths, no token.
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct Connection {
     /// Server address: host:port, or a URL (https:// for TLS)
-    #[arg(long, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
+    #[arg(long, global = true, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
     pub host: String,
     /// PEM file of the CA that signed the server's certificate (for https://)
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip)]
     pub ca_file: Option<std::path::PathBuf>,
     /// PEM client certificate, for a server that requires one (mutual TLS)
-    #[arg(long, requires = "key_file")]
+    #[arg(long, global = true, requires = "key_file")]
     #[serde(skip)]
     pub cert_file: Option<std::path::PathBuf>,
     /// PEM private key of --cert-file
-    #[arg(long, requires = "cert_file")]
+    #[arg(long, global = true, requires = "cert_file")]
     #[serde(skip)]
     pub key_file: Option<std::path::PathBuf>,
     /// Token for a server with tokens (sent as `authorization: Bearer`)
-    #[arg(long, env = "MINIKAFKA_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "MINIKAFKA_TOKEN", hide_env_values = true)]
     #[serde(skip)]
     pub token: Option<String>,
 }

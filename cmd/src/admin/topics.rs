@@ -1,7 +1,6 @@
 //! `mkfk-admin topics …`: list, describe, create, alter and delete topics.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use minikafka_client::{Client, Retention, Setting, TopicChange, TopicSettings};
@@ -23,6 +22,7 @@ pub enum TopicsCommand {
     Create {
         /// The topic
         name: String,
+        /// Its settings
         #[command(flatten)]
         settings: SettingsArgs,
     },
@@ -30,6 +30,7 @@ pub enum TopicsCommand {
     Alter {
         /// The topic
         name: String,
+        /// The settings to set
         #[command(flatten)]
         settings: SettingsArgs,
         /// Return these settings to the server's default: retention,
@@ -191,6 +192,8 @@ pub fn retention_seconds(retention: Retention) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
