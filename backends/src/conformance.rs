@@ -19,7 +19,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::{ReadLimits, Store, StoreError, Timestamp, TopicName};
+use crate::{
+    Batch, ReadLimits, RetentionAge, RetentionDefaults, Store, StoreError, Timestamp, TopicName,
+};
+
+/// Retention defaults under which a sweep at `now` removes every message
+/// stored before `now`: the sweep's time is the cutoff.
+pub const EXPIRE_BEFORE_NOW: RetentionDefaults = RetentionDefaults {
+    age: RetentionAge::MaxAge(std::time::Duration::ZERO),
+};
 
 /// Generates one `#[tokio::test]` per scenario, each on a store from `$open`
 /// (an async fn returning `(Arc<dyn Store>, guard)`).
@@ -116,7 +124,7 @@ async fn read_all(store: &dyn Store, name: &TopicName, from: u64) -> Vec<(u64, B
 
 async fn append(store: &dyn Store, name: &TopicName, texts: &[&str], now: Timestamp) -> (u64, u64) {
     let range = store
-        .append(name, payloads(texts), now)
+        .append(name, Batch::new(payloads(texts)), now)
         .await
         .expect("append");
     (range.first, range.last)
@@ -156,7 +164,10 @@ pub async fn payloads_come_back_byte_for_byte(store: Arc<dyn Store>) {
         Bytes::new(),
         Bytes::from_static(b"\n\r\0\xff"),
     ];
-    store.append(&t, sent.clone(), at(0)).await.expect("append");
+    store
+        .append(&t, Batch::new(sent.clone()), at(0))
+        .await
+        .expect("append");
     let read: Vec<Bytes> = read_all(&*store, &t, 0)
         .await
         .into_iter()
@@ -172,7 +183,10 @@ pub async fn read_from_zero_starts_at_the_earliest(store: Arc<dyn Store>) {
     append(&*store, &t, &["new"], at(10)).await;
     let result = store.read(&t, 0, ALL).await.expect("read");
     assert_eq!(result.messages[0].offset, 1);
-    store.remove_older_than(at(5)).await.expect("remove");
+    store
+        .enforce_retention(at(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let result = store.read(&t, 0, ALL).await.expect("read");
     assert_eq!(result.messages.len(), 1);
     assert_eq!(result.messages[0].offset, 2);
@@ -254,21 +268,21 @@ pub async fn unknown_topics_are_not_found(store: Arc<dyn Store>) {
         }
         other => panic!("expected TopicNotFound, got {other:?}"),
     }
-    assert!(store.list().await.expect("list").is_empty());
+    assert!(store.list(None, usize::MAX).await.expect("list").is_empty());
 }
 
 /// An empty batch fails and does not create the topic.
 pub async fn an_empty_batch_is_rejected_and_creates_nothing(store: Arc<dyn Store>) {
     let t = topic("empty");
     assert!(matches!(
-        store.append(&t, Vec::new(), at(0)).await,
+        store.append(&t, Batch::new(Vec::new()), at(0)).await,
         Err(StoreError::EmptyBatch)
     ));
     assert!(matches!(
         store.describe(&t).await,
         Err(StoreError::TopicNotFound(_))
     ));
-    assert!(store.list().await.expect("list").is_empty());
+    assert!(store.list(None, usize::MAX).await.expect("list").is_empty());
 }
 
 /// A batch appended with an earlier `now` than the topic's newest message
@@ -291,14 +305,20 @@ pub async fn retention_removes_before_the_cutoff_and_keeps_the_boundary(store: A
     append(&*store, &t, &["c"], at(2)).await;
     append(&*store, &t, &["d"], at(3)).await;
     append(&*store, &other, &["x"], at(5)).await;
-    let report = store.remove_older_than(at(2)).await.expect("remove");
+    let report = store
+        .enforce_retention(at(2), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     assert_eq!((report.messages_removed, report.bytes_removed), (2, 2));
     assert_eq!(
         read_all(&*store, &t, 0).await,
         vec![(3, "c".into()), (4, "d".into())]
     );
     assert_eq!(read_all(&*store, &other, 0).await, vec![(1, "x".into())]);
-    let again = store.remove_older_than(at(2)).await.expect("remove again");
+    let again = store
+        .enforce_retention(at(2), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove again");
     assert_eq!(again.messages_removed, 0);
 }
 
@@ -307,7 +327,10 @@ pub async fn retention_removes_before_the_cutoff_and_keeps_the_boundary(store: A
 pub async fn numbering_continues_after_everything_expired(store: Arc<dyn Store>) {
     let t = topic("expired");
     append(&*store, &t, &["a", "b", "c"], at(0)).await;
-    store.remove_older_than(at(100)).await.expect("remove");
+    store
+        .enforce_retention(at(100), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let info = store.describe(&t).await.expect("describe");
     assert_eq!(
         (info.earliest_offset, info.next_offset, info.message_count),
@@ -327,7 +350,10 @@ pub async fn reading_removed_offsets_skips_to_the_earliest(store: Arc<dyn Store>
     let t = topic("gap");
     append(&*store, &t, &["1", "2", "3"], at(0)).await;
     append(&*store, &t, &["4", "5"], at(10)).await;
-    store.remove_older_than(at(5)).await.expect("remove");
+    store
+        .enforce_retention(at(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let result = store.read(&t, 2, ALL).await.expect("read");
     assert_eq!(result.earliest_offset, 4);
     let offsets: Vec<u64> = result.messages.iter().map(|m| m.offset).collect();
@@ -340,7 +366,7 @@ pub async fn list_and_describe_report_every_topic(store: Arc<dyn Store>) {
     append(&*store, &b, &["12345", "678"], at(7)).await;
     append(&*store, &a, &["x"], at(8)).await;
     append(&*store, &a, &["yy"], at(9)).await;
-    let list = store.list().await.expect("list");
+    let list = store.list(None, usize::MAX).await.expect("list");
     let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, vec!["alpha", "beta"]);
     let beta = store.describe(&b).await.expect("describe");
@@ -350,7 +376,10 @@ pub async fn list_and_describe_report_every_topic(store: Arc<dyn Store>) {
         (1, 3, 2)
     );
     assert_eq!((beta.size_bytes, beta.oldest_timestamp), (8, Some(at(7))));
-    store.remove_older_than(at(9)).await.expect("remove");
+    store
+        .enforce_retention(at(9), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let alpha = store.describe(&a).await.expect("describe");
     assert_eq!(
         (alpha.earliest_offset, alpha.message_count, alpha.size_bytes),
@@ -376,7 +405,10 @@ pub async fn concurrent_producers_get_distinct_ordered_offsets(store: Arc<dyn St
                         format!("{producer}:{batch}:b"),
                     ];
                     let batch = texts.iter().map(|s| Bytes::from(s.clone())).collect();
-                    let range = store.append(&t, batch, at(0)).await.expect("append");
+                    let range = store
+                        .append(&t, Batch::new(batch), at(0))
+                        .await
+                        .expect("append");
                     ranges.push((range.first, range.last));
                 }
                 ranges
@@ -418,7 +450,11 @@ pub async fn a_large_payload_round_trips(store: Arc<dyn Store>) {
         .collect::<Vec<u8>>()
         .into();
     store
-        .append(&t, vec![Bytes::from_static(b"small"), large.clone()], at(0))
+        .append(
+            &t,
+            Batch::new(vec![Bytes::from_static(b"small"), large.clone()]),
+            at(0),
+        )
         .await
         .expect("append");
     let limits = ReadLimits {
@@ -461,7 +497,7 @@ pub async fn reopening_keeps_every_message_and_the_numbering(open: Reopen<'_>) {
     assert_eq!(append(&*store, &a, &["5"], at(4)).await, (5, 5));
     assert_eq!(append(&*store, &b, &["y", "z"], at(4)).await, (2, 3));
     let names: Vec<String> = store
-        .list()
+        .list(None, usize::MAX)
         .await
         .expect("list")
         .into_iter()
@@ -476,7 +512,10 @@ pub async fn numbering_survives_expiring_everything_and_reopening(open: Reopen<'
     let t = topic("expired");
     let store = open();
     append(&*store, &t, &["a", "b", "c"], at(0)).await;
-    store.remove_older_than(at(100)).await.expect("remove");
+    store
+        .enforce_retention(at(100), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     drop(store);
 
     let store = open();
@@ -503,7 +542,10 @@ pub async fn retention_survives_reopening(open: Reopen<'_>) {
     let store = open();
     append(&*store, &t, &["old", "older"], at(0)).await;
     append(&*store, &t, &["new"], at(10)).await;
-    store.remove_older_than(at(5)).await.expect("remove");
+    store
+        .enforce_retention(at(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     drop(store);
 
     let store = open();

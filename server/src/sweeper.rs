@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use minikafka_backends::{RemovalReport, Store, StoreError};
+use minikafka_backends::{RemovalReport, RetentionAge, RetentionDefaults, Store, StoreError};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,8 +22,10 @@ pub async fn sweep_once(
     clock: &dyn Clock,
     retention: Duration,
 ) -> Result<RemovalReport, StoreError> {
-    let cutoff = clock.now().saturating_sub(retention);
-    let report = store.remove_older_than(cutoff).await?;
+    let defaults = RetentionDefaults {
+        age: RetentionAge::MaxAge(retention),
+    };
+    let report = store.enforce_retention(clock.now(), defaults).await?;
     if report.messages_removed > 0 {
         tracing::info!(
             messages = report.messages_removed,
@@ -90,25 +92,83 @@ mod tests {
     use async_trait::async_trait;
     use bytes::Bytes;
     use minikafka_backends::{
-        MemoryStore, OffsetRange, ReadLimits, ReadResult, Timestamp, TopicInfo, TopicName,
-        TopicWatch,
+        Batch, Creation, MemoryStore, OffsetRange, ReadLimits, ReadResult, SettingsChange,
+        Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
     };
 
     use super::*;
     use crate::clock::ManualClock;
 
-    mockall::mock! {
-        #[derive(Debug)]
-        Flaky {}
-        #[async_trait]
-        impl Store for Flaky {
-            async fn append(&self, topic: &TopicName, payloads: Vec<Bytes>, now: Timestamp) -> Result<OffsetRange, StoreError>;
-            async fn read(&self, topic: &TopicName, from: u64, limits: ReadLimits) -> Result<ReadResult, StoreError>;
-            async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError>;
-            async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError>;
-            async fn list(&self) -> Result<Vec<TopicInfo>, StoreError>;
-            async fn sync(&self) -> Result<(), StoreError>;
-            fn watch(&self, topic: &TopicName) -> TopicWatch;
+    /// A store whose first retention pass fails; it counts the passes.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        passes: AtomicUsize,
+        inner: MemoryStore,
+    }
+
+    #[async_trait]
+    impl Store for Flaky {
+        async fn append(
+            &self,
+            topic: &TopicName,
+            batch: Batch,
+            now: Timestamp,
+        ) -> Result<OffsetRange, StoreError> {
+            self.inner.append(topic, batch, now).await
+        }
+        async fn read(
+            &self,
+            topic: &TopicName,
+            from: u64,
+            limits: ReadLimits,
+        ) -> Result<ReadResult, StoreError> {
+            self.inner.read(topic, from, limits).await
+        }
+        async fn create_topic(
+            &self,
+            topic: &TopicName,
+            settings: TopicSettings,
+        ) -> Result<Creation, StoreError> {
+            self.inner.create_topic(topic, settings).await
+        }
+        async fn update_topic(
+            &self,
+            topic: &TopicName,
+            change: SettingsChange,
+        ) -> Result<TopicSettings, StoreError> {
+            self.inner.update_topic(topic, change).await
+        }
+        async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+            self.inner.delete_topic(topic).await
+        }
+        async fn enforce_retention(
+            &self,
+            now: Timestamp,
+            defaults: RetentionDefaults,
+        ) -> Result<RemovalReport, StoreError> {
+            match self.passes.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(StoreError::Io {
+                    context: "injected".into(),
+                    cause: io::Error::other("boom"),
+                }),
+                _ => self.inner.enforce_retention(now, defaults).await,
+            }
+        }
+        async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
+            self.inner.describe(topic).await
+        }
+        async fn list(
+            &self,
+            after: Option<&TopicName>,
+            limit: usize,
+        ) -> Result<Vec<TopicInfo>, StoreError> {
+            self.inner.list(after, limit).await
+        }
+        async fn sync(&self) -> Result<(), StoreError> {
+            self.inner.sync().await
+        }
+        fn watch(&self, topic: &TopicName) -> TopicWatch {
+            self.inner.watch(topic)
         }
     }
 
@@ -124,11 +184,11 @@ mod tests {
         let clock = Arc::new(ManualClock::new(at(0)));
         let topic = TopicName::new("t").expect("valid");
         store
-            .append(&topic, vec![Bytes::from_static(b"old")], at(0))
+            .append(&topic, Batch::new(vec![Bytes::from_static(b"old")]), at(0))
             .await
             .expect("append");
         store
-            .append(&topic, vec![Bytes::from_static(b"new")], at(50))
+            .append(&topic, Batch::new(vec![Bytes::from_static(b"new")]), at(50))
             .await
             .expect("append");
         let stop = CancellationToken::new();
@@ -163,21 +223,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_pass_is_retried_at_the_next_tick() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let mut store = MockFlaky::new();
-        let counted = Arc::clone(&calls);
-        store.expect_remove_older_than().returning(move |_| {
-            match counted.fetch_add(1, Ordering::SeqCst) {
-                0 => Err(StoreError::Io {
-                    context: "injected".into(),
-                    cause: io::Error::other("boom"),
-                }),
-                _ => Ok(RemovalReport::default()),
-            }
-        });
+        let store = Arc::new(Flaky::default());
         let stop = CancellationToken::new();
         let sweeper = tokio::spawn(run_sweeper(
-            Arc::new(store),
+            Arc::clone(&store) as Arc<dyn Store>,
             Arc::new(ManualClock::new(at(0))),
             Duration::from_secs(60),
             Duration::from_secs(1),
@@ -185,7 +234,7 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_millis(3_500)).await;
         assert_eq!(
-            calls.load(Ordering::SeqCst),
+            store.passes.load(Ordering::SeqCst),
             3,
             "kept sweeping after the failure"
         );

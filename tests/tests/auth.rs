@@ -73,7 +73,7 @@ async fn no_token_or_an_unknown_one_is_unauthenticated() {
             .expect_err("refused");
         assert_eq!(error.code(), Code::Unauthenticated);
     }
-    let stored = server.store.list().await.expect("list");
+    let stored = server.store.list(None, usize::MAX).await.expect("list");
     assert!(stored.is_empty(), "nothing was stored");
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_backends::{MemoryStore, Store, TopicName};
+use minikafka_backends::{Batch, MemoryStore, Store, TopicName};
 use minikafka_client::{Client, Gap, Position};
 use minikafka_server::Config;
 use minikafka_tests::{TestServer, at, clock_at, default_config};
@@ -21,9 +21,12 @@ async fn store_with_history() -> Arc<dyn Store> {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let topic = TopicName::new("events").expect("valid");
     let old: Vec<Bytes> = vec!["1".into(), "2".into(), "3".into()];
-    store.append(&topic, old, at(0)).await.expect("append");
     store
-        .append(&topic, vec!["4".into(), "5".into()], at(3_000))
+        .append(&topic, Batch::new(old), at(0))
+        .await
+        .expect("append");
+    store
+        .append(&topic, Batch::new(vec!["4".into(), "5".into()]), at(3_000))
         .await
         .expect("append");
     store

@@ -164,6 +164,7 @@ impl Config {
                     durability: values.durability,
                     segment_bytes: values.segment_bytes,
                     recovery: values.recovery,
+                    ..FileOptions::default()
                 },
             },
             StoreKind::Sqlite => StoreConfig::Sqlite {

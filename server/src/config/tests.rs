@@ -30,6 +30,7 @@ fn defaults_match_the_documented_table() {
                 durability: Durability::Always,
                 segment_bytes: 64 * 1024 * 1024,
                 recovery: Recovery::Strict,
+                ..FileOptions::default()
             },
         }
     );

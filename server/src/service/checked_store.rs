@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use minikafka_backends::{OffsetRange, ReadLimits, ReadResult, Store, TopicInfo, TopicName};
+use minikafka_backends::{Batch, OffsetRange, ReadLimits, ReadResult, Store, TopicInfo, TopicName};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::Status;
@@ -90,7 +90,14 @@ impl CheckedStore {
         let topic = validate::topic(topic)?;
         validate::payloads(&payloads, self.max_message_bytes)?;
         self.store
-            .append(&topic, payloads, self.clock.now())
+            .append(
+                &topic,
+                Batch {
+                    payloads,
+                    create_topic: true,
+                },
+                self.clock.now(),
+            )
             .await
             .map_err(store_error_to_status)
     }
@@ -130,6 +137,9 @@ impl CheckedStore {
 
     /// Describes every topic.
     pub async fn list(&self) -> Result<Vec<TopicInfo>, Status> {
-        self.store.list().await.map_err(store_error_to_status)
+        self.store
+            .list(None, usize::MAX)
+            .await
+            .map_err(store_error_to_status)
     }
 }

@@ -332,13 +332,22 @@ mod tests {
         store
             .append(
                 &topic,
-                vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+                minikafka_backends::Batch::new(vec![
+                    Bytes::from_static(b"a"),
+                    Bytes::from_static(b"b"),
+                ]),
                 old,
             )
             .await
             .expect("append");
+        let expire_before_now = minikafka_backends::RetentionDefaults {
+            age: minikafka_backends::RetentionAge::MaxAge(Duration::ZERO),
+        };
         store
-            .remove_older_than(minikafka_backends::Timestamp::from_nanos(2_000))
+            .enforce_retention(
+                minikafka_backends::Timestamp::from_nanos(2_000),
+                expire_before_now,
+            )
             .await
             .expect("remove");
         let mut stream = checked.subscribe("t", 1, false, LIMITS).expect("subscribe");
