@@ -321,6 +321,7 @@ mod tests {
     }
 
     crate::conformance_tests!(open);
+    crate::conformance_tests!(exact_size_retention open);
 
     #[test]
     fn compact_keeps_each_payload_and_drops_the_receive_buffer() {

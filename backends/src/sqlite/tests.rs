@@ -30,6 +30,7 @@ mod always {
     }
 
     crate::conformance_tests!(open);
+    crate::conformance_tests!(exact_size_retention open);
     crate::conformance_tests!(persistent open_at);
 }
 
