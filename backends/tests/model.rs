@@ -6,11 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use minikafka_backends::{
-    Durability, FileOptions, FileStore, MemoryStore, ReadLimits, ReadResult, Recovery,
-    SqliteOptions, SqliteStore, Store, StoreError, Timestamp, TopicName,
+    Batch, Durability, FileOptions, FileStore, MemoryStore, ReadLimits, ReadResult, Recovery,
+    RetentionAge, RetentionDefaults, SqliteOptions, SqliteStore, Store, StoreError, Timestamp,
+    TopicName,
 };
 use proptest::prelude::*;
 
@@ -160,7 +162,7 @@ fn check(
                     let range = store
                         .append(
                             &topic_name(*topic),
-                            payloads.clone(),
+                            Batch::new(payloads.clone()),
                             Timestamp::from_nanos(clock),
                         )
                         .await;
@@ -195,8 +197,11 @@ fn check(
                 }
                 Op::Remove { age } => {
                     let cutoff = clock.saturating_sub(*age);
+                    let defaults = RetentionDefaults {
+                        age: RetentionAge::MaxAge(Duration::from_nanos(*age)),
+                    };
                     store
-                        .remove_older_than(Timestamp::from_nanos(cutoff))
+                        .enforce_retention(Timestamp::from_nanos(clock), defaults)
                         .await
                         .expect("remove");
                     model.remove(cutoff);
@@ -264,6 +269,7 @@ fn file_store(path: &Path) -> Arc<dyn Store> {
         durability: Durability::Never,
         segment_bytes: 150,
         recovery: Recovery::Strict,
+        ..FileOptions::default()
     };
     Arc::new(FileStore::open(path, options).expect("open"))
 }

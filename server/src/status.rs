@@ -40,6 +40,14 @@ pub fn store_error_to_status(error: StoreError) -> Status {
             log_storage_full(&error);
             Status::resource_exhausted("the server's storage is full; retry once space is freed")
         }
+        StoreError::TopicExists { .. } => Status::already_exists(error.to_string()),
+        StoreError::TooManyOpenFiles { .. } => {
+            // The log has the file; the client learns what ran out, not paths.
+            tracing::error!(%error, "store operation failed");
+            Status::resource_exhausted(
+                "the server ran out of file descriptors; raise its open-file limit (ulimit -n)",
+            )
+        }
         StoreError::Closed => Status::unavailable("the server is shutting down"),
         other => {
             tracing::error!(error = %other, "store operation failed");
@@ -163,6 +171,20 @@ mod tests {
                 Code::ResourceExhausted,
             ),
             (StoreError::Closed, Code::Unavailable),
+            (
+                StoreError::TopicExists {
+                    topic: topic.clone(),
+                    settings: minikafka_backends::TopicSettings::default(),
+                },
+                Code::AlreadyExists,
+            ),
+            (
+                StoreError::TooManyOpenFiles {
+                    context: "opening /data/orders/00000000000000000001.log".into(),
+                    cause: io::Error::from_raw_os_error(24),
+                },
+                Code::ResourceExhausted,
+            ),
             (
                 StoreError::Corrupt {
                     path: "/data/orders/00000000000000000001.log".into(),

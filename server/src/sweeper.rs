@@ -177,10 +177,7 @@ mod tests {
     }
 
     fn batch(payload: &'static [u8]) -> Batch {
-        Batch {
-            payloads: vec![Bytes::from_static(payload)],
-            create_topic: true,
-        }
+        Batch::new(vec![Bytes::from_static(payload)])
     }
 
     fn keep_for(seconds: u64) -> RetentionDefaults {

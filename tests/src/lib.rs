@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use minikafka_backends::{
     Batch, Creation, MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport,
     RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo, TopicName,
@@ -60,15 +59,6 @@ pub fn subscribe_request(topic: &str, read_from: u64) -> minikafka_proto::v1::Su
         read_from,
         max_batch: 0,
         from_end: false,
-    }
-}
-
-/// A batch of `payloads` that creates its topic if missing, for appending
-/// to a store directly.
-pub fn batch<P: Into<Bytes>>(payloads: impl IntoIterator<Item = P>) -> Batch {
-    Batch {
-        payloads: payloads.into_iter().map(Into::into).collect(),
-        create_topic: true,
     }
 }
 

@@ -17,7 +17,7 @@ use minikafka_proto::v1::mini_kafka_client::MiniKafkaClient;
 use minikafka_proto::v1::{PollRequest, ProduceRequest, ProduceResponse};
 use minikafka_server::SystemClock;
 use minikafka_tests::{
-    DEADLINE, GatedStore, TestServer, at, batch, default_config, subscribe_request, wait_until,
+    DEADLINE, GatedStore, TestServer, at, default_config, subscribe_request, wait_until,
 };
 use prost::Message;
 use tokio::net::TcpStream;
@@ -108,7 +108,7 @@ async fn a_connection_holds_at_most_its_stream_limit() {
         .store
         .append(
             &TopicName::new("c").expect("valid"),
-            batch([Bytes::from_static(b"m")]),
+            minikafka_backends::Batch::new(vec![Bytes::from_static(b"m")]),
             at(0),
         )
         .await

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_backends::{MemoryStore, Store, TopicName};
+use minikafka_backends::{Batch, MemoryStore, Store, TopicName};
 use minikafka_client::{Client, Gap, Position};
 use minikafka_server::Config;
-use minikafka_tests::{TestServer, at, batch, clock_at, default_config};
+use minikafka_tests::{TestServer, at, clock_at, default_config};
 
 fn config(retention: Duration) -> Config {
     let mut config = default_config();
@@ -22,11 +22,11 @@ async fn store_with_history() -> Arc<dyn Store> {
     let topic = TopicName::new("events").expect("valid");
     let old: Vec<Bytes> = vec!["1".into(), "2".into(), "3".into()];
     store
-        .append(&topic, batch(old), at(0))
+        .append(&topic, Batch::new(old), at(0))
         .await
         .expect("append");
     store
-        .append(&topic, batch(["4", "5"]), at(3_000))
+        .append(&topic, Batch::new(vec!["4".into(), "5".into()]), at(3_000))
         .await
         .expect("append");
     store

@@ -2,7 +2,6 @@
 //! records, and past damage in the log where that is possible.
 
 use std::fs;
-use std::path::Path;
 use std::sync::{Arc, PoisonError};
 
 use super::format::{self, SEGMENT_HEADER_LEN};
@@ -64,7 +63,7 @@ pub fn read_blocking(
         };
         let (offset, position) = match hint {
             Some(hint) => hint,
-            None => index_lookup(&sealed_index(shared, &segment.path, segment.base), cursor)
+            None => index_lookup(&sealed_index(shared, &segment), cursor)
                 .unwrap_or((segment.base, SEGMENT_HEADER_LEN)),
         };
         let mut records =
@@ -132,6 +131,10 @@ pub fn read_blocking(
             });
         }
     }
+    // Deleted while this read was under way: none of it is served.
+    if topic.is_deleted() {
+        return Err(StoreError::TopicNotFound(name.clone()));
+    }
     // Retention may have moved the start while this read was under way;
     // the reply never claims an earliest offset above what it returns.
     let earliest_offset = messages
@@ -160,7 +163,7 @@ fn resume_reading(
     };
     let index = match index {
         Some(entries) => entries,
-        None => sealed_index(shared, &segment.path, segment.base).to_vec(),
+        None => sealed_index(shared, segment).to_vec(),
     };
     let resumed = resume_after_damage(
         &segment.file,
@@ -186,12 +189,13 @@ fn resume_reading(
 /// A sealed segment's sparse index, through the cache; just the segment's
 /// first record if its index cannot be read (reads are then slower, not
 /// wrong).
-fn sealed_index(shared: &Shared, path: &Path, base: u64) -> IndexEntries {
+fn sealed_index(shared: &Shared, segment: &SegmentView) -> IndexEntries {
+    let (path, base) = (&segment.path, segment.base);
     let cached = shared
         .index_cache
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(path)
+        .get(&segment.id)
         .cloned();
     if let Some(entries) = cached {
         return entries;
@@ -212,6 +216,6 @@ fn sealed_index(shared: &Shared, path: &Path, base: u64) -> IndexEntries {
         .index_cache
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .put(path.to_owned(), Arc::clone(&entries));
+        .put(segment.id, Arc::clone(&entries));
     entries
 }

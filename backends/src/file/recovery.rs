@@ -15,10 +15,10 @@ use std::sync::{Arc, RwLock};
 
 use super::Recovery;
 use super::disk::{Disk, sync_dir, write_atomically};
-use super::format::{self, SEGMENT_HEADER_LEN, START_FILE, SegmentIndex};
-use super::published::{SegmentView, Topic, TopicView};
+use super::format::{self, SEGMENT_HEADER_LEN, SETTINGS_FILE, START_FILE, SegmentIndex};
+use super::published::{SegmentId, SegmentView, Topic, TopicView};
 use super::segment::{Damage, IndexBuilder, RecordCursor, SCAN_CHUNK, empty_segment, scan_segment};
-use crate::StoreError;
+use crate::{StoreError, TopicSettings};
 
 /// A recovered topic: its published state, and the active segment's
 /// index as the writer continues it.
@@ -49,7 +49,8 @@ pub fn open_topic(
             let _ = disk.remove_file(&entry.path());
         } else if !(file_name.ends_with(".index")
             || file_name.ends_with(".damaged")
-            || file_name == START_FILE)
+            || file_name == START_FILE
+            || file_name == SETTINGS_FILE)
         {
             tracing::warn!(file = %entry.path().display(), "ignoring a file the file store did not write");
         }
@@ -124,6 +125,7 @@ pub fn open_topic(
         start_offset,
         start_position,
         size_bytes: 0,
+        oldest_timestamp: None,
     };
     view.normalize_start();
     if !position_holds(&view, view.start_offset, view.start_position) {
@@ -136,13 +138,32 @@ pub fn open_topic(
         write_atomically(disk, &dir.join(START_FILE), &start, true)?;
     }
     view.size_bytes = view.readable_bytes();
+    view.oldest_timestamp = view.read_oldest_timestamp();
     Ok(Some(Recovered {
         topic: Arc::new(Topic {
             dir: dir.to_owned(),
+            settings: RwLock::new(read_settings(dir)?),
             view: RwLock::new(view),
+            deleted: Default::default(),
         }),
         active_index,
     }))
+}
+
+/// The topic's own settings from its settings file (none: it follows the
+/// server's defaults). A damaged file stops the store from opening: the
+/// settings decide what retention removes, so they are never guessed.
+pub fn read_settings(dir: &Path) -> Result<TopicSettings, StoreError> {
+    let path = dir.join(SETTINGS_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => format::decode_settings(&bytes).ok_or_else(|| StoreError::Corrupt {
+            path,
+            position: 0,
+            detail: "not a settings file this minikafka wrote".to_owned(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TopicSettings::default()),
+        Err(e) => Err(StoreError::io(format!("reading {}", path.display()), e)),
+    }
 }
 
 /// Whether the record at `position` in the segment holding `offset` has it.
@@ -300,6 +321,7 @@ fn open_sealed(
         newest_timestamp,
         file: Arc::new(file),
         path,
+        id: SegmentId::new(),
     }))
 }
 
@@ -379,6 +401,7 @@ fn recover_active(
         newest_timestamp: scan.newest_timestamp,
         file: Arc::new(file),
         path,
+        id: SegmentId::new(),
     };
     Ok((
         view,

@@ -1,6 +1,7 @@
 //! Retention: moving a topic's start past its expired messages and
-//! deleting the segments wholly before it. Run by the writer thread, on a
-//! published topic.
+//! deleting the segments wholly before it, and deleting its oldest sealed
+//! segments while it is over its size limit. Run by the writer thread, on
+//! a published topic.
 //!
 //! Wholly expired segments go first, oldest first, each deletion made
 //! durable before the next: that needs no free space, so retention can
@@ -15,11 +16,76 @@ use super::disk::{self, Disk, write_atomically};
 use super::format::{self, SEGMENT_HEADER_LEN, START_FILE};
 use super::published::{SegmentView, Shared, Topic};
 use super::segment::{RecordCursor, SCAN_CHUNK};
-use crate::{RemovalReport, StoreError, Timestamp, TopicName};
+use crate::{RemovalReport, RetentionDefaults, StoreError, Timestamp, TopicName};
+
+/// Applies a topic's retention: by age (its own, else `defaults.age`),
+/// then by size (whole sealed segments, oldest first, while the topic is
+/// over its `retention_bytes`; never the active segment, so a topic whose
+/// active segment alone is over the limit stays over it). Keeps the view's
+/// oldest timestamp right, also when the pass fails part-way.
+pub fn enforce(
+    shared: &Shared,
+    disk: &dyn Disk,
+    name: &TopicName,
+    topic: &Topic,
+    now: Timestamp,
+    defaults: RetentionDefaults,
+) -> Result<RemovalReport, StoreError> {
+    let settings = topic
+        .settings
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let mut report = RemovalReport::default();
+    let mut pass = || -> Result<(), StoreError> {
+        if let Some(cutoff) = settings.retention.unwrap_or(defaults.age).cutoff(now) {
+            add(&mut report, expire(shared, disk, name, topic, cutoff)?);
+        }
+        if let Some(limit) = settings.retention_bytes {
+            add(&mut report, trim_to_size(shared, disk, topic, limit)?);
+        }
+        Ok(())
+    };
+    let result = pass();
+    if report.messages_removed > 0 {
+        let mut view = topic.view.write().unwrap_or_else(PoisonError::into_inner);
+        view.oldest_timestamp = view.read_oldest_timestamp();
+    }
+    result.map(|()| report)
+}
+
+fn add(report: &mut RemovalReport, removed: RemovalReport) {
+    report.messages_removed += removed.messages_removed;
+    report.bytes_removed += removed.bytes_removed;
+}
+
+/// Deletes the oldest sealed segments while the topic holds more than
+/// `limit` payload bytes.
+fn trim_to_size(
+    shared: &Shared,
+    disk: &dyn Disk,
+    topic: &Topic,
+    limit: u64,
+) -> Result<RemovalReport, StoreError> {
+    let over: Vec<SegmentView> = {
+        let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+        let mut size = view.size_bytes;
+        let mut over = Vec::new();
+        for segment in &view.sealed {
+            if size <= limit {
+                break;
+            }
+            size -= view.readable_in(segment).1;
+            over.push(segment.clone());
+        }
+        over
+    };
+    delete_expired_segments(shared, disk, topic, &over)
+}
 
 /// Moves a topic's start past everything older than `cutoff`, and deletes
 /// the sealed segments wholly before the new start.
-pub fn expire(
+fn expire(
     shared: &Shared,
     disk: &dyn Disk,
     name: &TopicName,
@@ -95,7 +161,7 @@ fn delete_expired_segments(
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     for segment in &expired[..deleted] {
-        cache.pop(&segment.path);
+        cache.pop(&segment.id);
     }
     failure.map_or(Ok(removed), Err)
 }

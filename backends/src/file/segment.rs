@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::disk::{self, Disk};
 use super::format::{self, RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN};
-use super::published::SegmentView;
+use super::published::{SegmentId, SegmentView};
 use crate::{StoreError, Timestamp};
 
 /// An index entry is added at least this many bytes apart, so a read
@@ -281,6 +281,7 @@ pub fn empty_segment(file: File, base: u64, path: PathBuf) -> SegmentView {
         newest_timestamp: Timestamp::default(),
         file: Arc::new(file),
         path,
+        id: SegmentId::new(),
     }
 }
 

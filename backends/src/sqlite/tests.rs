@@ -11,7 +11,7 @@ use bytes::Bytes;
 use rusqlite::Connection;
 
 use super::*;
-use crate::test_support::{t, ts as at};
+use crate::test_support::{EXPIRE_BEFORE_NOW, t, ts as at};
 
 fn store_at(path: &Path, durability: Durability) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(path, SqliteOptions { durability }).expect("open the SQLite store"))
@@ -30,6 +30,7 @@ mod always {
     }
 
     crate::conformance_tests!(open);
+    crate::conformance_tests!(exact_size_retention open);
     crate::conformance_tests!(persistent open_at);
 }
 
@@ -142,13 +143,13 @@ async fn the_file_levels_off_under_a_steady_produce_and_expire_load() {
         for batch in 0..10 {
             let payloads = vec![payload.clone(); 100];
             store
-                .append(&t("steady"), payloads, at(round * 100 + batch))
+                .append(&t("steady"), Batch::new(payloads), at(round * 100 + batch))
                 .await
                 .expect("append");
         }
         // Everything before this round expires.
         store
-            .remove_older_than(at(round * 100))
+            .enforce_retention(at(round * 100), EXPIRE_BEFORE_NOW)
             .await
             .expect("remove");
         store.sync().await.expect("checkpoint");
@@ -173,7 +174,11 @@ async fn readers_see_whole_batches_while_producers_write() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(dir.path(), Durability::Always);
     store
-        .append(&t("busy"), vec![Bytes::from_static(b"0")], at(0))
+        .append(
+            &t("busy"),
+            Batch::new(vec![Bytes::from_static(b"0")]),
+            at(0),
+        )
         .await
         .expect("append");
     let producers: Vec<_> = (0..4)
@@ -185,7 +190,7 @@ async fn readers_see_whole_batches_while_producers_write() {
                         .map(|j| Bytes::from(format!("{p}-{i}-{j}")))
                         .collect();
                     store
-                        .append(&t("busy"), batch, at(i))
+                        .append(&t("busy"), Batch::new(batch), at(i))
                         .await
                         .expect("append");
                 }
@@ -234,7 +239,7 @@ async fn a_payload_over_sqlites_limit_is_refused_as_too_large() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(dir.path(), Durability::Always);
     let huge = Bytes::from(vec![0u8; MAX_PAYLOAD_BYTES + 1]);
-    match store.append(&t("t"), vec![huge], at(1)).await {
+    match store.append(&t("t"), Batch::new(vec![huge]), at(1)).await {
         Err(StoreError::MessageTooLarge { size, limit }) => {
             assert_eq!((size, limit), (MAX_PAYLOAD_BYTES + 1, MAX_PAYLOAD_BYTES));
         }
@@ -249,7 +254,7 @@ async fn a_topic_out_of_offsets_refuses_the_batch_that_does_not_fit() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(dir.path(), Durability::Always);
     store
-        .append(&t("t"), vec![Bytes::from_static(b"a")], at(1))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"a")]), at(1))
         .await
         .expect("append");
     drop(store);
@@ -264,14 +269,14 @@ async fn a_topic_out_of_offsets_refuses_the_batch_that_does_not_fit() {
         .expect("moving the topic's next offset to its last");
     let store = store_at(dir.path(), Durability::Always);
     let two = vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")];
-    match store.append(&t("t"), two, at(2)).await {
+    match store.append(&t("t"), Batch::new(two), at(2)).await {
         Err(StoreError::OffsetsExhausted { topic, last_offset }) => {
             assert_eq!((topic, last_offset), (t("t"), last as u64));
         }
         other => panic!("expected OffsetsExhausted, got {other:?}"),
     }
     let one = store
-        .append(&t("t"), vec![Bytes::from_static(b"b")], at(2))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"b")]), at(2))
         .await
         .expect("the last offset is still given");
     assert_eq!((one.first, one.last), (last as u64, last as u64));

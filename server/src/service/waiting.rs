@@ -347,10 +347,7 @@ mod tests {
         let (checked, store, _) = checked_store();
         let topic = TopicName::new("t").expect("valid");
         let old = minikafka_backends::Timestamp::from_nanos(1_000);
-        let batch = Batch {
-            payloads: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
-            create_topic: true,
-        };
+        let batch = Batch::new(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
         store.append(&topic, batch, old).await.expect("append");
         let one_microsecond = RetentionDefaults {
             age: RetentionAge::MaxAge(Duration::from_micros(1)),
