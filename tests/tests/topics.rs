@@ -337,7 +337,7 @@ async fn bad_settings_are_refused_naming_the_setting_and_change_nothing() {
         let status = grpc
             .create_topic(v1::CreateTopicRequest {
                 topic: "t".into(),
-                settings: Some(settings.clone()),
+                settings: Some(*settings),
             })
             .await
             .expect_err(setting);
