@@ -97,76 +97,21 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    /// A store whose first retention pass fails; it counts the passes.
-    #[derive(Debug, Default)]
-    struct Flaky {
-        passes: AtomicUsize,
-        inner: MemoryStore,
-    }
-
-    #[async_trait]
-    impl Store for Flaky {
-        async fn append(
-            &self,
-            topic: &TopicName,
-            batch: Batch,
-            now: Timestamp,
-        ) -> Result<OffsetRange, StoreError> {
-            self.inner.append(topic, batch, now).await
-        }
-        async fn read(
-            &self,
-            topic: &TopicName,
-            from: u64,
-            limits: ReadLimits,
-        ) -> Result<ReadResult, StoreError> {
-            self.inner.read(topic, from, limits).await
-        }
-        async fn create_topic(
-            &self,
-            topic: &TopicName,
-            settings: TopicSettings,
-        ) -> Result<Creation, StoreError> {
-            self.inner.create_topic(topic, settings).await
-        }
-        async fn update_topic(
-            &self,
-            topic: &TopicName,
-            change: SettingsChange,
-        ) -> Result<TopicSettings, StoreError> {
-            self.inner.update_topic(topic, change).await
-        }
-        async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
-            self.inner.delete_topic(topic).await
-        }
-        async fn enforce_retention(
-            &self,
-            now: Timestamp,
-            defaults: RetentionDefaults,
-        ) -> Result<RemovalReport, StoreError> {
-            match self.passes.fetch_add(1, Ordering::SeqCst) {
-                0 => Err(StoreError::Io {
-                    context: "injected".into(),
-                    cause: io::Error::other("boom"),
-                }),
-                _ => self.inner.enforce_retention(now, defaults).await,
-            }
-        }
-        async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
-            self.inner.describe(topic).await
-        }
-        async fn list(
-            &self,
-            after: Option<&TopicName>,
-            limit: usize,
-        ) -> Result<Vec<TopicInfo>, StoreError> {
-            self.inner.list(after, limit).await
-        }
-        async fn sync(&self) -> Result<(), StoreError> {
-            self.inner.sync().await
-        }
-        fn watch(&self, topic: &TopicName) -> TopicWatch {
-            self.inner.watch(topic)
+    mockall::mock! {
+        #[derive(Debug)]
+        Flaky {}
+        #[async_trait]
+        impl Store for Flaky {
+            async fn append(&self, topic: &TopicName, batch: Batch, now: Timestamp) -> Result<OffsetRange, StoreError>;
+            async fn read(&self, topic: &TopicName, from: u64, limits: ReadLimits) -> Result<ReadResult, StoreError>;
+            async fn create_topic(&self, topic: &TopicName, settings: TopicSettings) -> Result<Creation, StoreError>;
+            async fn update_topic(&self, topic: &TopicName, change: SettingsChange) -> Result<TopicSettings, StoreError>;
+            async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError>;
+            async fn enforce_retention(&self, now: Timestamp, defaults: RetentionDefaults) -> Result<RemovalReport, StoreError>;
+            async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError>;
+            async fn list<'s, 'n>(&'s self, after: Option<&'n TopicName>, limit: usize) -> Result<Vec<TopicInfo>, StoreError>;
+            async fn sync(&self) -> Result<(), StoreError>;
+            fn watch(&self, topic: &TopicName) -> TopicWatch;
         }
     }
 
@@ -231,10 +176,21 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_pass_is_retried_at_the_next_tick() {
-        let store = Arc::new(Flaky::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut store = MockFlaky::new();
+        let counted = Arc::clone(&calls);
+        store.expect_enforce_retention().returning(move |_, _| {
+            match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(StoreError::Io {
+                    context: "injected".into(),
+                    cause: io::Error::other("boom"),
+                }),
+                _ => Ok(RemovalReport::default()),
+            }
+        });
         let stop = CancellationToken::new();
         let sweeper = tokio::spawn(run_sweeper(
-            Arc::clone(&store) as Arc<dyn Store>,
+            Arc::new(store),
             Arc::new(ManualClock::new(at(0))),
             keep_for(60),
             Duration::from_secs(1),
@@ -242,7 +198,7 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_millis(3_500)).await;
         assert_eq!(
-            store.passes.load(Ordering::SeqCst),
+            calls.load(Ordering::SeqCst),
             3,
             "kept sweeping after the failure"
         );
