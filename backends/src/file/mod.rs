@@ -362,4 +362,6 @@ mod edge_cases;
 #[cfg(test)]
 mod faults;
 #[cfg(test)]
+mod management;
+#[cfg(test)]
 mod tests;
