@@ -252,3 +252,129 @@ async fn retention_by_size_deletes_whole_sealed_segments_and_never_the_active_on
     let store = FileStore::open(root.path(), options(112)).expect("open");
     assert_eq!(offsets(&store, "t").await.expect("read"), vec![10]);
 }
+
+/// Many topics, few handles: the store keeps at most `open_files` segment
+/// files open, whatever the number of topics, and every topic reads back
+/// whole through handles opened again.
+#[tokio::test]
+async fn many_topics_keep_no_more_than_open_files_handles_open() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        open_files: 8,
+        ..options(200)
+    };
+    let store = FileStore::open(root.path(), options).expect("open");
+    for i in 0..100 {
+        let name = format!("t{i:03}");
+        for j in 0..3 {
+            store
+                .append(&t(&name), one(&format!("{name}-{j}-payload")), ts(j))
+                .await
+                .expect("append");
+        }
+        assert!(
+            store.shared.files.len() <= 8,
+            "{} open",
+            store.shared.files.len()
+        );
+    }
+    for i in 0..100 {
+        let name = format!("t{i:03}");
+        let read = store.read(&t(&name), 0, ALL).await.expect("read");
+        let texts: Vec<Bytes> = read.messages.into_iter().map(|m| m.payload).collect();
+        let expected: Vec<Bytes> = (0..3)
+            .map(|j| Bytes::from(format!("{name}-{j}-payload")))
+            .collect();
+        assert_eq!(texts, expected);
+    }
+    assert!(store.shared.files.len() <= 8);
+    drop(store);
+    let store = FileStore::open(root.path(), options).expect("reopen");
+    assert!(store.shared.files.len() <= 8, "recovery keeps few open too");
+    assert_eq!(store.list(None, usize::MAX).await.expect("list").len(), 100);
+}
+
+/// Runs the ignored test `name` of this binary in a child process whose
+/// open-file limit is `limit`, and asserts that it passed.
+fn run_under_open_file_limit(limit: u32, name: &str) {
+    let binary = std::env::current_exe().expect("the test binary");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n {limit} && exec \"$0\" --exact --ignored --test-threads=1 {name}"
+        ))
+        .arg(binary)
+        .status()
+        .expect("run the child test");
+    assert!(status.success(), "{name} under ulimit -n {limit}: {status}");
+}
+
+/// More topics than the process may open files: they all work, because
+/// only recently used segments are kept open.
+#[test]
+fn more_topics_than_the_open_file_limit_all_work() {
+    run_under_open_file_limit(
+        64,
+        "file::management::child_appends_to_500_topics_with_16_open_files",
+    );
+}
+
+/// Out of descriptors anyway (a limit below the cache's): the append says
+/// so with [`StoreError::TooManyOpenFiles`], not as an internal error.
+#[test]
+fn running_out_of_descriptors_anyway_says_so() {
+    run_under_open_file_limit(
+        48,
+        "file::management::child_runs_out_of_descriptors_with_a_large_cache",
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by more_topics_than_the_open_file_limit_all_work under a low ulimit"]
+async fn child_appends_to_500_topics_with_16_open_files() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        open_files: 16,
+        ..FileOptions::default()
+    };
+    let store = FileStore::open(root.path(), options).expect("open");
+    for i in 0..500 {
+        store
+            .append(&t(&format!("t{i}")), one("m"), ts(1))
+            .await
+            .expect("append");
+    }
+    for i in (0..500).step_by(7) {
+        let read = store
+            .read(&t(&format!("t{i}")), 0, ALL)
+            .await
+            .expect("read");
+        assert_eq!(read.messages.len(), 1);
+    }
+    drop(store);
+    let store = FileStore::open(root.path(), options).expect("reopen");
+    assert_eq!(store.list(None, usize::MAX).await.expect("list").len(), 500);
+}
+
+#[tokio::test]
+#[ignore = "run by running_out_of_descriptors_anyway_says_so under a low ulimit"]
+async fn child_runs_out_of_descriptors_with_a_large_cache() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let options = FileOptions {
+        open_files: 10_000,
+        ..FileOptions::default()
+    };
+    let store = FileStore::open(root.path(), options).expect("open");
+    for i in 0..100 {
+        match store.append(&t(&format!("t{i}")), one("m"), ts(1)).await {
+            Ok(_) => {}
+            Err(error @ StoreError::TooManyOpenFiles { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains("ulimit -n"), "{message}");
+                return;
+            }
+            Err(other) => panic!("expected TooManyOpenFiles, got {other:?}"),
+        }
+    }
+    panic!("100 topics fitted in 48 descriptors with every file kept open");
+}
