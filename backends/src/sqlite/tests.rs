@@ -338,3 +338,50 @@ async fn a_version_1_database_is_migrated_to_topic_settings() {
         .expect("version");
     assert_eq!(version, 2);
 }
+
+/// Deleting a topic gives its space back to the file system in a new
+/// database (made with incremental auto-vacuum), not only to later writes.
+#[tokio::test]
+async fn a_delete_gives_the_space_back_to_the_file_system() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    let big = Bytes::from(vec![7u8; 64 * 1024]);
+    for _ in 0..64 {
+        store
+            .append(&t("big"), Batch::new(vec![big.clone()]), at(1))
+            .await
+            .expect("append");
+    }
+    store
+        .append(
+            &t("small"),
+            Batch::new(vec![Bytes::from_static(b"x")]),
+            at(1),
+        )
+        .await
+        .expect("append");
+    store.sync().await.expect("checkpoint");
+    let size = || {
+        std::fs::metadata(dir.path().join(DATABASE_FILE))
+            .expect("the database file")
+            .len()
+    };
+    let before = size();
+    assert!(before > 4 << 20, "{before} bytes");
+    assert_eq!(store.delete_topic(&t("big")).await.expect("delete"), 64);
+    store.sync().await.expect("checkpoint");
+    let after = size();
+    assert!(
+        after < 1 << 20,
+        "{before} bytes before the delete, {after} after"
+    );
+    assert_eq!(
+        store
+            .read(&t("small"), 0, crate::test_support::ALL)
+            .await
+            .expect("read")
+            .messages
+            .len(),
+        1
+    );
+}
