@@ -1,6 +1,6 @@
-//! Property tests: random interleavings of appends, reads, removals and
-//! (for the persistent stores) restarts give exactly the results of a
-//! simple model, on every store. CI runs a fixed number of cases
+//! Property tests: random interleavings of appends, reads, removals,
+//! deletes, listings and (for the persistent stores) restarts give exactly
+//! the results of a simple model, on every store. CI runs a fixed number of cases
 //! (`MODEL_CASES`, 48 by default).
 
 use std::collections::BTreeMap;
@@ -36,6 +36,13 @@ enum Op {
     Describe {
         topic: usize,
     },
+    Delete {
+        topic: usize,
+    },
+    List {
+        after: Option<usize>,
+        limit: usize,
+    },
     Reopen,
 }
 
@@ -47,6 +54,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(topic, from, max_messages, max_bytes)| Op::Read { topic, from, max_messages, max_bytes }),
         1 => (0..10u64).prop_map(|age| Op::Remove { age }),
         1 => (0..3usize).prop_map(|topic| Op::Describe { topic }),
+        1 => (0..3usize).prop_map(|topic| Op::Delete { topic }),
+        1 => (prop::option::of(0..3usize), 0..4usize).prop_map(|(after, limit)| Op::List { after, limit }),
         1 => Just(Op::Reopen),
     ]
 }
@@ -105,6 +114,24 @@ impl Model {
             out.push(m.clone());
         }
         Ok((out, earliest, *next))
+    }
+
+    /// Deletes a topic: how many messages it held, `None` if unknown.
+    fn delete(&mut self, topic: usize) -> Option<u64> {
+        self.topics
+            .remove(&topic)
+            .map(|(messages, _)| messages.len() as u64)
+    }
+
+    /// The names of up to `limit` topics after `after`, in name order
+    /// (topic names sort as their numbers do: "topic-0" < "topic-1").
+    fn list(&self, after: Option<usize>, limit: usize) -> Vec<String> {
+        self.topics
+            .keys()
+            .filter(|&&t| after.is_none_or(|after| t > after))
+            .take(limit)
+            .map(|&t| topic_name(t).to_string())
+            .collect()
     }
 
     fn remove(&mut self, cutoff: u64) {
@@ -238,6 +265,29 @@ fn check(
                             );
                         }
                     }
+                }
+                Op::Delete { topic } => {
+                    let got = match store.delete_topic(&topic_name(*topic)).await {
+                        Ok(held) => Some(held),
+                        Err(StoreError::TopicNotFound(_)) => None,
+                        Err(other) => {
+                            return Err(TestCaseError::fail(format!(
+                                "step {step}: delete failed: {other}"
+                            )));
+                        }
+                    };
+                    prop_assert_eq!(got, model.delete(*topic), "step {}", step);
+                }
+                Op::List { after, limit } => {
+                    let after_name = after.map(topic_name);
+                    let got: Vec<String> = store
+                        .list(after_name.as_ref(), *limit)
+                        .await
+                        .map_err(|e| TestCaseError::fail(format!("step {step}: list: {e}")))?
+                        .into_iter()
+                        .map(|info| info.name.to_string())
+                        .collect();
+                    prop_assert_eq!(got, model.list(*after, *limit), "step {}", step);
                 }
                 Op::Reopen if persistent => {
                     drop(store);

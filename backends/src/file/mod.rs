@@ -27,12 +27,15 @@
 //!   the writer thread.
 //! - [`recovery`] opens each topic at start-up; [`verify`] checks a data
 //!   directory offline.
+//! - [`handles`] keeps a bounded number of segment files open, so the
+//!   number of topics is bounded by the disk, not the open-file limit.
 //! - [`segment`] creates segment files and reads and indexes their
 //!   records; [`format`] is their byte layout; every change to the file
 //!   system goes through [`disk`], the fault-injection seam.
 
 mod disk;
 mod format;
+mod handles;
 mod published;
 mod read;
 mod recovery;
@@ -52,6 +55,7 @@ pub use self::verify::{DamagedRange, VerifyReport, verify};
 pub(crate) use self::format::{DELETED_DIR, TOPICS_DIR};
 
 use self::disk::{Disk, RealDisk};
+use self::handles::FileCache;
 use self::published::{Shared, Topic};
 use self::read::read_blocking;
 use self::writer::Writer;
@@ -133,6 +137,7 @@ impl FileStore {
         remove_tombstones(&*disk, &deleted_dir)?;
         disk::sync_dir(&*disk, root)?;
 
+        let files = FileCache::new(options.open_files);
         let mut recovered = Vec::new();
         let entries = std::fs::read_dir(&topics_dir)
             .map_err(|e| StoreError::io(format!("listing {}", topics_dir.display()), e))?;
@@ -152,11 +157,12 @@ impl FileStore {
                 tracing::warn!(path = %dir.display(), "ignoring an entry that is not a topic directory");
                 continue;
             };
-            if let Some(topic) = recovery::open_topic(&*disk, &dir, options.recovery)? {
+            if let Some(topic) = recovery::open_topic(&*disk, &files, &dir, options.recovery)? {
                 recovered.push((name, topic));
             }
         }
         let shared = Arc::new(Shared {
+            files,
             notifier: AppendNotifier::new(),
             topics: RwLock::new(
                 recovered
@@ -361,5 +367,7 @@ mod disk_full;
 mod edge_cases;
 #[cfg(test)]
 mod faults;
+#[cfg(test)]
+mod management;
 #[cfg(test)]
 mod tests;

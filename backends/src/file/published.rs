@@ -4,12 +4,12 @@
 //! it, and only to publish data that is as durable as configured.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::handles::{FileCache, FileIdentity};
 use super::segment::RecordCursor;
 use crate::{AppendNotifier, Timestamp, TopicName, TopicSettings};
 
@@ -24,6 +24,8 @@ pub struct Shared {
     /// Wakes readers waiting for appends; the writer announces each
     /// publish.
     pub notifier: AppendNotifier,
+    /// The segment files kept open.
+    pub files: FileCache,
     /// Recently used indexes of sealed segments, by segment.
     pub index_cache: Mutex<lru::LruCache<SegmentId, IndexEntries>>,
 }
@@ -39,10 +41,10 @@ pub struct SegmentView {
     pub len: u64,
     /// The timestamp of its last published record.
     pub newest_timestamp: Timestamp,
-    /// The open file, shared with reads in flight (a deleted segment stays
-    /// readable until they finish).
-    pub file: Arc<File>,
-    /// The file's path, for errors and reading its index.
+    /// Which file it is, to open it through the [`FileCache`] (a read in
+    /// flight keeps its handle, so a deleted segment stays readable to it).
+    pub identity: FileIdentity,
+    /// The file's path, to open it, for errors and reading its index.
     pub path: PathBuf,
     /// Which segment this is, for the index cache: unlike its path, never
     /// the same for a segment of a topic deleted and created again.
@@ -126,13 +128,14 @@ impl TopicView {
     /// Reads the timestamp of the record at the start, for
     /// `oldest_timestamp` once the start moved (one small read); `None`
     /// when the topic holds nothing or that record is damaged.
-    pub fn read_oldest_timestamp(&self) -> Option<Timestamp> {
+    pub fn read_oldest_timestamp(&self, files: &FileCache) -> Option<Timestamp> {
         if self.start_offset >= self.next_offset() {
             return None;
         }
         let segment = self.segment_of(self.start_offset);
+        let file = files.get(segment).ok()??;
         let mut cursor = RecordCursor::new(
-            &segment.file,
+            &file,
             self.start_position,
             segment.len,
             Some(self.start_offset),

@@ -1,7 +1,7 @@
 //! Reads: from a topic's published view, through the sparse indexes to the
 //! records, and past damage in the log where that is possible.
 
-use std::fs;
+use std::fs::{self, File};
 use std::sync::{Arc, PoisonError};
 
 use super::format::{self, SEGMENT_HEADER_LEN};
@@ -66,8 +66,22 @@ pub fn read_blocking(
             None => index_lookup(&sealed_index(shared, &segment), cursor)
                 .unwrap_or((segment.base, SEGMENT_HEADER_LEN)),
         };
-        let mut records =
-            RecordCursor::new(&segment.file, position, segment.len, Some(offset), chunk);
+        let Some(file) = shared.files.get(&segment)? else {
+            // Deleted since the view was read: with its topic, or by
+            // retention, which moved the start past it (read on from there).
+            if topic.is_deleted() {
+                return Err(StoreError::TopicNotFound(name.clone()));
+            }
+            let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+            if view.start_offset >= segment.end {
+                continue 'segments;
+            }
+            return Err(StoreError::io(
+                format!("opening {}", segment.path.display()),
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        };
+        let mut records = RecordCursor::new(&file, position, segment.len, Some(offset), chunk);
         loop {
             let record = match records.next_record() {
                 Err(e) => {
@@ -80,8 +94,14 @@ pub fn read_blocking(
                 Ok(Err(_)) if !messages.is_empty() => break 'segments,
                 Ok(Err(damage)) => {
                     let damaged_offset = records.expected_offset().unwrap_or(cursor);
-                    let resumed =
-                        resume_reading(shared, name, topic, &segment, &damage, damaged_offset)?;
+                    let resumed = resume_reading(
+                        shared,
+                        name,
+                        topic,
+                        (&segment, &file),
+                        &damage,
+                        damaged_offset,
+                    )?;
                     if cursor < resumed.offset {
                         return Err(StoreError::DataLoss {
                             topic: name.clone(),
@@ -90,7 +110,7 @@ pub fn read_blocking(
                         });
                     }
                     records = RecordCursor::new(
-                        &segment.file,
+                        &file,
                         resumed.position,
                         segment.len,
                         Some(resumed.offset),
@@ -153,7 +173,7 @@ fn resume_reading(
     shared: &Shared,
     name: &TopicName,
     topic: &Topic,
-    segment: &SegmentView,
+    (segment, file): (&SegmentView, &File),
     damage: &Damage,
     damaged_offset: u64,
 ) -> Result<Resumption, StoreError> {
@@ -166,7 +186,7 @@ fn resume_reading(
         None => sealed_index(shared, segment).to_vec(),
     };
     let resumed = resume_after_damage(
-        &segment.file,
+        file,
         damage.position,
         damaged_offset,
         &index,

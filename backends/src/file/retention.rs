@@ -49,7 +49,7 @@ pub fn enforce(
     let result = pass();
     if report.messages_removed > 0 {
         let mut view = topic.view.write().unwrap_or_else(PoisonError::into_inner);
-        view.oldest_timestamp = view.read_oldest_timestamp();
+        view.oldest_timestamp = view.read_oldest_timestamp(&shared.files);
     }
     result.map(|()| report)
 }
@@ -105,7 +105,7 @@ fn expire(
         (view.start_offset, expired)
     };
     let mut report = delete_expired_segments(shared, disk, topic, &expired_segments)?;
-    let partial = expire_within_first_segment(disk, topic, cutoff)?;
+    let partial = expire_within_first_segment(shared, disk, topic, cutoff)?;
     report.messages_removed += partial.messages_removed;
     report.bytes_removed += partial.bytes_removed;
     if report.messages_removed > 0 {
@@ -162,6 +162,7 @@ fn delete_expired_segments(
         .unwrap_or_else(PoisonError::into_inner);
     for segment in &expired[..deleted] {
         cache.pop(&segment.id);
+        shared.files.forget(segment.id);
     }
     failure.map_or(Ok(removed), Err)
 }
@@ -188,6 +189,7 @@ fn delete_segment_files(disk: &dyn Disk, segment: &SegmentView) -> Result<(), St
 /// remaining segment (timestamps never decrease, so they come first),
 /// recording it in the start file.
 fn expire_within_first_segment(
+    shared: &Shared,
     disk: &dyn Disk,
     topic: &Topic,
     cutoff: Timestamp,
@@ -201,7 +203,8 @@ fn expire_within_first_segment(
     let mut removed = RemovalReport::default();
     // Most passes find nothing to remove: the first record's header is
     // enough to know, so the first read is small.
-    let mut cursor = RecordCursor::new(&first.file, start_position, first.len, Some(start), 4096);
+    let file = shared.files.require(&first)?;
+    let mut cursor = RecordCursor::new(&file, start_position, first.len, Some(start), 4096);
     loop {
         let record = match cursor.next_record() {
             Err(e) => {
@@ -228,7 +231,7 @@ fn expire_within_first_segment(
     }
     // Recorded only once the records up to it are on disk, so after a
     // power cut it never points past the end of the log.
-    disk.sync_data(&first.file)
+    disk.sync_data(&file)
         .map_err(|e| StoreError::io(format!("syncing {}", first.path.display()), e))?;
     write_atomically(
         disk,

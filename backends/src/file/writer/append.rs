@@ -104,6 +104,7 @@ impl Writer {
             buffer,
             topics_dir,
             disk,
+            shared,
             ..
         } = self;
         let topic = topics
@@ -140,13 +141,20 @@ impl Writer {
             );
         }
         if topic.rolls_for(buffer.len() as u64, options.segment_bytes) {
-            roll(&**disk, name, topic, &topics_dir.join(name.as_str()))?;
+            roll(
+                &**disk,
+                &shared.files,
+                name,
+                topic,
+                &topics_dir.join(name.as_str()),
+            )?;
         }
         let position = topic.active.len;
-        if let Err(error) = disk.write_at(&topic.active.file, buffer, position) {
+        let file = shared.files.require(&topic.active)?;
+        if let Err(error) = disk.write_at(&file, buffer, position) {
             // Leave no partial batch behind (a full disk may have taken part
             // of it), and give back its space; the next write goes here.
-            let _ = disk.set_len(&topic.active.file, position);
+            let _ = disk.set_len(&file, position);
             return Err(StoreError::io(
                 format!("appending to {}", topic.active.path.display()),
                 error,
@@ -204,7 +212,7 @@ impl Writer {
             ));
         }
         save_settings(disk, &dir, settings)?;
-        let segment = create_segment(disk, &dir, 1).inspect_err(|_| {
+        let segment = create_segment(disk, &self.shared.files, &dir, 1).inspect_err(|_| {
             let _ = disk.remove_file(&dir.join(SETTINGS_FILE));
             let _ = disk.remove_dir(&dir);
         })?;
