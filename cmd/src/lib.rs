@@ -49,7 +49,8 @@ pub struct Target {
     #[command(flatten)]
     #[serde(flatten)]
     pub server: Connection,
-    /// The topic (a producer creates it on first use; a consumer waits for it)
+    /// The topic (a producer creates it on first use, unless the server runs
+    /// with MINIKAFKA_AUTO_CREATE_TOPICS=false; a consumer waits for it)
     #[arg(long)]
     pub topic: String,
 }
