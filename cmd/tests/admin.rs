@@ -162,6 +162,49 @@ fn a_delete_without_a_terminal_needs_yes_and_changes_nothing_without_it() {
     assert_eq!(still["name"], "keep");
 }
 
+/// `mkfk-admin topics delete NAME` at a terminal (a pseudo-terminal made
+/// by util-linux's `script`), answering `answer`.
+fn delete_at_a_terminal(server: &Server, topic: &str, answer: &str) -> Finished {
+    let admin = format!("{ADMIN} --host {} topics delete {topic}", server.address);
+    let mut script = command("script");
+    script.args(["-qec", &admin, "/dev/null"]);
+    run(
+        &mut script,
+        "script",
+        Some(format!("{answer}\n").into_bytes()),
+    )
+}
+
+#[test]
+fn a_delete_at_a_terminal_asks_for_the_topics_name() {
+    let server = Server::start();
+    succeeded(&admin(&server, &["topics", "create", "asked"]));
+    let declined = delete_at_a_terminal(&server, "asked", "no");
+    assert_eq!(declined.status.code(), Some(1));
+    let said = stdout(&declined);
+    assert!(
+        said.contains("Delete topic 'asked' and its 0 messages? This cannot be undone."),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "mkfk-admin: topic 'asked' was not deleted: the answer did not match its name"
+        ),
+        "{said}"
+    );
+    succeeded(&admin(&server, &["topics", "describe", "asked"]));
+
+    let confirmed = delete_at_a_terminal(&server, "asked", "asked");
+    assert!(
+        stdout(&confirmed).contains("deleted topic 'asked' and its 0 messages"),
+        "{}",
+        stdout(&confirmed)
+    );
+    assert!(confirmed.status.success());
+    let gone = failed_with(&admin(&server, &["topics", "describe", "asked"]));
+    assert!(gone.contains("not found"), "{gone}");
+}
+
 #[test]
 fn bad_settings_and_requests_fail_with_one_line_and_change_nothing() {
     let server = Server::start();
