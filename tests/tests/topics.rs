@@ -59,12 +59,20 @@ fn hours(hours: u64) -> Retention {
 
 #[tokio::test]
 async fn a_topic_is_deleted_under_four_producers_and_two_subscribers() {
+    for backend in ["file", "sqlite"] {
+        delete_under_load(backend).await;
+    }
+}
+
+/// On `backend`: a topic deleted while four producers send to it and two
+/// subscribers follow it; then a restart.
+async fn delete_under_load(backend: &str) {
     let root = tempfile::tempdir().expect("temporary directory");
     // Without auto-creation nothing can bring the topic back behind the
     // test's back, so "nothing of the old topic" can be checked.
     let config = config_in(
         root.path(),
-        "file",
+        backend,
         &[
             ("MINIKAFKA_AUTO_CREATE_TOPICS", "false"),
             ("MINIKAFKA_SEGMENT_BYTES", "4KiB"),
@@ -168,7 +176,8 @@ async fn a_topic_is_deleted_under_four_producers_and_two_subscribers() {
         .await
         .expect("poll");
     let payloads: Vec<&Bytes> = polled.messages.iter().map(|m| &m.payload).collect();
-    assert_eq!(payloads, [&Bytes::from_static(b"new")]);
+    assert_eq!(payloads, [&Bytes::from_static(b"new")], "{backend}");
+    server.stop().await.expect("stop");
 }
 
 #[tokio::test]
