@@ -220,14 +220,7 @@ impl Store for MemoryStore {
         let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(log) = topics.get(topic) {
             let existing = &log.read().unwrap_or_else(PoisonError::into_inner).settings;
-            return if *existing == settings {
-                Ok(Creation::AlreadyExisted)
-            } else {
-                Err(StoreError::TopicExists {
-                    topic: topic.clone(),
-                    settings: existing.clone(),
-                })
-            };
+            return crate::store::create_existing(topic, existing, &settings);
         }
         topics.insert(
             topic.clone(),

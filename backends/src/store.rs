@@ -130,3 +130,21 @@ pub(crate) fn page<'a, V>(
     let from = after.map_or(Bound::Unbounded, Bound::Excluded);
     topics.range((from, Bound::Unbounded)).take(limit)
 }
+
+/// What `create_topic` answers for a topic that exists with `existing`
+/// settings when `wanted` were asked for: the same settings are no error,
+/// so that a script may create its topics again.
+pub(crate) fn create_existing(
+    topic: &TopicName,
+    existing: &TopicSettings,
+    wanted: &TopicSettings,
+) -> Result<Creation, StoreError> {
+    if existing == wanted {
+        Ok(Creation::AlreadyExisted)
+    } else {
+        Err(StoreError::TopicExists {
+            topic: topic.clone(),
+            settings: existing.clone(),
+        })
+    }
+}

@@ -21,6 +21,17 @@ async fn offsets(store: &FileStore, topic: &str) -> Result<Vec<u64>, StoreError>
     Ok(read.messages.iter().map(|m| m.offset).collect())
 }
 
+/// Appends `count` messages of 8 bytes to topic "t", one batch each, the
+/// i-th at `ts(i)`.
+async fn append_eight_byte_messages(store: &FileStore, count: u64) {
+    for i in 1..=count {
+        store
+            .append(&t("t"), one("abcdefgh"), ts(i))
+            .await
+            .expect("append");
+    }
+}
+
 fn deleted_dir_entries(root: &std::path::Path) -> usize {
     fs::read_dir(root.join(DELETED_DIR))
         .expect("the deleted directory exists")
@@ -96,12 +107,7 @@ async fn a_delete_whose_rename_fails_leaves_the_topic_whole() {
     let root = tempfile::tempdir().expect("temporary directory");
     let disk = Arc::new(FaultyDisk::default());
     let store = open(&disk, root.path(), options(100));
-    for i in 1..=6 {
-        store
-            .append(&t("t"), one("abcdefgh"), ts(i))
-            .await
-            .expect("append");
-    }
+    append_eight_byte_messages(&store, 6).await;
     let before = files(root.path());
     disk.fail(Operation::Rename);
     match store.delete_topic(&t("t")).await {
@@ -139,12 +145,7 @@ async fn a_tombstone_whose_removal_fails_is_removed_at_the_next_start() {
     let root = tempfile::tempdir().expect("temporary directory");
     let disk = Arc::new(FaultyDisk::default());
     let store = open(&disk, root.path(), options(100));
-    for i in 1..=6 {
-        store
-            .append(&t("t"), one("abcdefgh"), ts(i))
-            .await
-            .expect("append");
-    }
+    append_eight_byte_messages(&store, 6).await;
     disk.fail_under(Operation::RemoveFile, &root.path().join(DELETED_DIR));
     assert_eq!(store.delete_topic(&t("t")).await.expect("delete"), 6);
     assert!(matches!(
@@ -170,12 +171,7 @@ async fn a_tombstone_whose_removal_fails_is_removed_at_the_next_start() {
 async fn a_topic_stopped_after_its_rename_is_gone_at_the_next_start() {
     let root = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(root.path(), options(100)).expect("open");
-    for i in 1..=6 {
-        store
-            .append(&t("t"), one("abcdefgh"), ts(i))
-            .await
-            .expect("append");
-    }
+    append_eight_byte_messages(&store, 6).await;
     store
         .append(&t("other"), one("x"), ts(1))
         .await
@@ -204,12 +200,7 @@ async fn retention_by_size_deletes_whole_sealed_segments_and_never_the_active_on
     let root = tempfile::tempdir().expect("temporary directory");
     // 16-byte header, 24 + 8 bytes a record: three records a segment.
     let store = FileStore::open(root.path(), options(112)).expect("open");
-    for i in 1..=10 {
-        store
-            .append(&t("t"), one("abcdefgh"), ts(i))
-            .await
-            .expect("append");
-    }
+    append_eight_byte_messages(&store, 10).await;
     let segments = |root: &std::path::Path| {
         let mut bases: Vec<u64> = fs::read_dir(topic_dir(root, "t"))
             .expect("list")

@@ -222,14 +222,11 @@ impl GroupCommit for Writer {
         let create = || -> rusqlite::Result<Result<Creation, StoreError>> {
             let existing = topic_infos(&self.connection, TopicsWanted::One(topic))?.pop();
             if let Some(existing) = existing {
-                return Ok(if existing.settings == settings {
-                    Ok(Creation::AlreadyExisted)
-                } else {
-                    Err(StoreError::TopicExists {
-                        topic: topic.clone(),
-                        settings: existing.settings,
-                    })
-                });
+                return Ok(crate::store::create_existing(
+                    topic,
+                    &existing.settings,
+                    &settings,
+                ));
             }
             insert_topic(&self.connection, topic, &settings)?;
             Ok(Ok(Creation::Created))

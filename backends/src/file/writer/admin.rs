@@ -29,14 +29,7 @@ impl Writer {
                 .settings
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            return if *existing == settings {
-                Ok(Creation::AlreadyExisted)
-            } else {
-                Err(StoreError::TopicExists {
-                    topic: name.clone(),
-                    settings: existing.clone(),
-                })
-            };
+            return crate::store::create_existing(name, &existing, &settings);
         }
         let mut topic = self.new_topic(name, &settings)?;
         publish(&self.shared, name, &mut topic);
