@@ -95,13 +95,18 @@ impl ServerDefaults {
                 v1::SettingSource::ServerDefault
             }
         };
+        // A topic's own limit applies only up to the server's (which may
+        // have been lowered since the topic set it).
+        let own_max_message_bytes = own
+            .max_message_bytes
+            .filter(|&bytes| bytes <= self.max_message_bytes);
         v1::EffectiveSettings {
             retention: Some(retention_message(own.retention.unwrap_or(self.retention))),
             retention_source: source(own.retention.is_some()).into(),
             retention_bytes: own.retention_bytes,
             retention_bytes_source: source(own.retention_bytes.is_some()).into(),
-            max_message_bytes: own.max_message_bytes.unwrap_or(self.max_message_bytes),
-            max_message_bytes_source: source(own.max_message_bytes.is_some()).into(),
+            max_message_bytes: own_max_message_bytes.unwrap_or(self.max_message_bytes),
+            max_message_bytes_source: source(own_max_message_bytes.is_some()).into(),
         }
     }
 }
@@ -286,6 +291,16 @@ mod tests {
         );
         assert_eq!(effective.retention_bytes, None);
         assert_eq!(effective.max_message_bytes, 1 << 20);
+        assert_eq!(
+            effective.max_message_bytes_source,
+            i32::from(v1::SettingSource::ServerDefault)
+        );
+        let above_a_lowered_limit = TopicSettings {
+            max_message_bytes: Some(2 << 20),
+            ..Default::default()
+        };
+        let effective = DEFAULTS.effective(&above_a_lowered_limit);
+        assert_eq!(effective.max_message_bytes, 1 << 20, "the server's applies");
         assert_eq!(
             effective.max_message_bytes_source,
             i32::from(v1::SettingSource::ServerDefault)
