@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use minikafka_proto::v1::{self, retention};
+use minikafka_proto::v1;
 
 use crate::client::topic_info;
 use crate::{Client, ClientError, TopicInfo};
@@ -229,17 +229,9 @@ fn settings_message(settings: &TopicSettings) -> v1::TopicSettings {
 }
 
 fn retention_message(retention: Retention) -> v1::Retention {
-    let retention = match retention {
-        Retention::Forever => retention::Retention::Forever(true),
-        Retention::MaxAge(age) => retention::Retention::MaxAge(
-            prost_types::Duration::try_from(age).unwrap_or(prost_types::Duration {
-                seconds: i64::MAX,
-                nanos: 0,
-            }),
-        ),
-    };
-    v1::Retention {
-        retention: Some(retention),
+    match retention {
+        Retention::Forever => v1::Retention::forever(),
+        Retention::MaxAge(age) => v1::Retention::max_age(age),
     }
 }
 
@@ -249,9 +241,9 @@ pub(crate) fn effective_settings(
     settings: Option<v1::EffectiveSettings>,
 ) -> Option<EffectiveSettings> {
     let settings = settings?;
-    let retention = match settings.retention?.retention? {
-        retention::Retention::Forever(_) => Retention::Forever,
-        retention::Retention::MaxAge(age) => Retention::MaxAge(Duration::try_from(age).ok()?),
+    let retention = match settings.retention?.age()? {
+        None => Retention::Forever,
+        Some(age) => Retention::MaxAge(age),
     };
     let source = |source: i32| match v1::SettingSource::try_from(source) {
         Ok(v1::SettingSource::Topic) => SettingSource::Topic,

@@ -3,10 +3,8 @@
 //! changes nothing), and resolving a topic's own settings against the
 //! server's defaults into the effective values and their sources.
 
-use std::time::Duration;
-
 use minikafka_backends::{RetentionAge, RetentionDefaults, SettingsChange, TopicSettings};
-use minikafka_proto::v1::{self, retention};
+use minikafka_proto::v1;
 use tonic::Status;
 
 /// The server's defaults for the settings a topic does not set itself.
@@ -133,15 +131,10 @@ fn positive(name: &str, value: u64) -> Result<u64, Status> {
 }
 
 fn retention_age(retention: v1::Retention) -> Result<RetentionAge, Status> {
-    match retention.retention {
-        Some(retention::Retention::Forever(true)) => Ok(RetentionAge::Forever),
-        Some(retention::Retention::MaxAge(age)) => match Duration::try_from(age) {
-            Ok(age) if !age.is_zero() => Ok(RetentionAge::MaxAge(age)),
-            _ => Err(Status::invalid_argument(
-                "retention: max_age must be a positive duration",
-            )),
-        },
-        Some(retention::Retention::Forever(false)) | None => Err(Status::invalid_argument(
+    match retention.age() {
+        Some(Some(age)) => Ok(RetentionAge::MaxAge(age)),
+        Some(None) => Ok(RetentionAge::Forever),
+        None => Err(Status::invalid_argument(
             "retention: give max_age (a positive duration) or forever = true; to return it to \
              the server's default, reset it",
         )),
@@ -149,22 +142,17 @@ fn retention_age(retention: v1::Retention) -> Result<RetentionAge, Status> {
 }
 
 fn retention_message(age: RetentionAge) -> v1::Retention {
-    let retention = match age {
-        RetentionAge::Forever => retention::Retention::Forever(true),
-        RetentionAge::MaxAge(age) => retention::Retention::MaxAge(
-            prost_types::Duration::try_from(age).unwrap_or(prost_types::Duration {
-                seconds: i64::MAX,
-                nanos: 0,
-            }),
-        ),
-    };
-    v1::Retention {
-        retention: Some(retention),
+    match age {
+        RetentionAge::Forever => v1::Retention::forever(),
+        RetentionAge::MaxAge(age) => v1::Retention::max_age(age),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use minikafka_proto::v1::retention;
     use tonic::Code;
 
     use super::*;
