@@ -369,3 +369,35 @@ async fn child_runs_out_of_descriptors_with_a_large_cache() {
     }
     panic!("100 topics fitted in 48 descriptors with every file kept open");
 }
+
+/// The files this process holds open under `root` (from /proc/self/fd).
+fn open_files_under(root: &std::path::Path) -> Vec<String> {
+    fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.starts_with(root))
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
+/// A delete closes the topic's files, so their space is freed at once
+/// rather than when the handles would have been evicted.
+#[tokio::test]
+async fn a_delete_closes_the_topics_files() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_path = fs::canonicalize(root.path()).expect("canonical root");
+    let store = FileStore::open(&root_path, options(100)).expect("open");
+    append_eight_byte_messages(&store, 10).await;
+    assert_eq!(offsets(&store, "t").await.expect("read").len(), 10);
+    let topic_files: Vec<String> = open_files_under(&root_path)
+        .into_iter()
+        .filter(|f| f.contains("/topics/t/"))
+        .collect();
+    assert!(!topic_files.is_empty(), "the reads opened its segments");
+    store.delete_topic(&t("t")).await.expect("delete");
+    let left: Vec<String> = open_files_under(&root_path)
+        .into_iter()
+        .filter(|f| !f.ends_with("/.lock"))
+        .collect();
+    assert!(left.is_empty(), "still open: {left:?}");
+}

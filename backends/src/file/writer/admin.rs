@@ -102,8 +102,12 @@ impl Writer {
                 .index_cache
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            for segment in view.sealed.iter().chain(&topic.newly_sealed) {
+            // Closed now, so the space of its files is freed as soon as
+            // reads in flight let go of them.
+            let segments = view.sealed.iter().chain(&topic.newly_sealed);
+            for segment in segments.chain([&view.active, &topic.active]) {
                 cache.pop(&segment.id);
+                self.shared.files.forget(segment.id);
             }
             view.next_offset() - view.start_offset
         };
