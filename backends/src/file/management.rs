@@ -401,3 +401,26 @@ async fn a_delete_closes_the_topics_files() {
         .collect();
     assert!(left.is_empty(), "still open: {left:?}");
 }
+
+/// A tombstone that cannot be removed at start-up keeps nothing from
+/// working: the store opens (with a warning), and later deletes pick
+/// tombstone names of their own.
+#[tokio::test]
+async fn a_tombstone_that_cannot_be_removed_at_start_up_is_left_for_later() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let disk = Arc::new(FaultyDisk::default());
+    drop(open(&disk, root.path(), options(100)));
+    let stuck = root.path().join(DELETED_DIR).join("0");
+    fs::create_dir(&stuck).expect("a tombstone");
+    fs::write(stuck.join("00000000000000000001.log"), b"old").expect("a file in it");
+    disk.fail_under(Operation::RemoveFile, &stuck);
+    let store = open(&disk, root.path(), options(100));
+    assert!(stuck.exists(), "left for the next start-up");
+    append_eight_byte_messages(&store, 2).await;
+    assert_eq!(store.delete_topic(&t("t")).await.expect("delete"), 2);
+    assert_eq!(deleted_dir_entries(root.path()), 1, "only the stuck one");
+    disk.heal(Operation::RemoveFile);
+    drop(store);
+    drop(open(&disk, root.path(), options(100)));
+    assert_eq!(deleted_dir_entries(root.path()), 0);
+}

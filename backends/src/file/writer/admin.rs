@@ -72,7 +72,13 @@ impl Writer {
             .get(name)
             .ok_or_else(|| StoreError::TopicNotFound(name.clone()))?;
         let dir = topic.topic.dir.clone();
-        let tombstone = self.deleted_dir.join(self.tombstones.to_string());
+        // A name no tombstone has (one left by a removal that failed keeps
+        // its own).
+        let mut tombstone = self.deleted_dir.join(self.tombstones.to_string());
+        while tombstone.exists() {
+            self.tombstones += 1;
+            tombstone = self.deleted_dir.join(self.tombstones.to_string());
+        }
         self.tombstones += 1;
         self.disk.rename(&dir, &tombstone).map_err(|e| {
             StoreError::io(
