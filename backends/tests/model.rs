@@ -11,8 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use minikafka_backends::{
     Batch, Durability, FileOptions, FileStore, MemoryStore, ReadLimits, ReadResult, Recovery,
-    RetentionAge, RetentionDefaults, SqliteOptions, SqliteStore, Store, StoreError, Timestamp,
-    TopicName,
+    RetentionAge, RetentionDefaults, SettingsChange, SqliteOptions, SqliteStore, Store, StoreError,
+    Timestamp, TopicName,
 };
 use proptest::prelude::*;
 
@@ -39,6 +39,11 @@ enum Op {
     Delete {
         topic: usize,
     },
+    /// Give a topic its own retention age (`None`: forever).
+    Retain {
+        topic: usize,
+        age: Option<u64>,
+    },
     List {
         after: Option<usize>,
         limit: usize,
@@ -55,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..10u64).prop_map(|age| Op::Remove { age }),
         1 => (0..3usize).prop_map(|topic| Op::Describe { topic }),
         1 => (0..3usize).prop_map(|topic| Op::Delete { topic }),
+        1 => (0..3usize, prop::option::of(0..10u64)).prop_map(|(topic, age)| Op::Retain { topic, age }),
         1 => (prop::option::of(0..3usize), 0..4usize).prop_map(|(after, limit)| Op::List { after, limit }),
         1 => Just(Op::Reopen),
     ]
@@ -64,10 +70,12 @@ fn op() -> impl Strategy<Value = Op> {
 type Kept = (u64, u64, Bytes);
 
 /// What the store should hold: per topic, its retained messages and its
-/// next offset.
+/// next offset; and the retention age of each topic that has its own
+/// (`None`: forever).
 #[derive(Default)]
 struct Model {
     topics: BTreeMap<usize, (Vec<Kept>, u64)>,
+    own_retention: BTreeMap<usize, Option<u64>>,
 }
 
 /// A comparable summary of a read: messages, earliest and next offset.
@@ -118,6 +126,7 @@ impl Model {
 
     /// Deletes a topic: how many messages it held, `None` if unknown.
     fn delete(&mut self, topic: usize) -> Option<u64> {
+        self.own_retention.remove(&topic);
         self.topics
             .remove(&topic)
             .map(|(messages, _)| messages.len() as u64)
@@ -134,9 +143,28 @@ impl Model {
             .collect()
     }
 
-    fn remove(&mut self, cutoff: u64) {
-        for (messages, _) in self.topics.values_mut() {
-            messages.retain(|m| m.1 >= cutoff);
+    /// Gives an existing topic its own retention age; false if unknown.
+    fn retain(&mut self, topic: usize, age: Option<u64>) -> bool {
+        let known = self.topics.contains_key(&topic);
+        if known {
+            self.own_retention.insert(topic, age);
+        }
+        known
+    }
+
+    /// A sweep at `now` with `default_age`: each topic keeps what is newer
+    /// than its own age, else the default's.
+    fn remove(&mut self, now: u64, default_age: u64) {
+        for (topic, (messages, _)) in &mut self.topics {
+            let age = self
+                .own_retention
+                .get(topic)
+                .copied()
+                .unwrap_or(Some(default_age));
+            if let Some(age) = age {
+                let cutoff = now.saturating_sub(age);
+                messages.retain(|m| m.1 >= cutoff);
+            }
         }
     }
 }
@@ -223,7 +251,6 @@ fn check(
                     );
                 }
                 Op::Remove { age } => {
-                    let cutoff = clock.saturating_sub(*age);
                     let defaults = RetentionDefaults {
                         age: RetentionAge::MaxAge(Duration::from_nanos(*age)),
                     };
@@ -231,7 +258,30 @@ fn check(
                         .enforce_retention(Timestamp::from_nanos(clock), defaults)
                         .await
                         .expect("remove");
-                    model.remove(cutoff);
+                    model.remove(clock, *age);
+                }
+                Op::Retain { topic, age } => {
+                    let retention = match age {
+                        Some(age) => RetentionAge::MaxAge(Duration::from_nanos(*age)),
+                        None => RetentionAge::Forever,
+                    };
+                    let change = SettingsChange {
+                        retention: Some(Some(retention)),
+                        ..SettingsChange::default()
+                    };
+                    let got = match store.update_topic(&topic_name(*topic), change).await {
+                        Ok(settings) => {
+                            prop_assert_eq!(settings.retention, Some(retention), "step {}", step);
+                            true
+                        }
+                        Err(StoreError::TopicNotFound(_)) => false,
+                        Err(other) => {
+                            return Err(TestCaseError::fail(format!(
+                                "step {step}: update failed: {other}"
+                            )));
+                        }
+                    };
+                    prop_assert_eq!(got, model.retain(*topic, *age), "step {}", step);
                 }
                 Op::Describe { topic } => {
                     let got = store.describe(&topic_name(*topic)).await;

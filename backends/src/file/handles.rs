@@ -120,3 +120,55 @@ impl FileCache {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::Timestamp;
+    use crate::file::segment::segment_view;
+
+    /// A segment view of a new file `name` in `dir`, its handle in `files`.
+    fn segment(files: &FileCache, dir: &Path, name: &str) -> SegmentView {
+        let path = dir.join(name);
+        let file = File::create(&path).expect("create");
+        segment_view(files, file, 1, 1, 0, Timestamp::default(), path).expect("view")
+    }
+
+    #[test]
+    fn at_most_capacity_files_stay_open_and_closed_ones_open_again() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let files = FileCache::new(2);
+        let segments: Vec<SegmentView> = (0..5)
+            .map(|i| segment(&files, dir.path(), &format!("{i}.log")))
+            .collect();
+        assert_eq!(files.len(), 2);
+        for segment in &segments {
+            assert!(files.get(segment).expect("open").is_some());
+            assert!(files.len() <= 2);
+        }
+        files.forget(segments[4].id);
+        assert_eq!(files.len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_file_or_another_at_its_path_is_gone() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let files = FileCache::new(1);
+        let deleted = segment(&files, dir.path(), "a.log");
+        let replaced = segment(&files, dir.path(), "b.log");
+        fs::remove_file(&deleted.path).expect("delete");
+        // Replaced by another file at the same path, as a topic deleted and
+        // made again would do.
+        fs::remove_file(&replaced.path).expect("delete");
+        fs::write(&replaced.path, b"another file").expect("write");
+        files.forget(replaced.id);
+        assert!(files.get(&deleted).expect("no error").is_none());
+        assert!(files.get(&replaced).expect("no error").is_none());
+        assert!(matches!(
+            files.require(&replaced),
+            Err(StoreError::Io { .. })
+        ));
+    }
+}

@@ -369,3 +369,58 @@ async fn child_runs_out_of_descriptors_with_a_large_cache() {
     }
     panic!("100 topics fitted in 48 descriptors with every file kept open");
 }
+
+/// The files this process holds open under `root` (from /proc/self/fd).
+fn open_files_under(root: &std::path::Path) -> Vec<String> {
+    fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.starts_with(root))
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
+/// A delete closes the topic's files, so their space is freed at once
+/// rather than when the handles would have been evicted.
+#[tokio::test]
+async fn a_delete_closes_the_topics_files() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_path = fs::canonicalize(root.path()).expect("canonical root");
+    let store = FileStore::open(&root_path, options(100)).expect("open");
+    append_eight_byte_messages(&store, 10).await;
+    assert_eq!(offsets(&store, "t").await.expect("read").len(), 10);
+    let topic_files: Vec<String> = open_files_under(&root_path)
+        .into_iter()
+        .filter(|f| f.contains("/topics/t/"))
+        .collect();
+    assert!(!topic_files.is_empty(), "the reads opened its segments");
+    store.delete_topic(&t("t")).await.expect("delete");
+    let left: Vec<String> = open_files_under(&root_path)
+        .into_iter()
+        .filter(|f| !f.ends_with("/.lock"))
+        .collect();
+    assert!(left.is_empty(), "still open: {left:?}");
+}
+
+/// A tombstone that cannot be removed at start-up keeps nothing from
+/// working: the store opens (with a warning), and later deletes pick
+/// tombstone names of their own.
+#[tokio::test]
+async fn a_tombstone_that_cannot_be_removed_at_start_up_is_left_for_later() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let disk = Arc::new(FaultyDisk::default());
+    drop(open(&disk, root.path(), options(100)));
+    let stuck = root.path().join(DELETED_DIR).join("0");
+    fs::create_dir(&stuck).expect("a tombstone");
+    fs::write(stuck.join("00000000000000000001.log"), b"old").expect("a file in it");
+    disk.fail_under(Operation::RemoveFile, &stuck);
+    let store = open(&disk, root.path(), options(100));
+    assert!(stuck.exists(), "left for the next start-up");
+    append_eight_byte_messages(&store, 2).await;
+    assert_eq!(store.delete_topic(&t("t")).await.expect("delete"), 2);
+    assert_eq!(deleted_dir_entries(root.path()), 1, "only the stuck one");
+    disk.heal(Operation::RemoveFile);
+    drop(store);
+    drop(open(&disk, root.path(), options(100)));
+    assert_eq!(deleted_dir_entries(root.path()), 0);
+}

@@ -231,15 +231,21 @@ fn describe_topic(name: &TopicName, topic: &Topic) -> TopicInfo {
 }
 
 /// Removes what a crash left of deleted topics (each already out of the
-/// topic namespace), and makes that durable.
+/// topic namespace), and makes that durable. One that cannot be removed
+/// is left, with a warning, for the next start-up: it holds no topic, so
+/// it keeps nothing from working.
 fn remove_tombstones(disk: &dyn Disk, deleted_dir: &Path) -> Result<(), StoreError> {
     let listing = |e| StoreError::io(format!("listing {}", deleted_dir.display()), e);
     let mut removed = false;
     for entry in std::fs::read_dir(deleted_dir).map_err(listing)? {
         let path = entry.map_err(listing)?.path();
         tracing::info!(dir = %path.display(), "removing a topic whose delete a stop interrupted");
-        writer::remove_tree(disk, &path)?;
-        removed = true;
+        match writer::remove_tree(disk, &path) {
+            Ok(()) => removed = true,
+            Err(error) => {
+                tracing::warn!(dir = %path.display(), %error, "could not remove a deleted topic's files; the next start-up tries again");
+            }
+        }
     }
     if removed {
         disk::sync_dir(disk, deleted_dir)?;

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use super::{Shared, TopicsWanted, settings_to_columns, sqlite_error, topic_infos};
+use super::{
+    Shared, TopicsWanted, settings_from_columns, settings_to_columns, sqlite_error, topic_infos,
+};
 use crate::writer_thread::{AppendRequest, GroupCommit};
 use crate::{
     Batch, Creation, Durability, OffsetRange, RemovalReport, RetentionDefaults, SettingsChange,
@@ -126,33 +128,18 @@ impl Writer {
     ) -> Result<RemovalReport, StoreError> {
         let remove = || -> rusqlite::Result<RemovalReport> {
             let transaction = self.connection.unchecked_transaction()?;
-            let topics: Vec<(TopicName, i64, i64, i64)> = {
-                let mut statement = transaction.prepare_cached(
-                    "SELECT name, id, start_offset, next_offset FROM topics WHERE start_offset < next_offset",
-                )?;
-                let rows = statement.query_map([], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                    ))
-                })?;
-                let mut topics = Vec::new();
-                for row in rows {
-                    let (name, id, start, next) = row?;
-                    if let Ok(name) = TopicName::new(name) {
-                        topics.push((name, id, start, next));
-                    }
-                }
-                topics
-            };
+            let topics: Vec<(i64, i64, i64, TopicSettings)> = transaction
+                .prepare_cached(
+                    "SELECT id, start_offset, next_offset, retention_nanos, retention_bytes
+                     FROM topics WHERE start_offset < next_offset",
+                )?
+                .query_map([], |row| {
+                    let settings = settings_from_columns(row.get(3)?, row.get(4)?, None);
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, settings))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
             let mut report = RemovalReport::default();
-            for (name, id, start, next) in topics {
-                let settings = topic_infos(&transaction, TopicsWanted::One(&name))?
-                    .pop()
-                    .map(|info| info.settings)
-                    .unwrap_or_default();
+            for (id, start, next, settings) in topics {
                 let mut keep_from = start;
                 if let Some(cutoff) = settings.retention.unwrap_or(defaults.age).cutoff(now) {
                     keep_from = first_at_or_after(&transaction, id, start, next, cutoff)?;
@@ -427,22 +414,33 @@ fn insert_batch(
     now: Timestamp,
 ) -> rusqlite::Result<Result<(OffsetRange, u64), StoreError>> {
     let payloads = &batch.payloads;
-    let existing = topic_infos(transaction, TopicsWanted::One(topic))?.pop();
-    let settings = match &existing {
-        Some(info) => info.settings.clone(),
-        None if batch.create_topic => TopicSettings::default(),
+    let existing: Option<(i64, i64, i64, bool, Option<i64>)> = transaction
+        .prepare_cached(
+            "SELECT id, next_offset, newest_timestamp, start_offset = next_offset, max_message_bytes
+             FROM topics WHERE name = ?1",
+        )?
+        .query_row([topic.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })
+        .optional()?;
+    let (id, first, newest, was_empty) = match existing {
+        Some((id, first, newest, was_empty, max_message_bytes)) => {
+            let own = TopicSettings {
+                max_message_bytes: max_message_bytes.map(|b| b as u64),
+                ..TopicSettings::default()
+            };
+            if let Err(error) = own.check_sizes(payloads) {
+                return Ok(Err(error));
+            }
+            (id, first, newest, was_empty)
+        }
+        None if batch.create_topic => (
+            insert_topic(transaction, topic, &TopicSettings::default())?,
+            1,
+            0,
+            true,
+        ),
         None => return Ok(Err(StoreError::TopicNotFound(topic.clone()))),
-    };
-    if let Err(error) = settings.check_sizes(payloads) {
-        return Ok(Err(error));
-    }
-    let (id, first, newest, was_empty): (i64, i64, i64, bool) = match existing {
-        Some(_) => transaction
-            .prepare_cached("SELECT id, next_offset, newest_timestamp, start_offset = next_offset FROM topics WHERE name = ?1")?
-            .query_row([topic.as_str()], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?,
-        None => (insert_topic(transaction, topic, &settings)?, 1, 0, true),
     };
     let fits = i64::try_from(payloads.len())
         .ok()

@@ -72,7 +72,13 @@ impl Writer {
             .get(name)
             .ok_or_else(|| StoreError::TopicNotFound(name.clone()))?;
         let dir = topic.topic.dir.clone();
-        let tombstone = self.deleted_dir.join(self.tombstones.to_string());
+        // A name no tombstone has (one left by a removal that failed keeps
+        // its own).
+        let mut tombstone = self.deleted_dir.join(self.tombstones.to_string());
+        while tombstone.exists() {
+            self.tombstones += 1;
+            tombstone = self.deleted_dir.join(self.tombstones.to_string());
+        }
         self.tombstones += 1;
         self.disk.rename(&dir, &tombstone).map_err(|e| {
             StoreError::io(
@@ -102,8 +108,12 @@ impl Writer {
                 .index_cache
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            for segment in view.sealed.iter().chain(&topic.newly_sealed) {
+            // Closed now, so the space of its files is freed as soon as
+            // reads in flight let go of them.
+            let segments = view.sealed.iter().chain(&topic.newly_sealed);
+            for segment in segments.chain([&view.active, &topic.active]) {
                 cache.pop(&segment.id);
+                self.shared.files.forget(segment.id);
             }
             view.next_offset() - view.start_offset
         };

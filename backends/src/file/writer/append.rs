@@ -87,6 +87,7 @@ impl Writer {
     fn abandon_topic(&mut self, name: &TopicName) {
         if let Some(topic) = self.topics.remove(name) {
             self.unsynced.remove(name);
+            self.shared.files.forget(topic.active.id);
             let _ = self.disk.remove_file(&topic.active.path);
             let _ = self.disk.remove_dir(&topic.topic.dir);
         }

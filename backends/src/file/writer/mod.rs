@@ -93,8 +93,7 @@ pub struct Writer {
     topics_dir: PathBuf,
     /// Where deleted topics' directories are moved before removal.
     deleted_dir: PathBuf,
-    /// Tombstones made so far, which names the next one uniquely (start-up
-    /// empties `deleted_dir`).
+    /// Tombstones made so far, which names the next one.
     tombstones: u64,
     options: FileOptions,
     /// Held for the writer's life: the root's lock.
