@@ -42,6 +42,9 @@ pub fn read_blocking(
     let mut cursor = from.max(start);
     let mut messages = Vec::new();
     let mut bytes = 0usize;
+    // The end of the segments found deleted by a retention pass that has
+    // not moved the start past them yet: the reply's earliest is there.
+    let mut being_removed_until = 0;
     'segments: while cursor < next && messages.len() < max_messages {
         let (segment, hint) = {
             let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
@@ -68,12 +71,23 @@ pub fn read_blocking(
         };
         let Some(file) = shared.files.get(&segment)? else {
             // Deleted since the view was read: with its topic, or by
-            // retention, which moved the start past it (read on from there).
+            // retention, which deletes only sealed segments, each wholly
+            // expired (it moves the start past them once their files are
+            // gone): read on after it, as if the start had moved already.
             if topic.is_deleted() {
                 return Err(StoreError::TopicNotFound(name.clone()));
             }
-            let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
-            if view.start_offset >= segment.end {
+            let sealed = segment.end <= next
+                && topic
+                    .view
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .active
+                    .base
+                    > segment.base;
+            if sealed {
+                cursor = cursor.max(segment.end);
+                being_removed_until = being_removed_until.max(segment.end);
                 continue 'segments;
             }
             return Err(StoreError::io(
@@ -157,6 +171,7 @@ pub fn read_blocking(
     }
     // Retention may have moved the start while this read was under way;
     // the reply never claims an earliest offset above what it returns.
+    let start = start.max(being_removed_until);
     let earliest_offset = messages
         .first()
         .map_or(start, |m: &Message| m.offset.min(start));
