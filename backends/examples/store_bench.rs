@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use minikafka_backends::{
-    Durability, FileOptions, FileStore, MemoryStore, ReadLimits, SqliteOptions, SqliteStore, Store,
-    Timestamp, TopicName,
+    Batch, Durability, FileOptions, FileStore, MemoryStore, ReadLimits, SqliteOptions, SqliteStore,
+    Store, Timestamp, TopicName,
 };
 
 const RUNS: usize = 3;
@@ -148,7 +148,7 @@ async fn appends(store: &Arc<dyn Store>, tasks: usize, batch: usize, duration: D
                 let mut count = 0u64;
                 while Instant::now() < deadline {
                     store
-                        .append(&topic(), payloads.clone(), Timestamp::now())
+                        .append(&topic(), Batch::new(payloads.clone()), Timestamp::now())
                         .await
                         .expect("append");
                     count += batch as u64;
@@ -171,7 +171,7 @@ async fn fill(store: &dyn Store, messages: u64, size: usize, batch: u64) {
         store
             .append(
                 &topic(),
-                vec![payload.clone(); batch as usize],
+                Batch::new(vec![payload.clone(); batch as usize]),
                 Timestamp::now(),
             )
             .await

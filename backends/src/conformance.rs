@@ -11,15 +11,27 @@
 //!
 //! The second value `open` returns is kept alive for the test's duration (a
 //! temporary directory, say). Persistent stores also run the restart
-//! scenarios: `conformance_tests!(persistent open_at)`. A behaviour added to
+//! scenarios: `conformance_tests!(persistent open_at)`; stores that remove
+//! single messages for retention by size (not whole segments) also
+//! `conformance_tests!(exact_size_retention open)`. A behaviour added to
 //! the trait is added here first.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::{ReadLimits, Store, StoreError, Timestamp, TopicName};
+use crate::{
+    Batch, Creation, ReadLimits, RetentionAge, RetentionDefaults, SettingsChange, Store,
+    StoreError, Timestamp, TopicName, TopicSettings,
+};
+
+/// Retention defaults under which a sweep at `now` removes every message
+/// stored before `now`: the sweep's time is the cutoff.
+pub const EXPIRE_BEFORE_NOW: RetentionDefaults = RetentionDefaults {
+    age: RetentionAge::MaxAge(std::time::Duration::ZERO),
+};
 
 /// Generates one `#[tokio::test]` per scenario, each on a store from `$open`
 /// (an async fn returning `(Arc<dyn Store>, guard)`).
@@ -50,7 +62,17 @@ macro_rules! conformance_tests {
             concurrent_producers_get_distinct_ordered_offsets,
             a_large_payload_round_trips,
             a_watch_wakes_when_its_topic_is_created_or_grows,
-            a_watch_ignores_other_topics
+            a_watch_ignores_other_topics,
+            create_makes_a_topic_once_and_refuses_other_settings,
+            update_changes_only_the_named_settings,
+            delete_removes_the_topic_and_a_new_one_starts_at_one,
+            a_delete_wakes_watches_and_reads_find_the_topic_gone,
+            an_append_that_may_not_create_needs_the_topic,
+            a_topic_refuses_payloads_over_its_own_limit,
+            retention_by_age_follows_each_topics_own_setting,
+            retention_by_size_removes_only_the_oldest,
+            list_pages_through_the_topics_in_name_order,
+            a_delete_racing_producers_and_readers_leaves_nothing
         );
     };
     (persistent $open_at:path) => {
@@ -58,8 +80,12 @@ macro_rules! conformance_tests {
             reopening_keeps_every_message_and_the_numbering,
             numbering_survives_expiring_everything_and_reopening,
             retention_survives_reopening,
-            timestamps_never_decrease_across_reopening
+            timestamps_never_decrease_across_reopening,
+            settings_and_deletes_survive_reopening
         );
+    };
+    (exact_size_retention $open:path) => {
+        $crate::conformance_tests!(@each $open; retention_by_size_is_exact);
     };
     (@reopen $open_at:path; $($scenario:ident),+ $(,)?) => {
         $(
@@ -116,7 +142,7 @@ async fn read_all(store: &dyn Store, name: &TopicName, from: u64) -> Vec<(u64, B
 
 async fn append(store: &dyn Store, name: &TopicName, texts: &[&str], now: Timestamp) -> (u64, u64) {
     let range = store
-        .append(name, payloads(texts), now)
+        .append(name, Batch::new(payloads(texts)), now)
         .await
         .expect("append");
     (range.first, range.last)
@@ -156,7 +182,10 @@ pub async fn payloads_come_back_byte_for_byte(store: Arc<dyn Store>) {
         Bytes::new(),
         Bytes::from_static(b"\n\r\0\xff"),
     ];
-    store.append(&t, sent.clone(), at(0)).await.expect("append");
+    store
+        .append(&t, Batch::new(sent.clone()), at(0))
+        .await
+        .expect("append");
     let read: Vec<Bytes> = read_all(&*store, &t, 0)
         .await
         .into_iter()
@@ -172,7 +201,10 @@ pub async fn read_from_zero_starts_at_the_earliest(store: Arc<dyn Store>) {
     append(&*store, &t, &["new"], at(10)).await;
     let result = store.read(&t, 0, ALL).await.expect("read");
     assert_eq!(result.messages[0].offset, 1);
-    store.remove_older_than(at(5)).await.expect("remove");
+    store
+        .enforce_retention(at(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let result = store.read(&t, 0, ALL).await.expect("read");
     assert_eq!(result.messages.len(), 1);
     assert_eq!(result.messages[0].offset, 2);
@@ -254,21 +286,21 @@ pub async fn unknown_topics_are_not_found(store: Arc<dyn Store>) {
         }
         other => panic!("expected TopicNotFound, got {other:?}"),
     }
-    assert!(store.list().await.expect("list").is_empty());
+    assert!(store.list(None, usize::MAX).await.expect("list").is_empty());
 }
 
 /// An empty batch fails and does not create the topic.
 pub async fn an_empty_batch_is_rejected_and_creates_nothing(store: Arc<dyn Store>) {
     let t = topic("empty");
     assert!(matches!(
-        store.append(&t, Vec::new(), at(0)).await,
+        store.append(&t, Batch::new(Vec::new()), at(0)).await,
         Err(StoreError::EmptyBatch)
     ));
     assert!(matches!(
         store.describe(&t).await,
         Err(StoreError::TopicNotFound(_))
     ));
-    assert!(store.list().await.expect("list").is_empty());
+    assert!(store.list(None, usize::MAX).await.expect("list").is_empty());
 }
 
 /// A batch appended with an earlier `now` than the topic's newest message
@@ -291,14 +323,20 @@ pub async fn retention_removes_before_the_cutoff_and_keeps_the_boundary(store: A
     append(&*store, &t, &["c"], at(2)).await;
     append(&*store, &t, &["d"], at(3)).await;
     append(&*store, &other, &["x"], at(5)).await;
-    let report = store.remove_older_than(at(2)).await.expect("remove");
+    let report = store
+        .enforce_retention(at(2), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     assert_eq!((report.messages_removed, report.bytes_removed), (2, 2));
     assert_eq!(
         read_all(&*store, &t, 0).await,
         vec![(3, "c".into()), (4, "d".into())]
     );
     assert_eq!(read_all(&*store, &other, 0).await, vec![(1, "x".into())]);
-    let again = store.remove_older_than(at(2)).await.expect("remove again");
+    let again = store
+        .enforce_retention(at(2), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove again");
     assert_eq!(again.messages_removed, 0);
 }
 
@@ -307,7 +345,10 @@ pub async fn retention_removes_before_the_cutoff_and_keeps_the_boundary(store: A
 pub async fn numbering_continues_after_everything_expired(store: Arc<dyn Store>) {
     let t = topic("expired");
     append(&*store, &t, &["a", "b", "c"], at(0)).await;
-    store.remove_older_than(at(100)).await.expect("remove");
+    store
+        .enforce_retention(at(100), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let info = store.describe(&t).await.expect("describe");
     assert_eq!(
         (info.earliest_offset, info.next_offset, info.message_count),
@@ -327,7 +368,10 @@ pub async fn reading_removed_offsets_skips_to_the_earliest(store: Arc<dyn Store>
     let t = topic("gap");
     append(&*store, &t, &["1", "2", "3"], at(0)).await;
     append(&*store, &t, &["4", "5"], at(10)).await;
-    store.remove_older_than(at(5)).await.expect("remove");
+    store
+        .enforce_retention(at(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let result = store.read(&t, 2, ALL).await.expect("read");
     assert_eq!(result.earliest_offset, 4);
     let offsets: Vec<u64> = result.messages.iter().map(|m| m.offset).collect();
@@ -340,7 +384,7 @@ pub async fn list_and_describe_report_every_topic(store: Arc<dyn Store>) {
     append(&*store, &b, &["12345", "678"], at(7)).await;
     append(&*store, &a, &["x"], at(8)).await;
     append(&*store, &a, &["yy"], at(9)).await;
-    let list = store.list().await.expect("list");
+    let list = store.list(None, usize::MAX).await.expect("list");
     let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, vec!["alpha", "beta"]);
     let beta = store.describe(&b).await.expect("describe");
@@ -350,7 +394,10 @@ pub async fn list_and_describe_report_every_topic(store: Arc<dyn Store>) {
         (1, 3, 2)
     );
     assert_eq!((beta.size_bytes, beta.oldest_timestamp), (8, Some(at(7))));
-    store.remove_older_than(at(9)).await.expect("remove");
+    store
+        .enforce_retention(at(9), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let alpha = store.describe(&a).await.expect("describe");
     assert_eq!(
         (alpha.earliest_offset, alpha.message_count, alpha.size_bytes),
@@ -376,7 +423,10 @@ pub async fn concurrent_producers_get_distinct_ordered_offsets(store: Arc<dyn St
                         format!("{producer}:{batch}:b"),
                     ];
                     let batch = texts.iter().map(|s| Bytes::from(s.clone())).collect();
-                    let range = store.append(&t, batch, at(0)).await.expect("append");
+                    let range = store
+                        .append(&t, Batch::new(batch), at(0))
+                        .await
+                        .expect("append");
                     ranges.push((range.first, range.last));
                 }
                 ranges
@@ -418,7 +468,11 @@ pub async fn a_large_payload_round_trips(store: Arc<dyn Store>) {
         .collect::<Vec<u8>>()
         .into();
     store
-        .append(&t, vec![Bytes::from_static(b"small"), large.clone()], at(0))
+        .append(
+            &t,
+            Batch::new(vec![Bytes::from_static(b"small"), large.clone()]),
+            at(0),
+        )
         .await
         .expect("append");
     let limits = ReadLimits {
@@ -461,7 +515,7 @@ pub async fn reopening_keeps_every_message_and_the_numbering(open: Reopen<'_>) {
     assert_eq!(append(&*store, &a, &["5"], at(4)).await, (5, 5));
     assert_eq!(append(&*store, &b, &["y", "z"], at(4)).await, (2, 3));
     let names: Vec<String> = store
-        .list()
+        .list(None, usize::MAX)
         .await
         .expect("list")
         .into_iter()
@@ -476,7 +530,10 @@ pub async fn numbering_survives_expiring_everything_and_reopening(open: Reopen<'
     let t = topic("expired");
     let store = open();
     append(&*store, &t, &["a", "b", "c"], at(0)).await;
-    store.remove_older_than(at(100)).await.expect("remove");
+    store
+        .enforce_retention(at(100), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     drop(store);
 
     let store = open();
@@ -503,7 +560,10 @@ pub async fn retention_survives_reopening(open: Reopen<'_>) {
     let store = open();
     append(&*store, &t, &["old", "older"], at(0)).await;
     append(&*store, &t, &["new"], at(10)).await;
-    store.remove_older_than(at(5)).await.expect("remove");
+    store
+        .enforce_retention(at(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     drop(store);
 
     let store = open();
@@ -567,4 +627,578 @@ pub async fn a_watch_ignores_other_topics(store: Arc<dyn Store>) {
         append(&*store, &other, &["y"], at(0)).await;
     }
     assert!(!woken(&mut watch), "another topic's appends are not news");
+}
+
+fn settings(
+    retention: Option<RetentionAge>,
+    retention_bytes: Option<u64>,
+    max_message_bytes: Option<u64>,
+) -> TopicSettings {
+    TopicSettings {
+        retention,
+        retention_bytes,
+        max_message_bytes,
+    }
+}
+
+fn days(n: u64) -> RetentionAge {
+    RetentionAge::MaxAge(Duration::from_secs(n * 86_400))
+}
+
+/// Retention defaults that keep everything by age.
+const KEEP_FOREVER: RetentionDefaults = RetentionDefaults {
+    age: RetentionAge::Forever,
+};
+
+/// Creating a topic makes it, empty, with its settings; creating it again
+/// with the same settings succeeds and changes nothing; with other
+/// settings it fails, naming the settings it has.
+pub async fn create_makes_a_topic_once_and_refuses_other_settings(store: Arc<dyn Store>) {
+    let t = topic("created");
+    let own = settings(Some(days(3)), Some(1 << 30), Some(1024));
+    assert_eq!(
+        store.create_topic(&t, own.clone()).await.expect("create"),
+        Creation::Created
+    );
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!(
+        (info.earliest_offset, info.next_offset, info.message_count),
+        (1, 1, 0)
+    );
+    assert_eq!((info.size_bytes, info.oldest_timestamp), (0, None));
+    assert_eq!(info.settings, own);
+    assert_eq!(read_all(&*store, &t, 0).await, vec![]);
+    append(&*store, &t, &["kept"], at(0)).await;
+
+    assert_eq!(
+        store.create_topic(&t, own.clone()).await.expect("again"),
+        Creation::AlreadyExisted
+    );
+    match store.create_topic(&t, TopicSettings::default()).await {
+        Err(StoreError::TopicExists { topic, settings }) => {
+            assert_eq!((topic, settings), (t.clone(), own.clone()));
+        }
+        other => panic!("expected TopicExists, got {other:?}"),
+    }
+    let after = store.describe(&t).await.expect("describe");
+    assert_eq!((after.next_offset, after.settings), (2, own));
+
+    let plain = topic("plain");
+    assert_eq!(
+        store
+            .create_topic(&plain, TopicSettings::default())
+            .await
+            .expect("create"),
+        Creation::Created
+    );
+    assert_eq!(
+        store.describe(&plain).await.expect("describe").settings,
+        TopicSettings::default()
+    );
+}
+
+/// An update changes only the settings it names (a reset returns one to
+/// the server's default) and returns the result; an unknown topic is not
+/// found, and is not created.
+pub async fn update_changes_only_the_named_settings(store: Arc<dyn Store>) {
+    let t = topic("updated");
+    append(&*store, &t, &["m"], at(0)).await;
+    let set = SettingsChange {
+        retention: Some(Some(RetentionAge::Forever)),
+        retention_bytes: Some(Some(500)),
+        max_message_bytes: None,
+    };
+    let expected = settings(Some(RetentionAge::Forever), Some(500), None);
+    assert_eq!(store.update_topic(&t, set).await.expect("set"), expected);
+    assert_eq!(
+        store.describe(&t).await.expect("describe").settings,
+        expected
+    );
+
+    let partly = SettingsChange {
+        retention: Some(None),
+        max_message_bytes: Some(Some(64)),
+        ..SettingsChange::default()
+    };
+    let expected = settings(None, Some(500), Some(64));
+    assert_eq!(
+        store.update_topic(&t, partly).await.expect("reset"),
+        expected
+    );
+    assert_eq!(
+        store.describe(&t).await.expect("describe").settings,
+        expected
+    );
+    assert_eq!(
+        store
+            .update_topic(&t, SettingsChange::default())
+            .await
+            .expect("no change"),
+        expected
+    );
+
+    let unknown = topic("never-made");
+    let result = store
+        .update_topic(&unknown, SettingsChange::default())
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::TopicNotFound(ref name)) if *name == unknown),
+        "{result:?}"
+    );
+    assert!(matches!(
+        store.describe(&unknown).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+}
+
+/// A delete removes the topic and its messages and says how many it held;
+/// a topic created again under the name is new, from offset 1, with the
+/// server's default settings; deleting an unknown topic is not found.
+pub async fn delete_removes_the_topic_and_a_new_one_starts_at_one(store: Arc<dyn Store>) {
+    let (t, other) = (topic("doomed"), topic("bystander"));
+    store
+        .create_topic(&t, settings(Some(RetentionAge::Forever), None, None))
+        .await
+        .expect("create");
+    append(&*store, &t, &["a", "b"], at(0)).await;
+    append(&*store, &t, &["c"], at(1)).await;
+    append(&*store, &other, &["x"], at(1)).await;
+
+    assert_eq!(store.delete_topic(&t).await.expect("delete"), 3);
+    assert!(matches!(
+        store.read(&t, 0, ALL).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    assert!(matches!(
+        store.describe(&t).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    let names: Vec<TopicName> = store
+        .list(None, usize::MAX)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|info| info.name)
+        .collect();
+    assert_eq!(names, vec![other.clone()]);
+    assert_eq!(read_all(&*store, &other, 0).await, vec![(1, "x".into())]);
+
+    assert_eq!(append(&*store, &t, &["new"], at(2)).await, (1, 1));
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(1, "new".into())]);
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!(
+        (info.earliest_offset, info.next_offset, info.size_bytes),
+        (1, 2, 3)
+    );
+    assert_eq!(info.settings, TopicSettings::default());
+
+    let missing = topic("missing");
+    assert!(matches!(
+        store.delete_topic(&missing).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    assert_eq!(store.delete_topic(&t).await.expect("delete again"), 1);
+    assert!(matches!(
+        store.delete_topic(&t).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+}
+
+/// A watch on a topic wakes when it is deleted, and a read then finds it
+/// gone; once created again, its growth wakes the watch again.
+pub async fn a_delete_wakes_watches_and_reads_find_the_topic_gone(store: Arc<dyn Store>) {
+    let t = topic("watched-delete");
+    append(&*store, &t, &["1", "2", "3"], at(0)).await;
+    let mut watch = store.watch(&t);
+    assert!(!woken(&mut watch), "no news yet");
+    store.delete_topic(&t).await.expect("delete");
+    assert!(woken(&mut watch), "the delete wakes the watch");
+    assert!(matches!(
+        store.read(&t, 4, ALL).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    append(&*store, &t, &["again"], at(1)).await;
+    assert!(woken(&mut watch), "the new topic's first append wakes it");
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(1, "again".into())]);
+}
+
+/// A batch that may not create its topic fails on a missing one, creating
+/// nothing, and appends normally to one that exists.
+pub async fn an_append_that_may_not_create_needs_the_topic(store: Arc<dyn Store>) {
+    let t = topic("explicit");
+    let batch = Batch {
+        payloads: payloads(&["m"]),
+        create_topic: false,
+    };
+    let result = store.append(&t, batch.clone(), at(0)).await;
+    assert!(
+        matches!(result, Err(StoreError::TopicNotFound(ref name)) if *name == t),
+        "{result:?}"
+    );
+    assert!(matches!(
+        store.describe(&t).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    assert!(store.list(None, usize::MAX).await.expect("list").is_empty());
+    store
+        .create_topic(&t, TopicSettings::default())
+        .await
+        .expect("create");
+    let range = store.append(&t, batch, at(0)).await.expect("append");
+    assert_eq!((range.first, range.last), (1, 1));
+}
+
+/// A payload over the topic's own largest message refuses the whole batch
+/// and changes nothing; one exactly at the limit is taken; other topics
+/// are not limited by it.
+pub async fn a_topic_refuses_payloads_over_its_own_limit(store: Arc<dyn Store>) {
+    let (t, free) = (topic("small-messages"), topic("free"));
+    store
+        .create_topic(&t, settings(None, None, Some(4)))
+        .await
+        .expect("create");
+    append(&*store, &t, &["four"], at(0)).await;
+    let result = store
+        .append(&t, Batch::new(payloads(&["ok", "fives"])), at(1))
+        .await;
+    match result {
+        Err(StoreError::MessageTooLarge { size, limit }) => assert_eq!((size, limit), (5, 4)),
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(1, "four".into())]);
+    append(&*store, &free, &["fives"], at(1)).await;
+
+    store
+        .update_topic(
+            &t,
+            SettingsChange {
+                max_message_bytes: Some(None),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("reset");
+    assert_eq!(append(&*store, &t, &["fives"], at(2)).await, (2, 2));
+}
+
+/// Retention by age follows each topic's own setting, else the default:
+/// a topic's own age removes what the default would keep, `Forever` keeps
+/// what the default would remove, and a changed setting applies at the
+/// next sweep. The oldest timestamp follows the start.
+pub async fn retention_by_age_follows_each_topics_own_setting(store: Arc<dyn Store>) {
+    let (short, forever, default) = (topic("short"), topic("forever"), topic("default"));
+    store
+        .create_topic(
+            &short,
+            settings(
+                Some(RetentionAge::MaxAge(Duration::from_secs(10))),
+                None,
+                None,
+            ),
+        )
+        .await
+        .expect("create");
+    store
+        .create_topic(&forever, settings(Some(RetentionAge::Forever), None, None))
+        .await
+        .expect("create");
+    for t in [&short, &forever, &default] {
+        append(&*store, t, &["old"], at(0)).await;
+        append(&*store, t, &["mid"], at(50)).await;
+        append(&*store, t, &["new"], at(95)).await;
+    }
+    let defaults = RetentionDefaults {
+        age: RetentionAge::MaxAge(Duration::from_secs(60)),
+    };
+    let report = store
+        .enforce_retention(at(100), defaults)
+        .await
+        .expect("sweep");
+    assert_eq!((report.messages_removed, report.bytes_removed), (3, 9));
+    assert_eq!(read_all(&*store, &short, 0).await, vec![(3, "new".into())]);
+    assert_eq!(read_all(&*store, &forever, 0).await.len(), 3);
+    assert_eq!(
+        read_all(&*store, &default, 0).await,
+        vec![(2, "mid".into()), (3, "new".into())]
+    );
+    let info = store.describe(&default).await.expect("describe");
+    assert_eq!(
+        (info.earliest_offset, info.oldest_timestamp),
+        (2, Some(at(50)))
+    );
+    assert_eq!(
+        store
+            .describe(&forever)
+            .await
+            .expect("describe")
+            .oldest_timestamp,
+        Some(at(0))
+    );
+
+    // Forever as the default keeps everything of a topic without its own.
+    store
+        .enforce_retention(at(1_000), KEEP_FOREVER)
+        .await
+        .expect("sweep");
+    assert_eq!(read_all(&*store, &default, 0).await.len(), 2);
+
+    store
+        .update_topic(
+            &forever,
+            SettingsChange {
+                retention: Some(None),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("update");
+    store
+        .enforce_retention(at(100), defaults)
+        .await
+        .expect("sweep");
+    assert_eq!(read_all(&*store, &forever, 0).await.len(), 2);
+}
+
+/// Ten messages of 4 bytes each in `t`, one batch each, at `at(i)`.
+async fn ten_small_messages(store: &dyn Store, t: &TopicName) {
+    for i in 1..=10u64 {
+        append(store, t, &[&format!("m{i:03}")], at(i)).await;
+    }
+}
+
+/// What a size-limited topic holds after a sweep: (earliest, size).
+async fn sweep_with_size_limit(store: &dyn Store, t: &TopicName, limit: u64) -> (u64, u64) {
+    store
+        .update_topic(
+            t,
+            SettingsChange {
+                retention_bytes: Some(Some(limit)),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("set the limit");
+    let before = store.describe(t).await.expect("describe");
+    let report = store
+        .enforce_retention(at(11), KEEP_FOREVER)
+        .await
+        .expect("sweep");
+    let info = store.describe(t).await.expect("describe");
+    assert_eq!(
+        report.messages_removed,
+        info.earliest_offset - before.earliest_offset
+    );
+    assert_eq!(report.bytes_removed, before.size_bytes - info.size_bytes);
+    (info.earliest_offset, info.size_bytes)
+}
+
+/// Retention by size removes only the oldest messages, whole, and keeps
+/// the numbering and what remains readable; a topic within its limit, or
+/// without one, loses nothing. (How close to the limit a store comes is
+/// its own: see `retention_by_size_is_exact`.)
+pub async fn retention_by_size_removes_only_the_oldest(store: Arc<dyn Store>) {
+    let (t, unlimited) = (topic("sized"), topic("unlimited"));
+    ten_small_messages(&*store, &t).await;
+    ten_small_messages(&*store, &unlimited).await;
+    assert_eq!(sweep_with_size_limit(&*store, &t, 40).await, (1, 40));
+    let (earliest, size) = sweep_with_size_limit(&*store, &t, 10).await;
+    // At least the newest message is kept: a store that removes whole
+    // segments never removes the one it writes to.
+    assert!((1..=10).contains(&earliest), "{earliest}");
+    assert_eq!(size, 4 * (11 - earliest));
+    let kept = read_all(&*store, &t, 0).await;
+    assert_eq!(kept.len() as u64, 11 - earliest);
+    assert_eq!(kept.last(), Some(&(10, Bytes::from_static(b"m010"))));
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!(info.oldest_timestamp, Some(at(earliest)));
+    assert_eq!(append(&*store, &t, &["next"], at(12)).await, (11, 11));
+    assert_eq!(read_all(&*store, &unlimited, 0).await.len(), 10);
+}
+
+/// For a store that removes single messages: after a sweep, a topic over
+/// its size limit holds the newest messages that fit in it.
+pub async fn retention_by_size_is_exact(store: Arc<dyn Store>) {
+    let t = topic("exact");
+    ten_small_messages(&*store, &t).await;
+    assert_eq!(sweep_with_size_limit(&*store, &t, 10).await, (9, 8));
+    assert_eq!(sweep_with_size_limit(&*store, &t, 8).await, (9, 8));
+    assert_eq!(sweep_with_size_limit(&*store, &t, 1).await, (11, 0));
+    let info = store.describe(&t).await.expect("describe");
+    assert_eq!((info.next_offset, info.oldest_timestamp), (11, None));
+}
+
+/// `list` pages through the topics in name order: up to `limit`, after a
+/// name (which need not exist), with their settings and oldest timestamps.
+pub async fn list_pages_through_the_topics_in_name_order(store: Arc<dyn Store>) {
+    let names = ["a", "b", "b.1", "c", "d-2", "e"];
+    for (i, name) in names.iter().rev().enumerate() {
+        append(&*store, &topic(name), &["x"], at(i as u64)).await;
+    }
+    store
+        .update_topic(
+            &topic("c"),
+            SettingsChange {
+                retention_bytes: Some(Some(7)),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("update");
+    let mut seen = Vec::new();
+    let mut after: Option<TopicName> = None;
+    loop {
+        let page = store.list(after.as_ref(), 4).await.expect("list");
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        seen.extend(page);
+    }
+    let seen_names: Vec<&str> = seen.iter().map(|info| info.name.as_str()).collect();
+    assert_eq!(seen_names, names);
+    for info in &seen {
+        assert_eq!(info, &store.describe(&info.name).await.expect("describe"));
+    }
+    assert_eq!(seen[3].settings.retention_bytes, Some(7));
+    assert_eq!(seen[5].oldest_timestamp, Some(at(0)));
+
+    let page = store.list(Some(&topic("b.0")), 2).await.expect("list");
+    let page: Vec<&str> = page.iter().map(|info| info.name.as_str()).collect();
+    assert_eq!(page, ["b.1", "c"]);
+    assert!(
+        store
+            .list(Some(&topic("z")), 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(store.list(None, 0).await.expect("list").is_empty());
+}
+
+/// A delete racing producers and readers of the topic: nothing panics,
+/// every call answers with the topic's messages or "not found", and once
+/// the delete returned nothing of the old topic is readable.
+pub async fn a_delete_racing_producers_and_readers_leaves_nothing(store: Arc<dyn Store>) {
+    let t = topic("raced");
+    append(&*store, &t, &["seed"], at(0)).await;
+    let producers: Vec<_> = (0..4)
+        .map(|p| {
+            let (store, t) = (Arc::clone(&store), t.clone());
+            tokio::spawn(async move {
+                for i in 0..200 {
+                    let batch = Batch {
+                        payloads: payloads(&[&format!("p{p}-{i}")]),
+                        create_topic: false,
+                    };
+                    match store.append(&t, batch, at(1)).await {
+                        Ok(_) => {}
+                        Err(StoreError::TopicNotFound(_)) => return,
+                        Err(other) => panic!("producer: {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, t) = (Arc::clone(&store), t.clone());
+            tokio::spawn(async move {
+                loop {
+                    match store.read(&t, 0, ALL).await {
+                        Ok(read) => assert!(
+                            read.messages
+                                .windows(2)
+                                .all(|w| w[1].offset == w[0].offset + 1)
+                        ),
+                        Err(StoreError::TopicNotFound(_)) => return,
+                        Err(other) => panic!("reader: {other}"),
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.delete_topic(&t).await.expect("delete");
+    assert!(matches!(
+        store.read(&t, 0, ALL).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    for task in producers.into_iter().chain(readers) {
+        task.await.expect("no task panicked");
+    }
+    assert!(matches!(
+        store.read(&t, 0, ALL).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    assert_eq!(append(&*store, &t, &["fresh"], at(2)).await, (1, 1));
+    assert_eq!(read_all(&*store, &t, 0).await, vec![(1, "fresh".into())]);
+}
+
+/// A topic's own settings, as created and updated, survive reopening, and
+/// so does a delete: the topic stays gone, and made again starts at 1.
+pub async fn settings_and_deletes_survive_reopening(open: Reopen<'_>) {
+    let (kept, changed, deleted) = (topic("kept"), topic("changed"), topic("deleted"));
+    let kept_settings = settings(Some(days(7)), Some(1 << 20), Some(100));
+    let store = open();
+    store
+        .create_topic(&kept, kept_settings.clone())
+        .await
+        .expect("create");
+    append(&*store, &changed, &["c"], at(0)).await;
+    store
+        .update_topic(
+            &changed,
+            SettingsChange {
+                retention: Some(Some(RetentionAge::Forever)),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("update");
+    append(&*store, &deleted, &["1", "2", "3"], at(0)).await;
+    store.delete_topic(&deleted).await.expect("delete");
+    drop(store);
+
+    let store = open();
+    let kept_info = store.describe(&kept).await.expect("describe");
+    assert_eq!(kept_info.settings, kept_settings);
+    assert_eq!(kept_info.next_offset, 1);
+    assert_eq!(
+        store.describe(&changed).await.expect("describe").settings,
+        settings(Some(RetentionAge::Forever), None, None)
+    );
+    assert!(matches!(
+        store.describe(&deleted).await,
+        Err(StoreError::TopicNotFound(_))
+    ));
+    store
+        .update_topic(
+            &changed,
+            SettingsChange {
+                retention: Some(None),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("reset");
+    assert_eq!(append(&*store, &deleted, &["new"], at(1)).await, (1, 1));
+    drop(store);
+
+    let store = open();
+    assert_eq!(
+        store.describe(&changed).await.expect("describe").settings,
+        TopicSettings::default()
+    );
+    assert_eq!(
+        read_all(&*store, &deleted, 0).await,
+        vec![(1, "new".into())]
+    );
+    let names: Vec<String> = store
+        .list(None, usize::MAX)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|info| info.name.to_string())
+        .collect();
+    assert_eq!(names, ["changed", "deleted", "kept"]);
 }

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::TopicName;
+use crate::{TopicName, TopicSettings};
 
 /// Why a store operation failed. A failed operation changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +118,24 @@ pub enum StoreError {
     /// The store has shut down and takes no more requests.
     #[error("the store is shut down")]
     Closed,
+    /// A create named a topic that exists with other settings.
+    #[error("topic '{topic}' already exists with other settings ({})", describe_settings(.settings))]
+    TopicExists {
+        /// The topic.
+        topic: TopicName,
+        /// The settings it has.
+        settings: TopicSettings,
+    },
+    /// The process has no file descriptor left (EMFILE or ENFILE).
+    #[error(
+        "the server ran out of file descriptors: {context}: {cause}; raise its open-file limit (ulimit -n)"
+    )]
+    TooManyOpenFiles {
+        /// What the store was doing.
+        context: String,
+        /// The operating system's error; said in the message, not chained.
+        cause: io::Error,
+    },
     /// Any other I/O failure.
     #[error("{context}: {cause}")]
     Io {
@@ -134,6 +152,10 @@ impl StoreError {
     /// disk (which a client can wait out) from other failures.
     pub fn io(context: impl Into<String>, cause: io::Error) -> Self {
         let context = context.into();
+        // EMFILE and ENFILE: no descriptor left, in the process or the system.
+        if matches!(cause.raw_os_error(), Some(23 | 24)) {
+            return Self::TooManyOpenFiles { context, cause };
+        }
         // ENOSPC and EDQUOT: no space left, on the device or in the quota.
         if matches!(
             cause.kind(),
@@ -143,6 +165,27 @@ impl StoreError {
         } else {
             Self::Io { context, cause }
         }
+    }
+}
+
+/// A topic's own settings in words, for [`StoreError::TopicExists`].
+fn describe_settings(settings: &TopicSettings) -> String {
+    let mut parts = Vec::new();
+    match settings.retention {
+        Some(crate::RetentionAge::MaxAge(age)) => parts.push(format!("retention {age:?}")),
+        Some(crate::RetentionAge::Forever) => parts.push("retention forever".to_owned()),
+        None => {}
+    }
+    if let Some(bytes) = settings.retention_bytes {
+        parts.push(format!("retention_bytes {bytes}"));
+    }
+    if let Some(bytes) = settings.max_message_bytes {
+        parts.push(format!("max_message_bytes {bytes}"));
+    }
+    if parts.is_empty() {
+        "the server's defaults".to_owned()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -159,6 +202,48 @@ mod tests {
         let other = StoreError::io("appending", io::Error::from_raw_os_error(5));
         assert!(matches!(other, StoreError::Io { .. }), "{other:?}");
         assert!(other.to_string().starts_with("appending: "), "{other}");
+    }
+
+    #[test]
+    fn running_out_of_descriptors_says_so_and_what_to_do() {
+        for errno in [23, 24] {
+            let error = StoreError::io("opening /x/t/1.log", io::Error::from_raw_os_error(errno));
+            assert!(
+                matches!(error, StoreError::TooManyOpenFiles { .. }),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.starts_with("the server ran out of file descriptors: opening /x/t/1.log: ")
+                    && message.ends_with("; raise its open-file limit (ulimit -n)"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_existing_topic_is_told_with_its_settings() {
+        let topic = TopicName::new("t").expect("valid");
+        let error = StoreError::TopicExists {
+            topic: topic.clone(),
+            settings: TopicSettings {
+                retention: Some(crate::RetentionAge::Forever),
+                retention_bytes: Some(10),
+                max_message_bytes: None,
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "topic 't' already exists with other settings (retention forever, retention_bytes 10)"
+        );
+        let defaults = StoreError::TopicExists {
+            topic,
+            settings: TopicSettings::default(),
+        };
+        assert_eq!(
+            defaults.to_string(),
+            "topic 't' already exists with other settings (the server's defaults)"
+        );
     }
 
     #[test]

@@ -43,5 +43,6 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;
 pub use topic::{TopicName, TopicNameError};
 pub use types::{
-    Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Timestamp, TopicInfo,
+    Batch, Creation, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport,
+    RetentionAge, RetentionDefaults, SettingsChange, Timestamp, TopicInfo, TopicSettings,
 };

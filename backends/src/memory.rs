@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
 use crate::{
-    AppendNotifier, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError,
-    Timestamp, TopicInfo, TopicName, TopicWatch,
+    AppendNotifier, Batch, Creation, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport,
+    RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo, TopicName,
+    TopicSettings, TopicWatch,
 };
 
 /// A store that keeps each topic as a ring of messages in memory.
@@ -34,16 +35,46 @@ struct TopicLog {
     /// The newest timestamp ever stored, kept after the message expires so
     /// timestamps never go back.
     newest_timestamp: Timestamp,
+    /// The topic's own settings.
+    settings: TopicSettings,
 }
 
 impl TopicLog {
-    fn new() -> Self {
+    fn new(settings: TopicSettings) -> Self {
         Self {
             messages: VecDeque::new(),
             earliest: 1,
             size_bytes: 0,
             newest_timestamp: Timestamp::default(),
+            settings,
         }
+    }
+
+    /// Removes the oldest message; `None` when empty.
+    fn pop_oldest(&mut self) -> Option<Message> {
+        let message = self.messages.pop_front()?;
+        self.earliest += 1;
+        self.size_bytes -= message.payload.len() as u64;
+        Some(message)
+    }
+
+    /// Removes what retention no longer keeps: by age (its own, else the
+    /// default), then the oldest until the size is within its limit.
+    fn enforce_retention(&mut self, now: Timestamp, defaults: RetentionDefaults) -> RemovalReport {
+        let cutoff = self.settings.retention.unwrap_or(defaults.age).cutoff(now);
+        let limit = self.settings.retention_bytes.unwrap_or(u64::MAX);
+        let mut report = RemovalReport::default();
+        while let Some(oldest) = self.messages.front() {
+            let expired = cutoff.is_some_and(|cutoff| oldest.timestamp < cutoff);
+            if !(expired || self.size_bytes > limit) {
+                break;
+            }
+            if let Some(message) = self.pop_oldest() {
+                report.messages_removed += 1;
+                report.bytes_removed += message.payload.len() as u64;
+            }
+        }
+        report
     }
 
     fn next_offset(&self) -> u64 {
@@ -58,6 +89,7 @@ impl TopicLog {
             message_count: self.messages.len() as u64,
             size_bytes: self.size_bytes,
             oldest_timestamp: self.messages.front().map(|m| m.timestamp),
+            settings: self.settings.clone(),
         }
     }
 }
@@ -80,8 +112,13 @@ impl MemoryStore {
         let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
         topics
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(RwLock::new(TopicLog::new())))
+            .or_insert_with(|| Arc::new(RwLock::new(TopicLog::new(TopicSettings::default()))))
             .clone()
+    }
+
+    fn topic_or_not_found(&self, name: &TopicName) -> Result<Arc<RwLock<TopicLog>>, StoreError> {
+        self.topic(name)
+            .ok_or_else(|| StoreError::TopicNotFound(name.clone()))
     }
 }
 
@@ -106,15 +143,20 @@ impl Store for MemoryStore {
     async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if payloads.is_empty() {
+        if batch.payloads.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
-        let payloads = compact(payloads);
-        let log = self.topic_or_create(topic);
+        let log = if batch.create_topic {
+            self.topic_or_create(topic)
+        } else {
+            self.topic_or_not_found(topic)?
+        };
         let mut log = log.write().unwrap_or_else(PoisonError::into_inner);
+        log.settings.check_sizes(&batch.payloads)?;
+        let payloads = compact(batch.payloads);
         let timestamp = now.max(log.newest_timestamp);
         let first = log.next_offset();
         for (offset, payload) in (first..).zip(payloads) {
@@ -141,9 +183,7 @@ impl Store for MemoryStore {
         from: u64,
         limits: ReadLimits,
     ) -> Result<ReadResult, StoreError> {
-        let log = self
-            .topic(topic)
-            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        let log = self.topic_or_not_found(topic)?;
         let log = log.read().unwrap_or_else(PoisonError::into_inner);
         let next_offset = log.next_offset();
         if from > next_offset {
@@ -172,7 +212,55 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+    async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(log) = topics.get(topic) {
+            let existing = &log.read().unwrap_or_else(PoisonError::into_inner).settings;
+            return crate::store::create_existing(topic, existing, &settings);
+        }
+        topics.insert(
+            topic.clone(),
+            Arc::new(RwLock::new(TopicLog::new(settings))),
+        );
+        Ok(Creation::Created)
+    }
+
+    async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        let log = self.topic_or_not_found(topic)?;
+        let mut log = log.write().unwrap_or_else(PoisonError::into_inner);
+        log.settings.apply(&change);
+        Ok(log.settings.clone())
+    }
+
+    async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+        let removed = self
+            .topics
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(topic)
+            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        let held = removed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .messages
+            .len() as u64;
+        self.notifier.deleted(topic);
+        Ok(held)
+    }
+
+    async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
         let topics: Vec<_> = {
             let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
             topics.values().cloned().collect()
@@ -180,31 +268,26 @@ impl Store for MemoryStore {
         let mut report = RemovalReport::default();
         for log in topics {
             let mut log = log.write().unwrap_or_else(PoisonError::into_inner);
-            while log.messages.front().is_some_and(|m| m.timestamp < cutoff) {
-                if let Some(message) = log.messages.pop_front() {
-                    let len = message.payload.len() as u64;
-                    log.earliest += 1;
-                    log.size_bytes -= len;
-                    report.messages_removed += 1;
-                    report.bytes_removed += len;
-                }
-            }
+            let removed = log.enforce_retention(now, defaults);
+            report.messages_removed += removed.messages_removed;
+            report.bytes_removed += removed.bytes_removed;
         }
         Ok(report)
     }
 
     async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
-        let log = self
-            .topic(topic)
-            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        let log = self.topic_or_not_found(topic)?;
         let log = log.read().unwrap_or_else(PoisonError::into_inner);
         Ok(log.info(topic))
     }
 
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
+    async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, StoreError> {
         let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(topics
-            .iter()
+        Ok(crate::store::page(&topics, after, limit)
             .map(|(name, log)| {
                 log.read()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -231,6 +314,7 @@ mod tests {
     }
 
     crate::conformance_tests!(open);
+    crate::conformance_tests!(exact_size_retention open);
 
     #[test]
     fn compact_keeps_each_payload_and_drops_the_receive_buffer() {

@@ -63,6 +63,16 @@ impl AppendNotifier {
         }
     }
 
+    /// Announces that `topic` was deleted: wakes every watcher (whose
+    /// read then finds the topic gone), and forgets its offsets, so a topic
+    /// created again under the name, from offset 1, wakes them as it grows.
+    pub fn deleted(&self, topic: &TopicName) {
+        let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = topics.get(topic) {
+            sender.send_replace(0);
+        }
+    }
+
     /// A watch on `topic`, which need not exist yet.
     pub fn watch(&self, topic: &TopicName) -> TopicWatch {
         let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
@@ -140,6 +150,23 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delete_wakes_the_watchers_and_a_new_topic_wakes_them_again() {
+        let notifier = AppendNotifier::new();
+        let mut watch = notifier.watch(&topic("t"));
+        notifier.appended(&topic("t"), 10);
+        watch.changed().await;
+        notifier.deleted(&topic("t"));
+        tokio::time::timeout(Duration::from_secs(1), watch.changed())
+            .await
+            .expect("woken by the delete");
+        // The topic made again grows from offset 1: its first append is news.
+        notifier.appended(&topic("t"), 2);
+        tokio::time::timeout(Duration::from_secs(1), watch.changed())
+            .await
+            .expect("woken by the new topic");
     }
 
     #[test]

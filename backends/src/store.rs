@@ -2,13 +2,11 @@
 
 use std::fmt;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-
 use crate::{
-    OffsetRange, ReadLimits, ReadResult, RemovalReport, StoreError, Timestamp, TopicInfo,
-    TopicName, TopicWatch,
+    Batch, Creation, OffsetRange, ReadLimits, ReadResult, RemovalReport, RetentionDefaults,
+    SettingsChange, StoreError, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
 };
+use async_trait::async_trait;
 
 /// A place to keep topics of numbered messages.
 ///
@@ -26,14 +24,18 @@ use crate::{
 /// - A failed call changes nothing.
 #[async_trait]
 pub trait Store: fmt::Debug + Send + Sync + 'static {
-    /// Appends `payloads`, in order and atomically (all or none), to `topic`
-    /// with timestamp `now`, creating the topic on first use. Returns once
-    /// the batch is as durable as the store is configured to make it.
-    /// An empty batch fails with [`StoreError::EmptyBatch`].
+    /// Appends `batch.payloads`, in order and atomically (all or none), to
+    /// `topic` with timestamp `now`. A missing topic is created when
+    /// `batch.create_topic`, and otherwise fails with
+    /// [`StoreError::TopicNotFound`]. A payload over the topic's own
+    /// `max_message_bytes` (or what the store can hold) fails with
+    /// [`StoreError::MessageTooLarge`]. Returns once the batch is as durable
+    /// as the store is configured to make it. An empty batch fails with
+    /// [`StoreError::EmptyBatch`].
     async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError>;
 
@@ -49,27 +51,100 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         limits: ReadLimits,
     ) -> Result<ReadResult, StoreError>;
 
-    /// Removes, from every topic, the messages with a timestamp before
-    /// `cutoff`; a message stored exactly at `cutoff` stays. Removed messages
-    /// are never returned again, and each topic keeps its next offset.
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError>;
+    /// Creates `topic` with `settings`, durably. A topic that exists with
+    /// equal settings answers [`Creation::AlreadyExisted`] (so a script can
+    /// run twice); with other settings, [`StoreError::TopicExists`] naming
+    /// the ones it has.
+    async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError>;
+
+    /// Changes the settings `change` names, durably before it returns, and
+    /// returns the topic's settings after the change. Unknown topic:
+    /// [`StoreError::TopicNotFound`].
+    async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError>;
+
+    /// Removes `topic` and every message in it, freeing their space,
+    /// durably; returns how many messages it held. Its watches wake, and
+    /// reads then fail with [`StoreError::TopicNotFound`]. A topic created
+    /// again under the name is new: its offsets start at 1. A crash part-way
+    /// leaves the topic whole or gone, never half. Unknown topic:
+    /// [`StoreError::TopicNotFound`].
+    async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError>;
+
+    /// The retention sweep. For each topic: messages stored before `now`
+    /// minus its retention age (its own, else `defaults.age`; nothing for
+    /// `Forever`) are removed, one stored exactly at that cutoff stays;
+    /// then, if it has a `retention_bytes`, its oldest messages are removed
+    /// until its `size_bytes` is within it (a store that removes whole
+    /// segments, never the one written to, may leave it over). Removed
+    /// messages are never returned again, and each topic keeps its next
+    /// offset.
+    async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError>;
 
     /// Describes `topic`. Unknown topic: [`StoreError::TopicNotFound`].
     async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError>;
 
-    /// Describes every topic, sorted by name.
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError>;
+    /// Describes up to `limit` topics whose names sort after `after` (from
+    /// the first, for `None`), in name order: one page of a listing.
+    /// Answered from metadata the store holds, reading no message data, so
+    /// listing many topics costs no disk reads per topic.
+    async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, StoreError>;
 
     /// Makes everything appended so far durable, whatever the store's
     /// durability setting; called at shutdown.
     async fn sync(&self) -> Result<(), StoreError>;
 
     /// A watch that wakes once `topic` (which need not exist yet) has grown
-    /// past what a read made after this call could have seen. Make it
-    /// before reading, then wait on it when the read found nothing: an
-    /// append is announced only once it is readable.
+    /// past what a read made after this call could have seen, or has been
+    /// deleted. Make it before reading, then wait on it when the read found
+    /// nothing: an append is announced only once it is readable.
     fn watch(&self, topic: &TopicName) -> TopicWatch;
 }
 
 /// Fails to compile if `Store` stops being object-safe.
 const _: Option<&dyn Store> = None;
+
+/// One page of a name-ordered map: up to `limit` entries after `after`.
+/// What every store's [`Store::list`] pages its in-memory metadata with.
+pub(crate) fn page<'a, V>(
+    topics: &'a std::collections::BTreeMap<TopicName, V>,
+    after: Option<&TopicName>,
+    limit: usize,
+) -> impl Iterator<Item = (&'a TopicName, &'a V)> {
+    use std::ops::Bound;
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    topics.range((from, Bound::Unbounded)).take(limit)
+}
+
+/// What `create_topic` answers for a topic that exists with `existing`
+/// settings when `wanted` were asked for: the same settings are no error,
+/// so that a script may create its topics again.
+pub(crate) fn create_existing(
+    topic: &TopicName,
+    existing: &TopicSettings,
+    wanted: &TopicSettings,
+) -> Result<Creation, StoreError> {
+    if existing == wanted {
+        Ok(Creation::AlreadyExisted)
+    } else {
+        Err(StoreError::TopicExists {
+            topic: topic.clone(),
+            settings: existing.clone(),
+        })
+    }
+}

@@ -33,3 +33,4 @@ pub fn options(segment_bytes: u64) -> FileOptions {
 pub fn topic_dir(root: &Path, topic: &str) -> PathBuf {
     root.join(TOPICS_DIR).join(topic)
 }
+pub use crate::conformance::EXPIRE_BEFORE_NOW;

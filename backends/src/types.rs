@@ -128,6 +128,124 @@ pub struct TopicInfo {
     pub size_bytes: u64,
     /// The timestamp of the earliest message held; `None` when empty.
     pub oldest_timestamp: Option<Timestamp>,
+    /// The topic's own settings (the server resolves the effective values,
+    /// and where each comes from, from its own configuration).
+    pub settings: TopicSettings,
+}
+
+/// How long a topic keeps messages by age.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetentionAge {
+    /// Messages stored longer ago than this are removed.
+    MaxAge(Duration),
+    /// Nothing is removed by age.
+    Forever,
+}
+
+impl RetentionAge {
+    /// The oldest timestamp a message may have at `now` and stay: `None`
+    /// when nothing is removed by age. A message stored exactly at the
+    /// cutoff stays.
+    pub fn cutoff(self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            Self::MaxAge(age) => Some(now.saturating_sub(age)),
+            Self::Forever => None,
+        }
+    }
+}
+
+/// The settings a topic has of its own; `None` follows the server's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopicSettings {
+    /// How long messages are kept by age.
+    pub retention: Option<RetentionAge>,
+    /// The most payload bytes the topic keeps; the oldest messages are
+    /// removed past it. The server has no default: `None` means no limit.
+    pub retention_bytes: Option<u64>,
+    /// The largest payload the topic accepts (never above the server's).
+    pub max_message_bytes: Option<u64>,
+}
+
+impl TopicSettings {
+    /// Applies `change`: each setting it names is set, or returned to the
+    /// server's default; the others are left as they are.
+    pub fn apply(&mut self, change: &SettingsChange) {
+        if let Some(retention) = change.retention {
+            self.retention = retention;
+        }
+        if let Some(retention_bytes) = change.retention_bytes {
+            self.retention_bytes = retention_bytes;
+        }
+        if let Some(max_message_bytes) = change.max_message_bytes {
+            self.max_message_bytes = max_message_bytes;
+        }
+    }
+
+    /// The payload in `payloads` over the topic's own largest message, if
+    /// any, as [`StoreError::MessageTooLarge`](crate::StoreError::MessageTooLarge).
+    pub fn check_sizes(&self, payloads: &[Bytes]) -> Result<(), crate::StoreError> {
+        let Some(limit) = self.max_message_bytes else {
+            return Ok(());
+        };
+        match payloads.iter().find(|p| p.len() as u64 > limit) {
+            Some(large) => Err(crate::StoreError::MessageTooLarge {
+                size: large.len(),
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A change to a topic's settings: `Some(v)` sets the setting to `v`
+/// (`Some(None)` returns it to the server's default); `None` leaves it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// The new retention by age, or `Some(None)` for the server's.
+    pub retention: Option<Option<RetentionAge>>,
+    /// The new size limit, or `Some(None)` for none.
+    pub retention_bytes: Option<Option<u64>>,
+    /// The new largest message, or `Some(None)` for the server's.
+    pub max_message_bytes: Option<Option<u64>>,
+}
+
+/// What to append: the payloads, and whether a missing topic is created.
+/// (Issue #15 will add keys, headers, producer id and sequence, and the
+/// expected next offset here.)
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// The messages' bytes, in order.
+    pub payloads: Vec<Bytes>,
+    /// Whether an append to a missing topic creates it (otherwise it fails
+    /// with [`StoreError::TopicNotFound`](crate::StoreError::TopicNotFound)).
+    pub create_topic: bool,
+}
+
+impl Batch {
+    /// A batch of `payloads` that creates its topic if it is missing, as a
+    /// produce does unless the server says otherwise.
+    pub fn new(payloads: Vec<Bytes>) -> Self {
+        Self {
+            payloads,
+            create_topic: true,
+        }
+    }
+}
+
+/// What the server's retention defaults are, for a sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct RetentionDefaults {
+    /// The retention by age of a topic without its own.
+    pub age: RetentionAge,
+}
+
+/// Whether create_topic made the topic or found it already so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Creation {
+    /// The topic is new.
+    Created,
+    /// The topic existed already, with the same settings.
+    AlreadyExisted,
 }
 
 /// What one retention pass removed, for the sweeper's log.

@@ -14,10 +14,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::{OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
+use crate::{
+    Batch, Creation, OffsetRange, RemovalReport, RetentionDefaults, SettingsChange, StoreError,
+    Timestamp, TopicName, TopicSettings,
+};
 
 /// The most commands a writer takes as one group, so one group's latency
 /// stays bounded under a flood.
@@ -26,7 +28,7 @@ pub(crate) const MAX_GROUP: usize = 4096;
 /// A batch to append, and where to send its offsets.
 pub(crate) struct AppendRequest {
     pub(crate) topic: TopicName,
-    pub(crate) payloads: Vec<Bytes>,
+    pub(crate) batch: Batch,
     pub(crate) now: Timestamp,
     pub(crate) reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
 }
@@ -35,9 +37,27 @@ pub(crate) struct AppendRequest {
 pub(crate) enum Command {
     /// Append a batch to a topic.
     Append(AppendRequest),
-    /// Remove messages older than the cutoff from every topic.
-    RemoveOlderThan {
-        cutoff: Timestamp,
+    /// Create a topic with its settings.
+    CreateTopic {
+        topic: TopicName,
+        settings: TopicSettings,
+        reply: oneshot::Sender<Result<Creation, StoreError>>,
+    },
+    /// Change a topic's settings.
+    UpdateTopic {
+        topic: TopicName,
+        change: SettingsChange,
+        reply: oneshot::Sender<Result<TopicSettings, StoreError>>,
+    },
+    /// Delete a topic and its messages.
+    DeleteTopic {
+        topic: TopicName,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// Remove what retention no longer keeps from every topic.
+    EnforceRetention {
+        now: Timestamp,
+        defaults: RetentionDefaults,
         reply: oneshot::Sender<Result<RemovalReport, StoreError>>,
     },
     /// Make everything written durable.
@@ -61,8 +81,28 @@ pub(crate) trait GroupCommit {
     /// Makes the appends taken so far as durable as configured, shows them
     /// to readers, and answers each; `group` is left empty.
     fn commit(&mut self, group: &mut Vec<Self::Taken>);
-    /// Removes, from every topic, the messages stored before `cutoff`.
-    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError>;
+    /// Creates a topic (see [`Store::create_topic`](crate::Store::create_topic)).
+    fn create_topic(
+        &mut self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError>;
+    /// Changes a topic's settings durably (see
+    /// [`Store::update_topic`](crate::Store::update_topic)).
+    fn update_topic(
+        &mut self,
+        topic: &TopicName,
+        change: &SettingsChange,
+    ) -> Result<TopicSettings, StoreError>;
+    /// Deletes a topic (see [`Store::delete_topic`](crate::Store::delete_topic)).
+    fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError>;
+    /// The retention sweep (see
+    /// [`Store::enforce_retention`](crate::Store::enforce_retention)).
+    fn enforce_retention(
+        &mut self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError>;
     /// Makes everything written durable (a [`Command::Sync`]).
     fn sync(&mut self) -> Result<(), StoreError>;
     /// The interval's sync, once it is due; failures are the store's to log.
@@ -80,14 +120,39 @@ pub(crate) fn run<W: GroupCommit>(writer: &Mutex<W>, commands: &mpsc::Receiver<C
         let mut writer = lock(writer);
         let mut taken = Vec::new();
         for command in group(first, commands) {
+            if let Command::Append(append) = command {
+                writer.take(append, &mut taken);
+                continue;
+            }
+            // Every other command sees the appends before it committed.
+            writer.commit(&mut taken);
             match command {
-                Command::Append(append) => writer.take(append, &mut taken),
-                Command::RemoveOlderThan { cutoff, reply } => {
-                    writer.commit(&mut taken);
-                    let _ = reply.send(writer.remove_older_than(cutoff));
+                Command::Append(_) => {}
+                Command::CreateTopic {
+                    topic,
+                    settings,
+                    reply,
+                } => {
+                    let _ = reply.send(writer.create_topic(&topic, settings));
+                }
+                Command::UpdateTopic {
+                    topic,
+                    change,
+                    reply,
+                } => {
+                    let _ = reply.send(writer.update_topic(&topic, &change));
+                }
+                Command::DeleteTopic { topic, reply } => {
+                    let _ = reply.send(writer.delete_topic(&topic));
+                }
+                Command::EnforceRetention {
+                    now,
+                    defaults,
+                    reply,
+                } => {
+                    let _ = reply.send(writer.enforce_retention(now, defaults));
                 }
                 Command::Sync { reply } => {
-                    writer.commit(&mut taken);
                     let _ = reply.send(writer.sync());
                 }
             }
@@ -197,20 +262,71 @@ impl WriterThread {
     pub(crate) async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if payloads.is_empty() {
+        if batch.payloads.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
         let topic = topic.clone();
         self.call(|reply| {
             Command::Append(AppendRequest {
                 topic,
-                payloads,
+                batch,
                 now,
                 reply,
             })
+        })
+        .await
+    }
+
+    /// Creates a topic through the thread.
+    pub(crate) async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        let topic = topic.clone();
+        self.call(|reply| Command::CreateTopic {
+            topic,
+            settings,
+            reply,
+        })
+        .await
+    }
+
+    /// Changes a topic's settings through the thread.
+    pub(crate) async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        let topic = topic.clone();
+        self.call(|reply| Command::UpdateTopic {
+            topic,
+            change,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes a topic through the thread.
+    pub(crate) async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+        let topic = topic.clone();
+        self.call(|reply| Command::DeleteTopic { topic, reply })
+            .await
+    }
+
+    /// Runs the retention sweep on the thread.
+    pub(crate) async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
+        self.call(|reply| Command::EnforceRetention {
+            now,
+            defaults,
+            reply,
         })
         .await
     }

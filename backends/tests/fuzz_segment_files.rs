@@ -53,7 +53,9 @@ fn root_with_segment(base: u64, tail: &[u8]) -> tempfile::TempDir {
 #[tokio::test]
 async fn a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     use bytes::Bytes;
-    use minikafka_backends::{FileOptions, FileStore, Store, StoreError, Timestamp, TopicName};
+    use minikafka_backends::{
+        Batch, FileOptions, FileStore, Store, StoreError, Timestamp, TopicName,
+    };
 
     let root = root_with_segment(i64::MAX as u64, b"");
     let Ok(store) = FileStore::open(root.path(), FileOptions::default()) else {
@@ -62,7 +64,7 @@ async fn a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     let now = Timestamp::from_nanos(1);
     let t = TopicName::new("t").expect("valid");
     let batch = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
-    let appended = store.append(&t, batch, now).await;
+    let appended = store.append(&t, Batch::new(batch), now).await;
     assert!(
         matches!(
             &appended,
@@ -73,7 +75,7 @@ async fn a_topic_at_the_largest_offset_does_not_kill_the_writer() {
     );
     let other = TopicName::new("other").expect("valid");
     let other = store
-        .append(&other, vec![Bytes::from_static(b"x")], now)
+        .append(&other, Batch::new(vec![Bytes::from_static(b"x")]), now)
         .await;
     assert!(other.is_ok(), "other topics still take appends: {other:?}");
 }

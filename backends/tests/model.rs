@@ -1,16 +1,18 @@
-//! Property tests: random interleavings of appends, reads, removals and
-//! (for the persistent stores) restarts give exactly the results of a
-//! simple model, on every store. CI runs a fixed number of cases
+//! Property tests: random interleavings of appends, reads, removals,
+//! deletes, listings and (for the persistent stores) restarts give exactly
+//! the results of a simple model, on every store. CI runs a fixed number of cases
 //! (`MODEL_CASES`, 48 by default).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use minikafka_backends::{
-    Durability, FileOptions, FileStore, MemoryStore, ReadLimits, ReadResult, Recovery,
-    SqliteOptions, SqliteStore, Store, StoreError, Timestamp, TopicName,
+    Batch, Durability, FileOptions, FileStore, MemoryStore, ReadLimits, ReadResult, Recovery,
+    RetentionAge, RetentionDefaults, SettingsChange, SqliteOptions, SqliteStore, Store, StoreError,
+    Timestamp, TopicName,
 };
 use proptest::prelude::*;
 
@@ -34,6 +36,18 @@ enum Op {
     Describe {
         topic: usize,
     },
+    Delete {
+        topic: usize,
+    },
+    /// Give a topic its own retention age (`None`: forever).
+    Retain {
+        topic: usize,
+        age: Option<u64>,
+    },
+    List {
+        after: Option<usize>,
+        limit: usize,
+    },
     Reopen,
 }
 
@@ -45,6 +59,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(topic, from, max_messages, max_bytes)| Op::Read { topic, from, max_messages, max_bytes }),
         1 => (0..10u64).prop_map(|age| Op::Remove { age }),
         1 => (0..3usize).prop_map(|topic| Op::Describe { topic }),
+        1 => (0..3usize).prop_map(|topic| Op::Delete { topic }),
+        1 => (0..3usize, prop::option::of(0..10u64)).prop_map(|(topic, age)| Op::Retain { topic, age }),
+        1 => (prop::option::of(0..3usize), 0..4usize).prop_map(|(after, limit)| Op::List { after, limit }),
         1 => Just(Op::Reopen),
     ]
 }
@@ -53,10 +70,12 @@ fn op() -> impl Strategy<Value = Op> {
 type Kept = (u64, u64, Bytes);
 
 /// What the store should hold: per topic, its retained messages and its
-/// next offset.
+/// next offset; and the retention age of each topic that has its own
+/// (`None`: forever).
 #[derive(Default)]
 struct Model {
     topics: BTreeMap<usize, (Vec<Kept>, u64)>,
+    own_retention: BTreeMap<usize, Option<u64>>,
 }
 
 /// A comparable summary of a read: messages, earliest and next offset.
@@ -105,9 +124,47 @@ impl Model {
         Ok((out, earliest, *next))
     }
 
-    fn remove(&mut self, cutoff: u64) {
-        for (messages, _) in self.topics.values_mut() {
-            messages.retain(|m| m.1 >= cutoff);
+    /// Deletes a topic: how many messages it held, `None` if unknown.
+    fn delete(&mut self, topic: usize) -> Option<u64> {
+        self.own_retention.remove(&topic);
+        self.topics
+            .remove(&topic)
+            .map(|(messages, _)| messages.len() as u64)
+    }
+
+    /// The names of up to `limit` topics after `after`, in name order
+    /// (topic names sort as their numbers do: "topic-0" < "topic-1").
+    fn list(&self, after: Option<usize>, limit: usize) -> Vec<String> {
+        self.topics
+            .keys()
+            .filter(|&&t| after.is_none_or(|after| t > after))
+            .take(limit)
+            .map(|&t| topic_name(t).to_string())
+            .collect()
+    }
+
+    /// Gives an existing topic its own retention age; false if unknown.
+    fn retain(&mut self, topic: usize, age: Option<u64>) -> bool {
+        let known = self.topics.contains_key(&topic);
+        if known {
+            self.own_retention.insert(topic, age);
+        }
+        known
+    }
+
+    /// A sweep at `now` with `default_age`: each topic keeps what is newer
+    /// than its own age, else the default's.
+    fn remove(&mut self, now: u64, default_age: u64) {
+        for (topic, (messages, _)) in &mut self.topics {
+            let age = self
+                .own_retention
+                .get(topic)
+                .copied()
+                .unwrap_or(Some(default_age));
+            if let Some(age) = age {
+                let cutoff = now.saturating_sub(age);
+                messages.retain(|m| m.1 >= cutoff);
+            }
         }
     }
 }
@@ -160,7 +217,7 @@ fn check(
                     let range = store
                         .append(
                             &topic_name(*topic),
-                            payloads.clone(),
+                            Batch::new(payloads.clone()),
                             Timestamp::from_nanos(clock),
                         )
                         .await;
@@ -194,12 +251,37 @@ fn check(
                     );
                 }
                 Op::Remove { age } => {
-                    let cutoff = clock.saturating_sub(*age);
+                    let defaults = RetentionDefaults {
+                        age: RetentionAge::MaxAge(Duration::from_nanos(*age)),
+                    };
                     store
-                        .remove_older_than(Timestamp::from_nanos(cutoff))
+                        .enforce_retention(Timestamp::from_nanos(clock), defaults)
                         .await
                         .expect("remove");
-                    model.remove(cutoff);
+                    model.remove(clock, *age);
+                }
+                Op::Retain { topic, age } => {
+                    let retention = match age {
+                        Some(age) => RetentionAge::MaxAge(Duration::from_nanos(*age)),
+                        None => RetentionAge::Forever,
+                    };
+                    let change = SettingsChange {
+                        retention: Some(Some(retention)),
+                        ..SettingsChange::default()
+                    };
+                    let got = match store.update_topic(&topic_name(*topic), change).await {
+                        Ok(settings) => {
+                            prop_assert_eq!(settings.retention, Some(retention), "step {}", step);
+                            true
+                        }
+                        Err(StoreError::TopicNotFound(_)) => false,
+                        Err(other) => {
+                            return Err(TestCaseError::fail(format!(
+                                "step {step}: update failed: {other}"
+                            )));
+                        }
+                    };
+                    prop_assert_eq!(got, model.retain(*topic, *age), "step {}", step);
                 }
                 Op::Describe { topic } => {
                     let got = store.describe(&topic_name(*topic)).await;
@@ -234,6 +316,29 @@ fn check(
                         }
                     }
                 }
+                Op::Delete { topic } => {
+                    let got = match store.delete_topic(&topic_name(*topic)).await {
+                        Ok(held) => Some(held),
+                        Err(StoreError::TopicNotFound(_)) => None,
+                        Err(other) => {
+                            return Err(TestCaseError::fail(format!(
+                                "step {step}: delete failed: {other}"
+                            )));
+                        }
+                    };
+                    prop_assert_eq!(got, model.delete(*topic), "step {}", step);
+                }
+                Op::List { after, limit } => {
+                    let after_name = after.map(topic_name);
+                    let got: Vec<String> = store
+                        .list(after_name.as_ref(), *limit)
+                        .await
+                        .map_err(|e| TestCaseError::fail(format!("step {step}: list: {e}")))?
+                        .into_iter()
+                        .map(|info| info.name.to_string())
+                        .collect();
+                    prop_assert_eq!(got, model.list(*after, *limit), "step {}", step);
+                }
                 Op::Reopen if persistent => {
                     drop(store);
                     store = open();
@@ -264,6 +369,7 @@ fn file_store(path: &Path) -> Arc<dyn Store> {
         durability: Durability::Never,
         segment_bytes: 150,
         recovery: Recovery::Strict,
+        ..FileOptions::default()
     };
     Arc::new(FileStore::open(path, options).expect("open"))
 }

@@ -12,6 +12,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Response, Status, Streaming};
 
+use crate::admin::{EffectiveSettings, effective_settings};
 use crate::{ClientError, Consumer, OffsetRange, Position, Producer, endpoint_uri};
 
 /// Replies up to this size are accepted. The server bounds its replies (a
@@ -59,6 +60,9 @@ pub struct TopicInfo {
     pub size_bytes: u64,
     /// When the earliest retained message was stored; `None` when empty.
     pub oldest_timestamp: Option<SystemTime>,
+    /// The topic's settings as they apply, each with its source; `None`
+    /// from a server older than topic settings.
+    pub settings: Option<EffectiveSettings>,
 }
 
 impl Client {
@@ -135,14 +139,27 @@ impl Client {
         Consumer::new(self.clone(), topic.into(), from)
     }
 
-    /// Every topic, sorted by name.
+    /// Every topic, sorted by name, fetched a page at a time (the server's
+    /// default page size).
     pub async fn list_topics(&self) -> Result<Vec<TopicInfo>, ClientError> {
-        let reply = self
-            .call(v1::ListTopicsRequest {}, |mut grpc, request| async move {
-                grpc.list_topics(request).await
-            })
-            .await?;
-        Ok(reply.topics.into_iter().map(topic_info).collect())
+        let mut topics = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = v1::ListTopicsRequest {
+                page_size: 0,
+                page_token,
+            };
+            let reply = self
+                .call(request, |mut grpc, request| async move {
+                    grpc.list_topics(request).await
+                })
+                .await?;
+            topics.extend(reply.topics.into_iter().map(topic_info));
+            if reply.next_page_token.is_empty() {
+                return Ok(topics);
+            }
+            page_token = reply.next_page_token;
+        }
     }
 
     /// One topic; a topic that does not exist fails with code `NotFound`.
@@ -282,7 +299,8 @@ pub(crate) fn system_time(t: Option<prost_types::Timestamp>) -> SystemTime {
     SystemTime::UNIX_EPOCH + since_epoch
 }
 
-fn topic_info(info: v1::TopicInfo) -> TopicInfo {
+/// A topic's description as the client reports it.
+pub(crate) fn topic_info(info: v1::TopicInfo) -> TopicInfo {
     TopicInfo {
         name: info.name,
         earliest_offset: info.earliest_offset,
@@ -290,5 +308,6 @@ fn topic_info(info: v1::TopicInfo) -> TopicInfo {
         message_count: info.message_count,
         size_bytes: info.size_bytes,
         oldest_timestamp: info.oldest_timestamp.map(|t| system_time(Some(t))),
+        settings: effective_settings(info.settings),
     }
 }

@@ -250,6 +250,7 @@ fn tls_problem(error: &rustls::Error) -> String {
 fn status_name(code: Code) -> &'static str {
     match code {
         Code::NotFound => "not found",
+        Code::AlreadyExists => "already exists",
         Code::Unauthenticated => "unauthenticated",
         Code::PermissionDenied => "permission denied",
         Code::InvalidArgument => "invalid argument",

@@ -1,4 +1,5 @@
-//! Rust client for minikafka: produce to and consume from topics.
+//! Rust client for minikafka: produce to and consume from topics, and
+//! manage them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), minikafka_client::ClientError> {
@@ -20,6 +21,8 @@
 //!   from it (cheap to clone).
 //! - [`Producer`] — appends to one topic; coalesces concurrent sends into
 //!   batched requests ([`BatchOptions`]).
+//! - [`Admin`] — creates, configures, deletes and lists topics
+//!   ([`Client::admin`]).
 //! - [`Consumer`] — reads one topic from a position it keeps: polls, long
 //!   polls, or a [`Subscription`] stream that the server pushes to.
 //! - [`ClientError`] — what can go wrong, each cause said once: the gRPC
@@ -28,6 +31,7 @@
 //!   with the root cause when the server could not be reached.
 
 mod address;
+mod admin;
 mod batcher;
 mod client;
 mod consumer;
@@ -36,6 +40,10 @@ mod producer;
 mod subscription;
 
 pub use address::endpoint_uri;
+pub use admin::{
+    Admin, Effective, EffectiveSettings, Retention, Setting, SettingSource, TopicChange,
+    TopicSettings, UnknownSetting,
+};
 pub use batcher::BatchOptions;
 pub use client::{Client, TlsOptions, TopicInfo};
 pub use consumer::{Consumer, Gap, Message, Polled, Position};

@@ -2,46 +2,60 @@
 //! only parses its arguments and calls into these, the server and the client.
 //!
 //! # Layout
+//! - [`admin`] — the commands of `mkfk-admin` and how it prints their results.
 //! - [`bench`](mod@bench) — the producers, consumers and measurements of `mkfk-bench`.
 //! - [`batching`] — groups standard-input lines into produce batches.
 //! - [`output`] — prints consumed messages as raw lines or JSON.
 //! - [`logging`] — the tracing subscriber every binary installs.
 
+pub mod admin;
 pub mod batching;
 pub mod bench;
 pub mod logging;
 pub mod output;
 
-/// The server and topic every client tool works with, and how to reach a
-/// server that serves TLS. Reported (by `mkfk-bench`) as its address and
-/// topic only: no file paths, no token.
+/// The server every client tool talks to, and how to reach it: its
+/// address, TLS files and token (global, so a tool with subcommands takes
+/// them after the subcommand too). Reported (by `mkfk-bench`) as its address
+/// only: no file paths, no token.
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
-pub struct Target {
+pub struct Connection {
     /// Server address: host:port, or a URL (https:// for TLS)
-    #[arg(long, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
+    #[arg(long, global = true, env = "MINIKAFKA_HOST", default_value = minikafka_client::DEFAULT_ADDRESS)]
     pub host: String,
-    /// The topic (a producer creates it on first use; a consumer waits for it)
-    #[arg(long)]
-    pub topic: String,
     /// PEM file of the CA that signed the server's certificate (for https://)
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip)]
     pub ca_file: Option<std::path::PathBuf>,
     /// PEM client certificate, for a server that requires one (mutual TLS)
-    #[arg(long, requires = "key_file")]
+    #[arg(long, global = true, requires = "key_file")]
     #[serde(skip)]
     pub cert_file: Option<std::path::PathBuf>,
     /// PEM private key of --cert-file
-    #[arg(long, requires = "cert_file")]
+    #[arg(long, global = true, requires = "cert_file")]
     #[serde(skip)]
     pub key_file: Option<std::path::PathBuf>,
     /// Token for a server with tokens (sent as `authorization: Bearer`)
-    #[arg(long, env = "MINIKAFKA_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "MINIKAFKA_TOKEN", hide_env_values = true)]
     #[serde(skip)]
     pub token: Option<String>,
 }
 
-impl Target {
+/// The server and topic a producing or consuming tool works with.
+/// Reported (by `mkfk-bench`) as its address and topic only.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+pub struct Target {
+    /// The server, and how to reach it.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub server: Connection,
+    /// The topic (a producer creates it on first use, unless the server runs
+    /// with MINIKAFKA_AUTO_CREATE_TOPICS=false; a consumer waits for it)
+    #[arg(long)]
+    pub topic: String,
+}
+
+impl Connection {
     /// The TLS files named on the command line, read.
     pub fn tls(&self) -> anyhow::Result<minikafka_client::TlsOptions> {
         use anyhow::Context;

@@ -143,3 +143,26 @@ fn the_large_message_warning_allows_for_the_poll_replys_framing() {
     ));
     assert!(!warns_about("1MiB"));
 }
+
+/// The server raises its soft open-file limit to the hard one and says the
+/// limit in force in its "listening" line.
+#[test]
+fn the_listening_line_says_the_open_file_limit_raised_to_the_hard_one() {
+    let server = Server::start();
+    let line = server
+        .log
+        .wait_for_line("listening on ")
+        .expect("the listening line");
+    let limit = line
+        .split_once("open_files=")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no open_files in {line:?}"));
+    let hard = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Hn"])
+        .output()
+        .expect("run ulimit -Hn");
+    let hard = String::from_utf8_lossy(&hard.stdout).trim().to_owned();
+    if hard != "unlimited" {
+        assert_eq!(limit, hard, "{line}");
+    }
+}

@@ -161,6 +161,7 @@ fn version_names_the_program() {
         (CONSUMER, "mkfk-consumer"),
         (SERVER, "mkfk-server"),
         (env!("CARGO_BIN_EXE_mkfk-bench"), "mkfk-bench"),
+        (env!("CARGO_BIN_EXE_mkfk-admin"), "mkfk-admin"),
     ] {
         let version = run(command(program).arg("--version"), name, None);
         assert!(version.status.success(), "{}", version.stderr);

@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_backends::{MemoryStore, Timestamp};
+use minikafka_backends::{MemoryStore, RetentionAge, Timestamp};
 use minikafka_proto::protocol::mini_kafka_server::MiniKafka as _;
 use minikafka_proto::v1::mini_kafka_server::MiniKafka as _;
 use minikafka_proto::{protocol, v1};
@@ -42,6 +42,7 @@ use minikafka_server::auth::Access;
 use minikafka_server::service::checked_store::CheckedStore;
 use minikafka_server::service::compat::{self, CompatService};
 use minikafka_server::service::v1::V1Service;
+use minikafka_server::settings::ServerDefaults;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Code, Request};
@@ -308,7 +309,11 @@ pub fn check(run: &Run) {
         let checked = CheckedStore::new(
             Arc::new(MemoryStore::new()),
             Arc::new(ManualClock::new(NOW)),
-            run.max_message_bytes,
+            ServerDefaults {
+                retention: RetentionAge::Forever,
+                max_message_bytes: run.max_message_bytes as u64,
+            },
+            true,
             shutdown.clone(),
             tasks.clone(),
             Arc::default(),
@@ -567,7 +572,10 @@ impl Server {
     async fn check_list(&self) {
         let listed = self
             .v1
-            .list_topics(request(v1::ListTopicsRequest {}))
+            .list_topics(request(v1::ListTopicsRequest {
+                page_size: u32::MAX,
+                page_token: String::new(),
+            }))
             .await
             .expect("listing topics")
             .into_inner();

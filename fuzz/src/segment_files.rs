@@ -40,8 +40,8 @@ use std::path::Path;
 
 use bytes::Bytes;
 use minikafka_backends::{
-    Durability, FileOptions, FileStore, ReadLimits, Recovery, Store, StoreError, Timestamp,
-    TopicName,
+    Batch, Durability, FileOptions, FileStore, ReadLimits, Recovery, RetentionAge,
+    RetentionDefaults, Store, StoreError, Timestamp, TopicName,
 };
 
 /// The one topic the files belong to.
@@ -216,6 +216,7 @@ fn options(recovery: Recovery) -> FileOptions {
         durability: Durability::Never,
         segment_bytes: SEGMENT_BYTES,
         recovery,
+        ..FileOptions::default()
     }
 }
 
@@ -301,7 +302,7 @@ fn open_and_check(
     let now = Timestamp::from_nanos(1_000);
     let payloads = vec![Bytes::from_static(b"appended"), Bytes::new()];
     let next = before.as_ref().map_or(1, |b| b.next);
-    let appended = match rt.block_on(store.append(&topic(), payloads.clone(), now)) {
+    let appended = match rt.block_on(store.append(&topic(), Batch::new(payloads.clone()), now)) {
         Ok(range) => {
             assert!(
                 range.last <= MAX_OFFSET,
@@ -710,11 +711,14 @@ fn store_files(
     let rt = runtime();
     for (i, batch) in (1u64..).zip(batches) {
         let now = Timestamp::from_nanos(i * 1_000);
-        rt.block_on(store.append(&topic(), batch.clone(), now))
+        rt.block_on(store.append(&topic(), Batch::new(batch.clone()), now))
             .expect("appending a seed batch");
     }
     if let Some(cutoff) = cutoff {
-        rt.block_on(store.remove_older_than(cutoff))
+        let before_cutoff = RetentionDefaults {
+            age: RetentionAge::MaxAge(std::time::Duration::ZERO),
+        };
+        rt.block_on(store.enforce_retention(cutoff, before_cutoff))
             .expect("a retention pass");
     }
     drop(store);

@@ -16,6 +16,43 @@ pub mod v1 {
     tonic::include_proto!("minikafka.v1");
 }
 
+/// What a [`v1::Retention`] means, written once for the server and the
+/// Rust client.
+impl v1::Retention {
+    /// Removal of messages older than `age` (a longer age than protobuf
+    /// can say is the longest it can).
+    pub fn max_age(age: std::time::Duration) -> Self {
+        let age = prost_types::Duration::try_from(age).unwrap_or(prost_types::Duration {
+            seconds: i64::MAX,
+            nanos: 999_999_999,
+        });
+        Self {
+            retention: Some(v1::retention::Retention::MaxAge(age)),
+        }
+    }
+
+    /// No removal by age.
+    pub fn forever() -> Self {
+        Self {
+            retention: Some(v1::retention::Retention::Forever(true)),
+        }
+    }
+
+    /// The age after which messages are removed: `Some(None)` for
+    /// forever; `None` when it says neither a positive age nor
+    /// `forever = true`.
+    pub fn age(&self) -> Option<Option<std::time::Duration>> {
+        match self.retention? {
+            v1::retention::Retention::Forever(true) => Some(None),
+            v1::retention::Retention::Forever(false) => None,
+            v1::retention::Retention::MaxAge(age) => std::time::Duration::try_from(age)
+                .ok()
+                .filter(|age| !age.is_zero())
+                .map(Some),
+        }
+    }
+}
+
 /// `protocol`: the original Go minikafka API, wire-identical.
 pub mod protocol {
     #![allow(missing_docs)]
@@ -43,6 +80,37 @@ mod tests {
     use prost_types::FileDescriptorSet;
 
     use super::FILE_DESCRIPTOR_SET;
+
+    #[test]
+    fn a_retention_says_a_positive_age_or_forever() {
+        use std::time::Duration;
+
+        use crate::v1::{Retention, retention};
+
+        let hour = Duration::from_secs(3_600);
+        assert_eq!(Retention::max_age(hour).age(), Some(Some(hour)));
+        assert_eq!(Retention::forever().age(), Some(None));
+        assert_eq!(
+            Retention::max_age(Duration::MAX)
+                .age()
+                .flatten()
+                .map(|a| a.as_secs()),
+            Some(i64::MAX as u64)
+        );
+        assert_eq!(Retention::max_age(Duration::ZERO).age(), None);
+        assert_eq!(Retention::default().age(), None);
+        let forever_false = Retention {
+            retention: Some(retention::Retention::Forever(false)),
+        };
+        assert_eq!(forever_false.age(), None);
+        let negative = Retention {
+            retention: Some(retention::Retention::MaxAge(prost_types::Duration {
+                seconds: -1,
+                nanos: 0,
+            })),
+        };
+        assert_eq!(negative.age(), None);
+    }
 
     #[test]
     fn descriptor_set_decodes_and_names_both_services() {

@@ -4,7 +4,8 @@
 //! logs), `sha256` (the hex SHA-256 of the token; the token itself is never
 //! stored or logged), `produce` and `consume` (topic patterns: an exact
 //! name, a prefix ending in `*`, or `*`) and `admin` (may list and describe
-//! every topic). Clients send `authorization: Bearer <token>`.
+//! every topic, and create, update and delete topics). Clients send
+//! `authorization: Bearer <token>`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -200,6 +201,19 @@ impl Access {
         )
     }
 
+    /// May this request create, update or delete `topic`? Only an admin
+    /// token may (or anyone, on a server without tokens).
+    pub fn may_administer(&self, topic: &str) -> Result<(), Status> {
+        match self {
+            Self::Token(grant) if !grant.admin => Err(Status::permission_denied(format!(
+                "token '{}' may not create, update or delete topic '{topic}': that needs a \
+                 token with admin = true",
+                grant.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// May this request describe `topic` (admins, and anyone who may
     /// produce to or consume it)?
     pub fn may_describe(&self, topic: &str) -> Result<(), Status> {
@@ -331,6 +345,17 @@ mod tests {
             "admin is not produce"
         );
         assert!(Access::Open.may_produce("x").is_ok());
+        assert!(access("a-secret").may_administer("anything").is_ok());
+        let denied = access("w-secret")
+            .may_administer("orders")
+            .expect_err("a producer is not an admin");
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert!(
+            denied.message().contains("admin = true"),
+            "{}",
+            denied.message()
+        );
+        assert!(Access::Open.may_administer("x").is_ok());
     }
 
     #[test]

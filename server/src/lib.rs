@@ -10,12 +10,15 @@
 //!   original Go project's `protocol.MiniKafka`, over one
 //!   [`CheckedStore`](service::checked_store::CheckedStore).
 //! - [`validate`] — request checks, made before the store is touched.
+//! - [`settings`] — topic settings: their checks, and their effective
+//!   values against the server's defaults.
 //! - [`status`] — the one mapping from store errors to gRPC status codes.
 //! - [`sweeper`] — the retention sweeper.
 //! - [`clock`] — where "now" comes from, so tests can set it.
 //! - [`auth`] — tokens and topic permissions (`MINIKAFKA_AUTH_FILE`).
 //! - [`tls`] — the TLS identity and the check of the server's certificate.
 //! - [`limits`] — load limits: the connection cap, the request-byte budget.
+//! - [`open_files`] — raising the open-file limit at start-up.
 //!
 //! [`Server::run`] serves on a listener the caller bound (so a test binds
 //! port 0) until the caller's shutdown future completes. The store is
@@ -25,8 +28,10 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod limits;
+pub mod open_files;
 pub mod routes;
 pub mod service;
+pub mod settings;
 pub mod status;
 pub mod sweeper;
 pub mod tls;
@@ -132,12 +137,25 @@ impl Server {
         let mut transport = transport::server(&config.listener, &config.limits, &activity)?;
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        sweeper::start(&store, &clock, &config.retention, &stop, &tasks).await;
+        let defaults = settings::ServerDefaults {
+            retention: config.retention.default_age(),
+            max_message_bytes: config.limits.max_message_bytes as u64,
+        };
+        sweeper::start(
+            &store,
+            &clock,
+            defaults.retention_defaults(),
+            config.retention.sweep_interval,
+            &stop,
+            &tasks,
+        )
+        .await;
 
         let checked = CheckedStore::new(
             Arc::clone(&store),
             clock,
-            config.limits.max_message_bytes,
+            defaults,
+            config.topics.auto_create,
             stop.clone(),
             tasks.clone(),
             Arc::clone(&activity),

@@ -40,11 +40,34 @@ pub fn store_error_to_status(error: StoreError) -> Status {
             log_storage_full(&error);
             Status::resource_exhausted("the server's storage is full; retry once space is freed")
         }
+        StoreError::TopicExists { .. } => Status::already_exists(error.to_string()),
+        StoreError::TooManyOpenFiles { .. } => {
+            // The log has the file; the client learns what ran out, not paths.
+            tracing::error!(%error, "store operation failed");
+            Status::resource_exhausted(
+                "the server ran out of file descriptors; raise its open-file limit (ulimit -n)",
+            )
+        }
         StoreError::Closed => Status::unavailable("the server is shutting down"),
         other => {
             tracing::error!(error = %other, "store operation failed");
             Status::internal("the server failed to complete the request; its log has the cause")
         }
+    }
+}
+
+/// Turns the error of an append that did not create a missing topic
+/// (`MINIKAFKA_AUTO_CREATE_TOPICS=false`) into the status a producer sees:
+/// a missing topic is NOT_FOUND saying how to create it; anything else as
+/// [`store_error_to_status`] says.
+pub fn append_error_to_status(error: StoreError) -> Status {
+    match error {
+        StoreError::TopicNotFound(topic) => Status::not_found(format!(
+            "topic '{topic}' not found; create it first (CreateTopic, or mkfk-admin topics \
+             create {topic}): this server does not create topics on first produce \
+             (MINIKAFKA_AUTO_CREATE_TOPICS=false)"
+        )),
+        other => store_error_to_status(other),
     }
 }
 
@@ -149,6 +172,20 @@ mod tests {
             ),
             (StoreError::Closed, Code::Unavailable),
             (
+                StoreError::TopicExists {
+                    topic: topic.clone(),
+                    settings: minikafka_backends::TopicSettings::default(),
+                },
+                Code::AlreadyExists,
+            ),
+            (
+                StoreError::TooManyOpenFiles {
+                    context: "opening /data/orders/00000000000000000001.log".into(),
+                    cause: io::Error::from_raw_os_error(24),
+                },
+                Code::ResourceExhausted,
+            ),
+            (
                 StoreError::Corrupt {
                     path: "/data/orders/00000000000000000001.log".into(),
                     position: 16,
@@ -176,6 +213,22 @@ mod tests {
             TopicName::new("x").expect("valid"),
         ));
         assert_eq!(not_found.message(), "topic 'x' not found");
+    }
+
+    #[test]
+    fn a_produce_to_a_missing_topic_says_how_to_create_it() {
+        let status = append_error_to_status(StoreError::TopicNotFound(
+            TopicName::new("t").expect("valid"),
+        ));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(
+            status.message(),
+            "topic 't' not found; create it first (CreateTopic, or mkfk-admin topics create t): \
+             this server does not create topics on first produce \
+             (MINIKAFKA_AUTO_CREATE_TOPICS=false)"
+        );
+        let other = append_error_to_status(StoreError::EmptyBatch);
+        assert_eq!(other.code(), Code::InvalidArgument);
     }
 
     #[test]

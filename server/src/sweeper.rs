@@ -1,60 +1,60 @@
-//! The retention sweeper: removes messages older than the retention age.
+//! The retention sweeper: removes what each topic's retention (its own,
+//! or the server's default) no longer keeps, by age and by size.
 //!
 //! One pass at start-up (before serving, so nothing expired is ever served
-//! after a long downtime), then one every sweep interval. Passes run one
-//! after another in a single task, so they never overlap; a failing pass is
-//! logged and the next tick tries again, so the server stays up.
+//! after a long downtime), then one every sweep interval. It always runs,
+//! since a topic can have its own retention when the default is forever.
+//! Passes run one after another in a single task, so they never overlap; a
+//! failing pass is logged and the next tick tries again, so the server
+//! stays up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use minikafka_backends::{RemovalReport, Store, StoreError};
+use minikafka_backends::{RemovalReport, RetentionDefaults, Store, StoreError};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::config::Retention;
 
-/// Removes every message older than `retention` as of `clock`'s now.
+/// Removes, as of `clock`'s now, what each topic's retention no longer
+/// keeps; `defaults` applies to topics without their own.
 pub async fn sweep_once(
     store: &dyn Store,
     clock: &dyn Clock,
-    retention: Duration,
+    defaults: RetentionDefaults,
 ) -> Result<RemovalReport, StoreError> {
-    let cutoff = clock.now().saturating_sub(retention);
-    let report = store.remove_older_than(cutoff).await?;
+    let report = store.enforce_retention(clock.now(), defaults).await?;
     if report.messages_removed > 0 {
         tracing::info!(
             messages = report.messages_removed,
             bytes = report.bytes_removed,
-            "retention removed expired messages"
+            "retention removed messages"
         );
     }
     Ok(report)
 }
 
-/// With a retention age set: sweeps once now, then, in a task tracked by
-/// `tasks`, every sweep interval until `stop` is cancelled. A failed first
-/// pass is logged and serving goes on.
+/// Sweeps once now, then, in a task tracked by `tasks`, every `interval`
+/// until `stop` is cancelled. A failed first pass is logged and serving
+/// goes on.
 pub async fn start(
     store: &Arc<dyn Store>,
     clock: &Arc<dyn Clock>,
-    retention: &Retention,
+    defaults: RetentionDefaults,
+    interval: Duration,
     stop: &CancellationToken,
     tasks: &TaskTracker,
 ) {
-    let Some(max_age) = retention.max_age else {
-        return;
-    };
-    if let Err(error) = sweep_once(&**store, &**clock, max_age).await {
+    if let Err(error) = sweep_once(&**store, &**clock, defaults).await {
         tracing::error!(%error, "start-up retention sweep failed; serving anyway");
     }
     tasks.spawn(run_sweeper(
         Arc::clone(store),
         Arc::clone(clock),
-        max_age,
-        retention.sweep_interval,
+        defaults,
+        interval,
         stop.clone(),
     ));
 }
@@ -64,7 +64,7 @@ pub async fn start(
 pub async fn run_sweeper(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    retention: Duration,
+    defaults: RetentionDefaults,
     interval: Duration,
     stop: CancellationToken,
 ) {
@@ -76,7 +76,7 @@ pub async fn run_sweeper(
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if let Err(error) = sweep_once(&*store, &*clock, retention).await {
+        if let Err(error) = sweep_once(&*store, &*clock, defaults).await {
             tracing::error!(%error, retry_in = ?interval, "retention sweep failed");
         }
     }
@@ -90,8 +90,8 @@ mod tests {
     use async_trait::async_trait;
     use bytes::Bytes;
     use minikafka_backends::{
-        MemoryStore, OffsetRange, ReadLimits, ReadResult, Timestamp, TopicInfo, TopicName,
-        TopicWatch,
+        Batch, Creation, MemoryStore, OffsetRange, ReadLimits, ReadResult, RetentionAge,
+        SettingsChange, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
     };
 
     use super::*;
@@ -102,11 +102,14 @@ mod tests {
         Flaky {}
         #[async_trait]
         impl Store for Flaky {
-            async fn append(&self, topic: &TopicName, payloads: Vec<Bytes>, now: Timestamp) -> Result<OffsetRange, StoreError>;
+            async fn append(&self, topic: &TopicName, batch: Batch, now: Timestamp) -> Result<OffsetRange, StoreError>;
             async fn read(&self, topic: &TopicName, from: u64, limits: ReadLimits) -> Result<ReadResult, StoreError>;
-            async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError>;
+            async fn create_topic(&self, topic: &TopicName, settings: TopicSettings) -> Result<Creation, StoreError>;
+            async fn update_topic(&self, topic: &TopicName, change: SettingsChange) -> Result<TopicSettings, StoreError>;
+            async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError>;
+            async fn enforce_retention(&self, now: Timestamp, defaults: RetentionDefaults) -> Result<RemovalReport, StoreError>;
             async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError>;
-            async fn list(&self) -> Result<Vec<TopicInfo>, StoreError>;
+            async fn list<'s, 'n>(&'s self, after: Option<&'n TopicName>, limit: usize) -> Result<Vec<TopicInfo>, StoreError>;
             async fn sync(&self) -> Result<(), StoreError>;
             fn watch(&self, topic: &TopicName) -> TopicWatch;
         }
@@ -118,24 +121,34 @@ mod tests {
         Timestamp::from_nanos(1_800_000_000 * SECOND + seconds * SECOND)
     }
 
+    fn batch(payload: &'static [u8]) -> Batch {
+        Batch::new(vec![Bytes::from_static(payload)])
+    }
+
+    fn keep_for(seconds: u64) -> RetentionDefaults {
+        RetentionDefaults {
+            age: RetentionAge::MaxAge(Duration::from_secs(seconds)),
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn each_interval_removes_what_outlived_retention() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(at(0)));
         let topic = TopicName::new("t").expect("valid");
         store
-            .append(&topic, vec![Bytes::from_static(b"old")], at(0))
+            .append(&topic, batch(b"old"), at(0))
             .await
             .expect("append");
         store
-            .append(&topic, vec![Bytes::from_static(b"new")], at(50))
+            .append(&topic, batch(b"new"), at(50))
             .await
             .expect("append");
         let stop = CancellationToken::new();
         let sweeper = tokio::spawn(run_sweeper(
             Arc::clone(&store),
             clock.clone(),
-            Duration::from_secs(60),
+            keep_for(60),
             Duration::from_secs(10),
             stop.clone(),
         ));
@@ -166,7 +179,7 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let mut store = MockFlaky::new();
         let counted = Arc::clone(&calls);
-        store.expect_remove_older_than().returning(move |_| {
+        store.expect_enforce_retention().returning(move |_, _| {
             match counted.fetch_add(1, Ordering::SeqCst) {
                 0 => Err(StoreError::Io {
                     context: "injected".into(),
@@ -179,7 +192,7 @@ mod tests {
         let sweeper = tokio::spawn(run_sweeper(
             Arc::new(store),
             Arc::new(ManualClock::new(at(0))),
-            Duration::from_secs(60),
+            keep_for(60),
             Duration::from_secs(1),
             stop.clone(),
         ));
@@ -192,5 +205,35 @@ mod tests {
         assert!(!sweeper.is_finished());
         stop.cancel();
         sweeper.await.expect("the sweeper stops when told");
+    }
+
+    #[tokio::test]
+    async fn a_topics_own_retention_is_kept_when_the_default_is_forever() {
+        let store = MemoryStore::new();
+        let own = TopicName::new("own").expect("valid");
+        let other = TopicName::new("other").expect("valid");
+        let hour = TopicSettings {
+            retention: Some(RetentionAge::MaxAge(Duration::from_secs(3_600))),
+            ..TopicSettings::default()
+        };
+        store.create_topic(&own, hour).await.expect("create");
+        for topic in [&own, &other] {
+            store
+                .append(topic, batch(b"old"), at(0))
+                .await
+                .expect("append");
+        }
+        let forever = RetentionDefaults {
+            age: RetentionAge::Forever,
+        };
+        let report = sweep_once(&store, &ManualClock::new(at(7_200)), forever)
+            .await
+            .expect("sweep");
+        assert_eq!(report.messages_removed, 1);
+        assert_eq!(store.describe(&own).await.expect("own").message_count, 0);
+        assert_eq!(
+            store.describe(&other).await.expect("other").message_count,
+            1
+        );
     }
 }

@@ -11,13 +11,16 @@ pub fn topic(name: &str) -> Result<TopicName, Status> {
 }
 
 /// Checks a produce batch: at least one payload, each within `max_message_bytes`.
-pub fn payloads(payloads: &[Bytes], max_message_bytes: usize) -> Result<(), Status> {
+pub fn payloads(payloads: &[Bytes], max_message_bytes: u64) -> Result<(), Status> {
     if payloads.is_empty() {
         return Err(Status::invalid_argument(
             "a produce needs at least one payload; the batch was empty",
         ));
     }
-    match payloads.iter().position(|p| p.len() > max_message_bytes) {
+    match payloads
+        .iter()
+        .position(|p| p.len() as u64 > max_message_bytes)
+    {
         None => Ok(()),
         Some(index) => Err(Status::invalid_argument(format!(
             "payload {index} is {} bytes; the largest message accepted is {max_message_bytes} bytes \

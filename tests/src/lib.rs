@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use minikafka_backends::{
-    MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store, StoreError, Timestamp,
-    TopicInfo, TopicName, TopicWatch,
+    Batch, Creation, MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport,
+    RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo, TopicName,
+    TopicSettings, TopicWatch,
 };
 use minikafka_server::{Activity, Clock, Config, ManualClock, ServeError, Server, SystemClock};
 use tokio::net::TcpListener;
@@ -169,10 +169,10 @@ impl Store for CountingStore {
     async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        self.inner.append(topic, payloads, now).await
+        self.inner.append(topic, batch, now).await
     }
 
     async fn read(
@@ -188,16 +188,44 @@ impl Store for CountingStore {
         Ok(result)
     }
 
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.inner.remove_older_than(cutoff).await
+    async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        self.inner.create_topic(topic, settings).await
+    }
+
+    async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        self.inner.update_topic(topic, change).await
+    }
+
+    async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+        self.inner.delete_topic(topic).await
+    }
+
+    async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
+        self.inner.enforce_retention(now, defaults).await
     }
 
     async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
         self.inner.describe(topic).await
     }
 
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
-        self.inner.list().await
+    async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, StoreError> {
+        self.inner.list(after, limit).await
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
@@ -228,12 +256,12 @@ impl Store for GatedStore {
     async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
         self.entered.notify_one();
         self.release.notified().await;
-        self.inner.append(topic, payloads, now).await
+        self.inner.append(topic, batch, now).await
     }
     async fn read(
         &self,
@@ -243,14 +271,39 @@ impl Store for GatedStore {
     ) -> Result<ReadResult, StoreError> {
         self.inner.read(topic, from, limits).await
     }
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.inner.remove_older_than(cutoff).await
+    async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        self.inner.create_topic(topic, settings).await
+    }
+    async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        self.inner.update_topic(topic, change).await
+    }
+    async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+        self.inner.delete_topic(topic).await
+    }
+    async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
+        self.inner.enforce_retention(now, defaults).await
     }
     async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
         self.inner.describe(topic).await
     }
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
-        self.inner.list().await
+    async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, StoreError> {
+        self.inner.list(after, limit).await
     }
     async fn sync(&self) -> Result<(), StoreError> {
         self.synced.store(true, Ordering::SeqCst);

@@ -1,12 +1,14 @@
 //! Tokens and topic permissions (MINIKAFKA_AUTH_FILE), end to end: no or
 //! an unknown token is UNAUTHENTICATED, a topic outside the token's
-//! patterns is PERMISSION_DENIED, admins list everything, listings show
-//! only what a token may describe, and health stays open.
+//! patterns is PERMISSION_DENIED, admins list everything and alone manage
+//! topics, listings (page by page) show only what a token may describe,
+//! and health stays open.
 
 use std::sync::Arc;
 
 use minikafka_backends::MemoryStore;
 use minikafka_client::{Client, Code, Position};
+use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use minikafka_server::auth::digest_hex;
 use minikafka_server::{Config, SystemClock};
 use minikafka_tests::TestServer;
@@ -73,7 +75,7 @@ async fn no_token_or_an_unknown_one_is_unauthenticated() {
             .expect_err("refused");
         assert_eq!(error.code(), Code::Unauthenticated);
     }
-    let stored = server.store.list().await.expect("list");
+    let stored = server.store.list(None, 10).await.expect("list");
     assert!(stored.is_empty(), "nothing was stored");
 }
 
@@ -197,4 +199,97 @@ fn a_malformed_auth_file_stops_the_server_with_the_line_at_fault() {
             && message.contains("line 3"),
         "{message}"
     );
+}
+
+/// Creating, updating and deleting topics needs `admin = true`; a token
+/// that may produce to a topic may not manage it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managing_topics_needs_an_admin_token() {
+    let (server, _file) = server_with_tokens().await;
+    let billing = client(&server, Some("billing-secret")).await.admin();
+    let settings = minikafka_client::TopicSettings::default();
+    let refused = billing
+        .create_topic("invoices", &settings)
+        .await
+        .expect_err("not an admin");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(
+        refused
+            .to_string()
+            .contains("token 'billing' may not create, update or delete topic 'invoices'"),
+        "{refused}"
+    );
+    let ops = client(&server, Some("ops-secret")).await.admin();
+    ops.create_topic("invoices", &settings)
+        .await
+        .expect("admin");
+    let change = minikafka_client::TopicChange {
+        reset: vec![minikafka_client::Setting::Retention],
+        ..Default::default()
+    };
+    let refused = billing
+        .update_topic("invoices", &change)
+        .await
+        .expect_err("update");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = billing.delete_topic("invoices").await.expect_err("delete");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    billing
+        .describe_topic("invoices")
+        .await
+        .expect("still there");
+    assert_eq!(ops.delete_topic("invoices").await.expect("admin"), 0);
+}
+
+/// A token's listing pages through every topic but shows only those it
+/// may describe, each page at most `page_size`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_listing_pages_through_only_what_it_may_describe() {
+    let (server, _file) = server_with_tokens().await;
+    let ops = client(&server, Some("ops-secret")).await;
+    for i in 0..30 {
+        let topic = if i % 3 == 0 {
+            format!("audit-{i:02}")
+        } else {
+            format!("other-{i:02}")
+        };
+        ops.producer(topic).send("x").await.expect("produce");
+    }
+    // Pages of four, by the raw API: 30 topics make 8 pages, holding the
+    // auditor's 10 topics among them.
+    let mut grpc = MiniKafkaClient::new(server.channel().await);
+    let mut names = Vec::new();
+    let mut pages = 0;
+    let mut page_token = String::new();
+    loop {
+        let mut request = tonic::Request::new(v1::ListTopicsRequest {
+            page_size: 4,
+            page_token,
+        });
+        request.metadata_mut().insert(
+            "authorization",
+            "Bearer auditor-secret".parse().expect("ASCII"),
+        );
+        let page = grpc
+            .list_topics(request)
+            .await
+            .expect("a page")
+            .into_inner();
+        assert!(page.topics.len() <= 4);
+        names.extend(page.topics.into_iter().map(|t| t.name));
+        pages += 1;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(pages, 8);
+    let expected: Vec<String> = (0..30)
+        .step_by(3)
+        .map(|i| format!("audit-{i:02}"))
+        .collect();
+    assert_eq!(names, expected);
+    let auditor = client(&server, Some("auditor-secret")).await;
+    assert_eq!(auditor.list_topics().await.expect("list").len(), 10);
+    assert_eq!(ops.list_topics().await.expect("list").len(), 30);
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_backends::{MemoryStore, Store, TopicName};
+use minikafka_backends::{Batch, MemoryStore, Store, TopicName};
 use minikafka_client::{Client, Position};
 use minikafka_proto::protocol::{self, mini_kafka_client::MiniKafkaClient};
 use minikafka_tests::{TestServer, at, clock_at, default_config};
@@ -156,7 +156,7 @@ async fn a_topic_whose_messages_all_expired_stays_where_it_was_asked() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let topic = TopicName::new("events").expect("valid");
     store
-        .append(&topic, vec!["1".into(), "2".into()], at(0))
+        .append(&topic, Batch::new(vec!["1".into(), "2".into()]), at(0))
         .await
         .expect("append");
     let mut config = default_config();

@@ -108,7 +108,7 @@ async fn a_connection_holds_at_most_its_stream_limit() {
         .store
         .append(
             &TopicName::new("c").expect("valid"),
-            vec![Bytes::from_static(b"m")],
+            minikafka_backends::Batch::new(vec![Bytes::from_static(b"m")]),
             at(0),
         )
         .await

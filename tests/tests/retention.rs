@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use minikafka_backends::{MemoryStore, Store, TopicName};
+use minikafka_backends::{Batch, MemoryStore, RetentionAge, Store, TopicName, TopicSettings};
 use minikafka_client::{Client, Gap, Position};
 use minikafka_server::Config;
 use minikafka_tests::{TestServer, at, clock_at, default_config};
@@ -21,9 +21,12 @@ async fn store_with_history() -> Arc<dyn Store> {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let topic = TopicName::new("events").expect("valid");
     let old: Vec<Bytes> = vec!["1".into(), "2".into(), "3".into()];
-    store.append(&topic, old, at(0)).await.expect("append");
     store
-        .append(&topic, vec!["4".into(), "5".into()], at(3_000))
+        .append(&topic, Batch::new(old), at(0))
+        .await
+        .expect("append");
+    store
+        .append(&topic, Batch::new(vec!["4".into(), "5".into()]), at(3_000))
         .await
         .expect("append");
     store
@@ -96,4 +99,34 @@ async fn forever_keeps_everything() {
             .message_count,
         5
     );
+}
+
+/// With the default forever, the sweeper still runs for a topic with a
+/// retention of its own: at start-up it removes that topic's old messages
+/// and only that topic's.
+#[tokio::test]
+async fn a_topics_own_retention_is_swept_when_the_default_is_forever() {
+    let store = store_with_history().await;
+    let hour = TopicSettings {
+        retention: Some(RetentionAge::MaxAge(Duration::from_secs(3_600))),
+        ..TopicSettings::default()
+    };
+    let own = TopicName::new("own").expect("valid");
+    store.create_topic(&own, hour).await.expect("create");
+    store
+        .append(&own, Batch::new(vec!["old".into()]), at(0))
+        .await
+        .expect("append");
+    store
+        .append(&own, Batch::new(vec!["new".into()]), at(5_000))
+        .await
+        .expect("append");
+    let mut config = default_config();
+    config.retention.max_age = None;
+    let server = TestServer::start_with(config, store, clock_at(6_000)).await;
+    let client = Client::connect(&server.address).await.expect("connect");
+    let own = client.describe_topic("own").await.expect("describe");
+    assert_eq!((own.earliest_offset, own.message_count), (2, 1));
+    let events = client.describe_topic("events").await.expect("describe");
+    assert_eq!(events.message_count, 5, "the default keeps everything");
 }

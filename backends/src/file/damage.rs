@@ -24,7 +24,11 @@ async fn filled_root() -> tempfile::TempDir {
     let store = FileStore::open(root.path(), options(SEGMENT_BYTES)).expect("open");
     for i in 1..=30u64 {
         store
-            .append(&t("t"), vec![Bytes::from(format!("m-{i:02}"))], ts(i))
+            .append(
+                &t("t"),
+                Batch::new(vec![Bytes::from(format!("m-{i:02}"))]),
+                ts(i),
+            )
             .await
             .expect("append");
     }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::disk::FaultyDisk;
 use super::*;
-use crate::test_support::{ALL, options, t, topic_dir, ts};
+use crate::test_support::{ALL, EXPIRE_BEFORE_NOW, options, t, topic_dir, ts};
 
 /// A store on `disk` (also used by the other fault tests).
 pub(super) fn open(disk: &Arc<FaultyDisk>, root: &Path, options: FileOptions) -> FileStore {
@@ -74,7 +74,9 @@ async fn an_append_that_fills_the_disk_leaves_no_trace_and_works_once_space_retu
             ..FileOptions::default()
         };
         let store = open(&disk, root.path(), options);
-        let acknowledged = store.append(&t("t"), batch(b'a', 3), ts(1)).await;
+        let acknowledged = store
+            .append(&t("t"), Batch::new(batch(b'a', 3)), ts(1))
+            .await;
         assert_eq!(
             acknowledged.expect("append"),
             OffsetRange { first: 1, last: 3 }
@@ -88,8 +90,16 @@ async fn an_append_that_fills_the_disk_leaves_no_trace_and_works_once_space_retu
 
         // Room for part of the next batch's first record: a torn write.
         disk.set_free(Some(30));
-        assert_storage_full(store.append(&t("t"), batch(b'b', 5), ts(2)).await);
-        assert_storage_full(store.append(&t("t"), batch(b'c', 1), ts(3)).await);
+        assert_storage_full(
+            store
+                .append(&t("t"), Batch::new(batch(b'b', 5)), ts(2))
+                .await,
+        );
+        assert_storage_full(
+            store
+                .append(&t("t"), Batch::new(batch(b'c', 1)), ts(3))
+                .await,
+        );
         assert_eq!(
             payloads(&store, "t").await,
             before,
@@ -104,7 +114,9 @@ async fn an_append_that_fills_the_disk_leaves_no_trace_and_works_once_space_retu
         assert_eq!(info.next_offset, 4, "{durability:?}");
 
         disk.set_free(None);
-        let resumed = store.append(&t("t"), batch(b'd', 2), ts(4)).await;
+        let resumed = store
+            .append(&t("t"), Batch::new(batch(b'd', 2)), ts(4))
+            .await;
         assert_eq!(resumed.expect("append"), OffsetRange { first: 4, last: 5 });
         let after = payloads(&store, "t").await;
         drop(store);
@@ -125,7 +137,11 @@ async fn a_topic_that_cannot_be_created_for_lack_of_space_does_not_exist() {
     let disk = Arc::new(FaultyDisk::default());
     let store = open(&disk, root.path(), FileOptions::default());
     disk.set_free(Some(0));
-    assert_storage_full(store.append(&t("new"), batch(b'a', 1), ts(1)).await);
+    assert_storage_full(
+        store
+            .append(&t("new"), Batch::new(batch(b'a', 1)), ts(1))
+            .await,
+    );
     assert!(matches!(
         store.describe(&t("new")).await,
         Err(StoreError::TopicNotFound(_))
@@ -133,7 +149,9 @@ async fn a_topic_that_cannot_be_created_for_lack_of_space_does_not_exist() {
     assert_eq!(files(root.path()), vec![".lock".to_owned()]);
 
     disk.set_free(None);
-    let created = store.append(&t("new"), batch(b'a', 1), ts(1)).await;
+    let created = store
+        .append(&t("new"), Batch::new(batch(b'a', 1)), ts(1))
+        .await;
     assert_eq!(created.expect("append"), OffsetRange { first: 1, last: 1 });
 }
 
@@ -144,13 +162,17 @@ async fn a_roll_that_cannot_write_its_index_fails_whole_and_is_retried() {
     let options = options(200);
     let store = open(&disk, root.path(), options);
     store
-        .append(&t("t"), batch(b'a', 3), ts(1))
+        .append(&t("t"), Batch::new(batch(b'a', 3)), ts(1))
         .await
         .expect("append");
     let before = files(root.path());
     disk.set_free(Some(10));
     // Over 200 bytes with what is there: the segment must roll first.
-    assert_storage_full(store.append(&t("t"), batch(b'b', 2), ts(2)).await);
+    assert_storage_full(
+        store
+            .append(&t("t"), Batch::new(batch(b'b', 2)), ts(2))
+            .await,
+    );
     assert_eq!(
         files(root.path()),
         before,
@@ -158,7 +180,9 @@ async fn a_roll_that_cannot_write_its_index_fails_whole_and_is_retried() {
     );
 
     disk.set_free(None);
-    let rolled = store.append(&t("t"), batch(b'b', 2), ts(2)).await;
+    let rolled = store
+        .append(&t("t"), Batch::new(batch(b'b', 2)), ts(2))
+        .await;
     assert_eq!(rolled.expect("append"), OffsetRange { first: 4, last: 5 });
     let all = payloads(&store, "t").await;
     drop(store);
@@ -177,16 +201,23 @@ async fn retention_frees_whole_segments_on_a_full_disk() {
     let store = open(&disk, root.path(), options);
     for (i, tag) in [b'a', b'b', b'c'].into_iter().enumerate() {
         store
-            .append(&t("t"), batch(tag, 3), ts(10 * (i as u64 + 1)))
+            .append(&t("t"), Batch::new(batch(tag, 3)), ts(10 * (i as u64 + 1)))
             .await
             .expect("append");
     }
     let dir = topic_dir(root.path(), "t");
     assert!(dir.join(format::segment_file_name(4)).exists());
     disk.set_free(Some(0));
-    assert_storage_full(store.append(&t("t"), batch(b'x', 1), ts(40)).await);
+    assert_storage_full(
+        store
+            .append(&t("t"), Batch::new(batch(b'x', 1)), ts(40))
+            .await,
+    );
 
-    let removed = store.remove_older_than(ts(25)).await.expect("retention");
+    let removed = store
+        .enforce_retention(ts(25), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("retention");
     assert_eq!(removed.messages_removed, 6);
     assert!(!dir.join(format::segment_file_name(1)).exists());
     assert!(!dir.join(format::segment_file_name(4)).exists());
@@ -200,7 +231,9 @@ async fn retention_frees_whole_segments_on_a_full_disk() {
     let reopened = open(&disk, root.path(), options);
     let info = reopened.describe(&t("t")).await.expect("describe");
     assert_eq!((info.earliest_offset, info.next_offset), (7, 10));
-    let appended = reopened.append(&t("t"), batch(b'y', 1), ts(50)).await;
+    let appended = reopened
+        .append(&t("t"), Batch::new(batch(b'y', 1)), ts(50))
+        .await;
     assert_eq!(
         appended.expect("append"),
         OffsetRange {
@@ -225,7 +258,7 @@ async fn a_store_opens_on_a_full_disk_even_when_an_index_cannot_be_saved() {
     let store = open(&disk, root.path(), options);
     for tag in [b'a', b'b'] {
         store
-            .append(&t("t"), batch(tag, 3), ts(1))
+            .append(&t("t"), Batch::new(batch(tag, 3)), ts(1))
             .await
             .expect("append");
     }

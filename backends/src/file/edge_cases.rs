@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use super::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::*;
-use crate::test_support::{ALL, options, t, topic_dir, ts};
+use crate::test_support::{ALL, EXPIRE_BEFORE_NOW, options, t, topic_dir, ts};
 
 fn log_bytes(dir: &Path) -> u64 {
     fs::read_dir(dir)
@@ -59,8 +59,11 @@ async fn append_in_one_group(
         .view
         .read()
         .unwrap_or_else(PoisonError::into_inner);
-    let mut first: AppendFuture<'_> =
-        Box::pin(store.append(&blocker_name, vec![Bytes::from_static(b"blocker")], ts(0)));
+    let mut first: AppendFuture<'_> = Box::pin(store.append(
+        &blocker_name,
+        Batch::new(vec![Bytes::from_static(b"blocker")]),
+        ts(0),
+    ));
     poll_once(&mut first);
     // Once the blocker's record is on disk the writer has taken its group;
     // it then waits for our read lock in `publish`.
@@ -71,7 +74,7 @@ async fn append_in_one_group(
     let mut futures: Vec<AppendFuture<'_>> = batches
         .into_iter()
         .zip(&names)
-        .map(|((_, payloads, now), name)| store.append(name, payloads, now))
+        .map(|((_, payloads, now), name)| store.append(name, Batch::new(payloads), now))
         .collect();
     for future in &mut futures {
         poll_once(future);
@@ -91,15 +94,22 @@ async fn start_position_after_everything_expired_and_a_group_that_appends_then_r
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(dir.path(), options(200)).expect("open");
     store
-        .append(&t("t"), vec![Bytes::from_static(b"old")], ts(10))
+        .append(
+            &t("t"),
+            Batch::new(vec![Bytes::from_static(b"old")]),
+            ts(10),
+        )
         .await
         .expect("append");
     store
-        .append(&t("x"), vec![Bytes::from_static(b"x")], ts(10))
+        .append(&t("x"), Batch::new(vec![Bytes::from_static(b"x")]), ts(10))
         .await
         .expect("append");
     // Everything in "t" expires: its start is at the end of its segment.
-    store.remove_older_than(ts(11)).await.expect("remove");
+    store
+        .enforce_retention(ts(11), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
 
     let a = Bytes::from(vec![b'a'; 50]); // 43 + 74 = 117 bytes: fits
     let b = Bytes::from(vec![b'b'; 100]); // 117 + 124 > 200: rolls
@@ -138,14 +148,21 @@ async fn retention_after_a_group_that_appends_then_rolls_counts_each_byte_once()
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(dir.path(), options(200)).expect("open");
     store
-        .append(&t("t"), vec![Bytes::from_static(b"old")], ts(10))
+        .append(
+            &t("t"),
+            Batch::new(vec![Bytes::from_static(b"old")]),
+            ts(10),
+        )
         .await
         .expect("append");
     store
-        .append(&t("x"), vec![Bytes::from_static(b"x")], ts(100))
+        .append(&t("x"), Batch::new(vec![Bytes::from_static(b"x")]), ts(100))
         .await
         .expect("append");
-    store.remove_older_than(ts(11)).await.expect("remove");
+    store
+        .enforce_retention(ts(11), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let results = append_in_one_group(
         &store,
         dir.path(),
@@ -158,7 +175,7 @@ async fn retention_after_a_group_that_appends_then_rolls_counts_each_byte_once()
     .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 
-    let report = store.remove_older_than(ts(21)).await;
+    let report = store.enforce_retention(ts(21), EXPIRE_BEFORE_NOW).await;
     let report = report.expect("retention pass");
     assert_eq!(
         (report.messages_removed, report.bytes_removed),
@@ -180,23 +197,34 @@ async fn an_earlier_cutoff_after_a_roll_is_not_corruption() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(dir.path(), options(100)).expect("open");
     store
-        .append(&t("t"), vec![Bytes::from_static(b"a")], ts(10))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"a")]), ts(10))
         .await
         .expect("append");
-    store.remove_older_than(ts(11)).await.expect("remove");
+    store
+        .enforce_retention(ts(11), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     // Rolls: segment 1 (everything in it expired) is now sealed.
     store
-        .append(&t("t"), vec![Bytes::from(vec![b'n'; 70])], ts(20))
+        .append(
+            &t("t"),
+            Batch::new(vec![Bytes::from(vec![b'n'; 70])]),
+            ts(20),
+        )
         .await
         .expect("append");
     assert_eq!(read_offsets(&store, "t", 0).await.expect("read"), vec![2]);
     // Another topic holds a message older than the coming cutoff.
     store
-        .append(&t("z-other"), vec![Bytes::from_static(b"old")], ts(1))
+        .append(
+            &t("z-other"),
+            Batch::new(vec![Bytes::from_static(b"old")]),
+            ts(1),
+        )
         .await
         .expect("append");
 
-    let report = store.remove_older_than(ts(5)).await;
+    let report = store.enforce_retention(ts(5), EXPIRE_BEFORE_NOW).await;
     assert!(report.is_ok(), "{report:?}");
     assert!(
         read_offsets(&store, "z-other", 0)
@@ -220,13 +248,20 @@ async fn a_start_file_past_a_truncated_log_does_not_hide_later_messages() {
     let store = FileStore::open(dir.path(), opts).expect("open");
     for i in 1..=9u64 {
         store
-            .append(&t("t"), vec![Bytes::from(format!("m{i:02}"))], ts(i))
+            .append(
+                &t("t"),
+                Batch::new(vec![Bytes::from(format!("m{i:02}"))]),
+                ts(i),
+            )
             .await
             .expect("append");
     }
     // Deletes segment 1 (offsets 1-3); the start moves to offset 5 in
     // segment 4.
-    let report = store.remove_older_than(ts(5)).await.expect("remove");
+    let report = store
+        .enforce_retention(ts(5), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     assert_eq!(report.messages_removed, 4);
     drop(store);
 
@@ -246,7 +281,7 @@ async fn a_start_file_past_a_truncated_log_does_not_hide_later_messages() {
     assert_eq!((info.earliest_offset, info.next_offset), (4, 4));
     for text in ["new-4", "new-5", "new-6"] {
         store
-            .append(&t("t"), vec![Bytes::from(text)], ts(20))
+            .append(&t("t"), Batch::new(vec![Bytes::from(text)]), ts(20))
             .await
             .expect("append");
     }
@@ -277,11 +312,18 @@ async fn a_start_file_past_a_lost_unsynced_tail_does_not_hide_later_messages() {
     let store = FileStore::open(dir.path(), opts).expect("open");
     for i in 1..=3u64 {
         store
-            .append(&t("t"), vec![Bytes::from(format!("m{i}"))], ts(i))
+            .append(
+                &t("t"),
+                Batch::new(vec![Bytes::from(format!("m{i}"))]),
+                ts(i),
+            )
             .await
             .expect("append");
     }
-    store.remove_older_than(ts(10)).await.expect("remove");
+    store
+        .enforce_retention(ts(10), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     drop(store);
     // A power cut loses messages 2 and 3 (not yet synced): the file holds
     // its header and message 1 only; the (synced) start file says 4.
@@ -299,7 +341,7 @@ async fn a_start_file_past_a_lost_unsynced_tail_does_not_hide_later_messages() {
     assert_eq!((info.earliest_offset, info.next_offset), (2, 2));
     for text in ["after-2", "after-3", "after-4"] {
         store
-            .append(&t("t"), vec![Bytes::from(text)], ts(20))
+            .append(&t("t"), Batch::new(vec![Bytes::from(text)]), ts(20))
             .await
             .expect("append");
     }
@@ -326,18 +368,21 @@ async fn a_stale_start_position_is_not_trusted_because_a_payload_looks_like_a_he
     let opts = options(100);
     let store = FileStore::open(dir.path(), opts).expect("open");
     store
-        .append(&t("t"), vec![Bytes::from_static(b"a")], ts(10))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"a")]), ts(10))
         .await
         .expect("append");
     // The start file now says (2, 41): the end of segment 1.
-    store.remove_older_than(ts(11)).await.expect("remove");
+    store
+        .enforce_retention(ts(11), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     // 64 bytes of binary payload; bytes 9..17 are the number 2 (u64 LE).
     let mut payload = vec![0u8; 64];
     payload[9..17].copy_from_slice(&2u64.to_le_bytes());
     let payload = Bytes::from(payload);
     // Rolls: segment 2 holds offset 2 at byte 16, its payload at 40..104.
     store
-        .append(&t("t"), vec![payload.clone()], ts(20))
+        .append(&t("t"), Batch::new(vec![payload.clone()]), ts(20))
         .await
         .expect("append");
     drop(store);
@@ -361,7 +406,11 @@ async fn a_stray_file_in_the_topics_directory_does_not_stop_opening() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(dir.path(), FileOptions::default()).expect("open");
     store
-        .append(&t("t"), vec![Bytes::from_static(b"kept")], ts(1))
+        .append(
+            &t("t"),
+            Batch::new(vec![Bytes::from_static(b"kept")]),
+            ts(1),
+        )
         .await
         .expect("append");
     drop(store);
@@ -379,15 +428,25 @@ async fn a_wholly_expired_sealed_segment_before_the_start_is_deleted() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = FileStore::open(dir.path(), options(100)).expect("open");
     store
-        .append(&t("t"), vec![Bytes::from_static(b"a")], ts(10))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"a")]), ts(10))
         .await
         .expect("append");
-    store.remove_older_than(ts(11)).await.expect("remove");
     store
-        .append(&t("t"), vec![Bytes::from(vec![b'n'; 70])], ts(20))
+        .enforce_retention(ts(11), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
+    store
+        .append(
+            &t("t"),
+            Batch::new(vec![Bytes::from(vec![b'n'; 70])]),
+            ts(20),
+        )
         .await
         .expect("append");
-    store.remove_older_than(ts(15)).await.expect("remove");
+    store
+        .enforce_retention(ts(15), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("remove");
     let first = topic_dir(dir.path(), "t").join(format::segment_file_name(1));
     assert!(
         !first.exists(),
@@ -406,7 +465,11 @@ async fn corruption_in_the_middle_of_the_active_segment_keeps_the_cut_bytes() {
     let store = FileStore::open(dir.path(), FileOptions::default()).expect("open");
     for i in 1..=10u64 {
         store
-            .append(&t("t"), vec![Bytes::from(format!("m{i:02}"))], ts(i))
+            .append(
+                &t("t"),
+                Batch::new(vec![Bytes::from(format!("m{i:02}"))]),
+                ts(i),
+            )
             .await
             .expect("append");
     }
@@ -451,7 +514,11 @@ async fn a_stale_start_file_without_segments_does_not_hide_a_new_topic() {
     fs::write(topic.join(format::START_FILE), format::encode_start(2, 40)).expect("start file");
     let store = FileStore::open(dir.path(), options(1 << 20)).expect("open");
     let appended = store
-        .append(&t("t"), vec![Bytes::from_static(b"appended")], ts(1))
+        .append(
+            &t("t"),
+            Batch::new(vec![Bytes::from_static(b"appended")]),
+            ts(1),
+        )
         .await
         .expect("append");
     assert_eq!(appended, OffsetRange { first: 1, last: 1 });

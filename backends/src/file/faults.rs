@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::disk::{FaultyDisk, Operation};
 use super::disk_full::{files, open};
 use super::*;
-use crate::test_support::{ALL, options, t, topic_dir, ts};
+use crate::test_support::{ALL, EXPIRE_BEFORE_NOW, options, t, topic_dir, ts};
 
 fn batch(tag: &str, messages: usize) -> Vec<Bytes> {
     (0..messages)
@@ -85,19 +85,23 @@ async fn a_failed_sync_stops_the_topic_until_a_restart_recovers_it() {
     let root = tempfile::tempdir().expect("temporary directory");
     let disk = Arc::new(FaultyDisk::default());
     let store = open(&disk, root.path(), FileOptions::default());
-    let acknowledged = store.append(&t("stopping"), batch("a", 3), ts(1)).await;
+    let acknowledged = store
+        .append(&t("stopping"), Batch::new(batch("a", 3)), ts(1))
+        .await;
     assert_eq!(
         acknowledged.expect("append"),
         OffsetRange { first: 1, last: 3 }
     );
     store
-        .append(&t("bystander"), batch("b", 1), ts(1))
+        .append(&t("bystander"), Batch::new(batch("b", 1)), ts(1))
         .await
         .expect("append");
 
     disk.fail(Operation::SyncFile);
     assert_stopped(
-        store.append(&t("stopping"), batch("c", 2), ts(2)).await,
+        store
+            .append(&t("stopping"), Batch::new(batch("c", 2)), ts(2))
+            .await,
         "stopping",
     );
     disk.heal(Operation::SyncFile);
@@ -107,12 +111,16 @@ async fn a_failed_sync_stops_the_topic_until_a_restart_recovers_it() {
         "the unsynced batch is not shown"
     );
     assert_stopped(
-        store.append(&t("stopping"), batch("d", 1), ts(3)).await,
+        store
+            .append(&t("stopping"), Batch::new(batch("d", 1)), ts(3))
+            .await,
         "stopping",
     );
     let info = store.describe(&t("stopping")).await.expect("describe");
     assert_eq!(info.next_offset, 4);
-    let other = store.append(&t("bystander"), batch("e", 1), ts(3)).await;
+    let other = store
+        .append(&t("bystander"), Batch::new(batch("e", 1)), ts(3))
+        .await;
     assert_eq!(other.expect("append"), OffsetRange { first: 2, last: 2 });
     assert!(
         errors
@@ -132,7 +140,9 @@ async fn a_failed_sync_stops_the_topic_until_a_restart_recovers_it() {
         [&b"a-0"[..], b"a-1", b"a-2", b"c-0", b"c-1"],
         "recovery keeps every whole batch on disk"
     );
-    let resumed = reopened.append(&t("stopping"), batch("f", 1), ts(4)).await;
+    let resumed = reopened
+        .append(&t("stopping"), Batch::new(batch("f", 1)), ts(4))
+        .await;
     assert_eq!(resumed.expect("append"), OffsetRange { first: 6, last: 6 });
 }
 
@@ -149,11 +159,11 @@ async fn a_failed_sync_stops_a_topic_written_without_syncs() {
     };
     let store = open(&disk, root.path(), options);
     store
-        .append(&t("t"), batch("a", 2), ts(1))
+        .append(&t("t"), Batch::new(batch("a", 2)), ts(1))
         .await
         .expect("append");
     store
-        .append(&t("t"), batch("b", 1), ts(1))
+        .append(&t("t"), Batch::new(batch("b", 1)), ts(1))
         .await
         .expect("append");
     disk.fail(Operation::SyncFile);
@@ -168,7 +178,12 @@ async fn a_failed_sync_stops_a_topic_written_without_syncs() {
         .expect("writer")
         .append_here(&t("t"), &batch("c", 1), ts(2));
     assert_stopped(here.expect("a write the caller's thread takes"), "t");
-    assert_stopped(store.append(&t("t"), batch("c", 1), ts(2)).await, "t");
+    assert_stopped(
+        store
+            .append(&t("t"), Batch::new(batch("c", 1)), ts(2))
+            .await,
+        "t",
+    );
     assert_eq!(offsets(&store, "t").await, vec![1, 2, 3], "reads go on");
 }
 
@@ -182,14 +197,17 @@ async fn a_failed_rename_of_an_index_fails_the_roll_and_changes_nothing() {
     let options = options(200);
     let store = open(&disk, root.path(), options);
     store
-        .append(&t("t"), batch("a", 4), ts(1))
+        .append(&t("t"), Batch::new(batch("a", 4)), ts(1))
         .await
         .expect("append");
     let dir = topic_dir(root.path(), "t");
     let before = files(root.path());
 
     disk.fail(Operation::Rename);
-    match store.append(&t("t"), batch("b", 4), ts(2)).await {
+    match store
+        .append(&t("t"), Batch::new(batch("b", 4)), ts(2))
+        .await
+    {
         Err(StoreError::Io { context, .. }) => {
             assert!(context.contains("renaming"), "{context}");
             assert!(context.contains(".index"), "{context}");
@@ -204,7 +222,9 @@ async fn a_failed_rename_of_an_index_fails_the_roll_and_changes_nothing() {
     assert_eq!(offsets(&store, "t").await, vec![1, 2, 3, 4]);
 
     disk.heal(Operation::Rename);
-    let rolled = store.append(&t("t"), batch("b", 4), ts(2)).await;
+    let rolled = store
+        .append(&t("t"), Batch::new(batch("b", 4)), ts(2))
+        .await;
     assert_eq!(rolled.expect("append"), OffsetRange { first: 5, last: 8 });
     drop(store);
     let reopened = open(&disk, root.path(), options);
@@ -221,7 +241,7 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
     let store = open(&disk, root.path(), FileOptions::default());
     for i in 1..=3 {
         store
-            .append(&t("t"), batch("m", 1), ts(i))
+            .append(&t("t"), Batch::new(batch("m", 1)), ts(i))
             .await
             .expect("append");
     }
@@ -229,7 +249,7 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
     let before = files(root.path());
 
     disk.fail(Operation::Rename);
-    match store.remove_older_than(ts(3)).await {
+    match store.enforce_retention(ts(3), EXPIRE_BEFORE_NOW).await {
         Err(StoreError::Io { context, .. }) => {
             assert!(context.contains("renaming"), "{context}");
             assert!(context.contains("start"), "{context}");
@@ -241,7 +261,10 @@ async fn a_failed_rename_of_the_start_file_moves_no_start() {
     assert_eq!(offsets(&store, "t").await, vec![1, 2, 3]);
 
     disk.heal(Operation::Rename);
-    let removed = store.remove_older_than(ts(3)).await.expect("retention");
+    let removed = store
+        .enforce_retention(ts(3), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("retention");
     assert_eq!(removed.messages_removed, 2);
     assert_eq!(offsets(&store, "t").await, vec![3]);
     drop(store);
@@ -261,7 +284,7 @@ async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass()
     for topic in ["t", "u"] {
         for i in 1..=3 {
             store
-                .append(&t(topic), batch("m", 4), ts(i))
+                .append(&t(topic), Batch::new(batch("m", 4)), ts(i))
                 .await
                 .expect("append");
         }
@@ -271,7 +294,7 @@ async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass()
     assert!(dir.join(format::segment_file_name(5)).exists(), "rolled");
 
     disk.fail_under(Operation::RemoveFile, &dir);
-    match store.remove_older_than(ts(3)).await {
+    match store.enforce_retention(ts(3), EXPIRE_BEFORE_NOW).await {
         Err(StoreError::Io { context, .. }) => {
             assert!(context.contains(&*first.to_string_lossy()), "{context}");
         }
@@ -288,7 +311,10 @@ async fn a_failed_removal_during_retention_keeps_the_segment_for_the_next_pass()
     );
 
     disk.heal(Operation::RemoveFile);
-    let removed = store.remove_older_than(ts(3)).await.expect("retention");
+    let removed = store
+        .enforce_retention(ts(3), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("retention");
     assert_eq!(removed.messages_removed, 8);
     assert!(!first.exists());
     assert_eq!(offsets(&store, "t").await, (9..=12).collect::<Vec<_>>());
@@ -313,7 +339,10 @@ async fn a_topic_that_cannot_be_created_does_not_exist() {
         let disk = Arc::new(FaultyDisk::default());
         let store = open(&disk, root.path(), FileOptions::default());
         disk.fail(operation);
-        match store.append(&t("new"), batch("a", 1), ts(1)).await {
+        match store
+            .append(&t("new"), Batch::new(batch("a", 1)), ts(1))
+            .await
+        {
             Err(StoreError::Io { cause, .. }) => {
                 assert_eq!(cause.raw_os_error(), Some(5), "{operation:?}");
             }
@@ -333,7 +362,9 @@ async fn a_topic_that_cannot_be_created_does_not_exist() {
         );
         assert!(!topic_dir(root.path(), "new").exists(), "{operation:?}");
         disk.heal(operation);
-        let created = store.append(&t("new"), batch("a", 1), ts(1)).await;
+        let created = store
+            .append(&t("new"), Batch::new(batch("a", 1)), ts(1))
+            .await;
         assert_eq!(created.expect("append"), OffsetRange { first: 1, last: 1 });
     }
 }

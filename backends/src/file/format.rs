@@ -1,13 +1,16 @@
 //! The byte layout of the file store, and nothing else: encoding and
-//! decoding of segment headers, records, index files and start files.
+//! decoding of segment headers, records, index files, start files and
+//! settings files.
 //! docs/storage.md describes the same layout for independent readers.
 //!
 //! All integers are little-endian. Every structure carries a CRC32C
 //! (Castagnoli) so a torn or corrupt write is detected, never served.
 
+use std::time::Duration;
+
 use bytes::{BufMut, Bytes};
 
-use crate::Timestamp;
+use crate::{RetentionAge, Timestamp, TopicSettings};
 
 /// The first bytes of every segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"MKFKLOG1";
@@ -43,6 +46,16 @@ pub const START_MAGIC: &[u8; 8] = b"MKFKSTR1";
 /// Start file: magic, start offset (u64), its position in its segment
 /// (u64), crc32c (u32) of the bytes before it.
 pub const START_LEN: usize = 28;
+
+/// The directory under the root where a deleted topic's directory is
+/// moved, out of the topic namespace in one rename, before it is removed;
+/// whatever a crash leaves there is removed at start-up.
+pub const DELETED_DIR: &str = "deleted";
+/// The name of the file, in a topic's directory, holding the topic's own
+/// settings (absent: it follows the server's defaults in everything).
+pub const SETTINGS_FILE: &str = "settings";
+/// The first line of a settings file.
+pub const SETTINGS_MAGIC: &str = "MKFKSET1";
 
 /// The file name of the segment whose first offset is `base`: 20 digits,
 /// so names sort as numbers do.
@@ -260,6 +273,51 @@ pub fn decode_start(file: &[u8]) -> Option<(u64, u64)> {
     (crc32c::crc32c(&file[..24]) == crc).then(|| (u64_at(file, 8), u64_at(file, 16)))
 }
 
+/// Encodes a topic's settings file: the magic line, then one `name=value`
+/// line per setting the topic has of its own (text, so an operator can read
+/// it; written atomically, so it is never torn).
+pub fn encode_settings(settings: &TopicSettings) -> String {
+    let mut out = format!("{SETTINGS_MAGIC}\n");
+    match settings.retention {
+        Some(RetentionAge::MaxAge(age)) => {
+            out += &format!("retention_nanos={}\n", age.as_nanos());
+        }
+        Some(RetentionAge::Forever) => out += "retention=forever\n",
+        None => {}
+    }
+    if let Some(bytes) = settings.retention_bytes {
+        out += &format!("retention_bytes={bytes}\n");
+    }
+    if let Some(bytes) = settings.max_message_bytes {
+        out += &format!("max_message_bytes={bytes}\n");
+    }
+    out
+}
+
+/// Decodes a settings file; `None` if it is not one this store wrote.
+pub fn decode_settings(file: &[u8]) -> Option<TopicSettings> {
+    let text = std::str::from_utf8(file).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != SETTINGS_MAGIC {
+        return None;
+    }
+    let mut settings = TopicSettings::default();
+    for line in lines {
+        let (name, value) = line.split_once('=')?;
+        match (name, value) {
+            ("retention", "forever") => settings.retention = Some(RetentionAge::Forever),
+            ("retention_nanos", nanos) => {
+                let nanos = nanos.parse().ok()?;
+                settings.retention = Some(RetentionAge::MaxAge(Duration::from_nanos(nanos)));
+            }
+            ("retention_bytes", bytes) => settings.retention_bytes = Some(bytes.parse().ok()?),
+            ("max_message_bytes", bytes) => settings.max_message_bytes = Some(bytes.parse().ok()?),
+            _ => return None,
+        }
+    }
+    Some(settings)
+}
+
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[at..at + 8]);
@@ -273,6 +331,39 @@ pub fn payload_of(chunk: &Bytes, at: usize, header: &RecordHeader) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn settings_files_round_trip_and_refuse_what_they_do_not_know() {
+        use crate::{RetentionAge, TopicSettings};
+        use std::time::Duration;
+        for settings in [
+            TopicSettings::default(),
+            TopicSettings {
+                retention: Some(RetentionAge::Forever),
+                retention_bytes: Some(10 << 30),
+                max_message_bytes: Some(1 << 20),
+            },
+            TopicSettings {
+                retention: Some(RetentionAge::MaxAge(Duration::from_secs(3 * 86_400))),
+                ..TopicSettings::default()
+            },
+        ] {
+            let file = super::encode_settings(&settings);
+            assert_eq!(
+                super::decode_settings(file.as_bytes()),
+                Some(settings),
+                "{file}"
+            );
+        }
+        for bad in [
+            "",
+            "MKFKSET1\nretention=sometimes\n",
+            "MKFKSET1\ncolour=blue\n",
+            "other\n",
+        ] {
+            assert_eq!(super::decode_settings(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

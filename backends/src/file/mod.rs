@@ -6,6 +6,8 @@
 //! ROOT/topics/<topic>/00000000000000000001.log    segments, named by first offset
 //! ROOT/topics/<topic>/00000000000000000001.index  sparse index of a sealed segment
 //! ROOT/topics/<topic>/start                       first readable offset (retention)
+//! ROOT/topics/<topic>/settings                    the topic's own settings, if any
+//! ROOT/deleted/<n>/                               a deleted topic, until it is removed
 //! ```
 //!
 //! # Who does what
@@ -25,12 +27,15 @@
 //!   the writer thread.
 //! - [`recovery`] opens each topic at start-up; [`verify`] checks a data
 //!   directory offline.
+//! - [`handles`] keeps a bounded number of segment files open, so the
+//!   number of topics is bounded by the disk, not the open-file limit.
 //! - [`segment`] creates segment files and reads and indexes their
 //!   records; [`format`] is their byte layout; every change to the file
 //!   system goes through [`disk`], the fault-injection seam.
 
 mod disk;
 mod format;
+mod handles;
 mod published;
 mod read;
 mod recovery;
@@ -44,20 +49,21 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 
 pub use self::verify::{DamagedRange, VerifyReport, verify};
 
-pub(crate) use self::format::TOPICS_DIR;
+pub(crate) use self::format::{DELETED_DIR, TOPICS_DIR};
 
 use self::disk::{Disk, RealDisk};
+use self::handles::FileCache;
 use self::published::{Shared, Topic};
 use self::read::read_blocking;
 use self::writer::Writer;
 use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
-    AppendNotifier, Durability, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
-    StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
+    AppendNotifier, Batch, Creation, Durability, OffsetRange, ReadLimits, ReadResult,
+    RemovalReport, RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo,
+    TopicName, TopicSettings, TopicWatch,
 };
 
 /// How many sealed segments' indexes stay in memory for reads.
@@ -84,6 +90,11 @@ pub struct FileOptions {
     pub segment_bytes: u64,
     /// What to do about damage in a sealed segment.
     pub recovery: Recovery,
+    /// The most segment files kept open at once, across all topics: the
+    /// least recently used are closed past it (and opened again when next
+    /// needed), so the number of topics is bounded by disk space, not by
+    /// the open-file limit. Reads and writes in flight may hold a few more.
+    pub open_files: usize,
 }
 
 impl Default for FileOptions {
@@ -92,6 +103,7 @@ impl Default for FileOptions {
             durability: Durability::Always,
             segment_bytes: 64 * 1024 * 1024,
             recovery: Recovery::Strict,
+            open_files: 256,
         }
     }
 }
@@ -119,8 +131,13 @@ impl FileStore {
         disk.create_dir_all(&topics_dir)
             .map_err(|e| StoreError::io(format!("creating {}", topics_dir.display()), e))?;
         let lock = crate::lock::lock_root(root)?;
+        let deleted_dir = root.join(DELETED_DIR);
+        disk.create_dir_all(&deleted_dir)
+            .map_err(|e| StoreError::io(format!("creating {}", deleted_dir.display()), e))?;
+        remove_tombstones(&*disk, &deleted_dir)?;
         disk::sync_dir(&*disk, root)?;
 
+        let files = FileCache::new(options.open_files);
         let mut recovered = Vec::new();
         let entries = std::fs::read_dir(&topics_dir)
             .map_err(|e| StoreError::io(format!("listing {}", topics_dir.display()), e))?;
@@ -140,11 +157,12 @@ impl FileStore {
                 tracing::warn!(path = %dir.display(), "ignoring an entry that is not a topic directory");
                 continue;
             };
-            if let Some(topic) = recovery::open_topic(&*disk, &dir, options.recovery)? {
+            if let Some(topic) = recovery::open_topic(&*disk, &files, &dir, options.recovery)? {
                 recovered.push((name, topic));
             }
         }
         let shared = Arc::new(Shared {
+            files,
             notifier: AppendNotifier::new(),
             topics: RwLock::new(
                 recovered
@@ -160,6 +178,7 @@ impl FileStore {
             Arc::clone(&shared),
             disk,
             topics_dir,
+            deleted_dir,
             options,
             lock,
             recovered,
@@ -189,44 +208,49 @@ impl FileStore {
             .cloned()
             .ok_or_else(|| StoreError::TopicNotFound(name.clone()))
     }
+}
 
-    async fn describe_topic(
-        &self,
-        name: TopicName,
-        topic: Arc<Topic>,
-    ) -> Result<TopicInfo, StoreError> {
-        let shared = Arc::clone(&self.shared);
-        blocking(move || {
-            let (start, next, size_bytes) = {
-                let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
-                (view.start_offset, view.next_offset(), view.size_bytes)
-            };
-            let first = ReadLimits {
-                max_messages: 1,
-                max_bytes: 0,
-            };
-            let oldest = if start == next {
-                None
-            } else {
-                match read_blocking(&shared, &name, &topic, start, first) {
-                    Ok(first) => first.messages.first().map(|m| m.timestamp),
-                    // The oldest message is damaged: its time is unknown,
-                    // and the topic is still described.
-                    Err(StoreError::DataLoss { .. }) => None,
-                    Err(error) => return Err(error),
-                }
-            };
-            Ok(TopicInfo {
-                name,
-                earliest_offset: start,
-                next_offset: next,
-                message_count: next - start,
-                size_bytes,
-                oldest_timestamp: oldest,
-            })
-        })
-        .await
+/// Describes a topic from its published view and settings, reading no
+/// message data.
+fn describe_topic(name: &TopicName, topic: &Topic) -> TopicInfo {
+    let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+    let (start, next) = (view.start_offset, view.next_offset());
+    TopicInfo {
+        name: name.clone(),
+        earliest_offset: start,
+        next_offset: next,
+        message_count: next - start,
+        size_bytes: view.size_bytes,
+        oldest_timestamp: view.oldest_timestamp,
+        settings: topic
+            .settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone(),
     }
+}
+
+/// Removes what a crash left of deleted topics (each already out of the
+/// topic namespace), and makes that durable. One that cannot be removed
+/// is left, with a warning, for the next start-up: it holds no topic, so
+/// it keeps nothing from working.
+fn remove_tombstones(disk: &dyn Disk, deleted_dir: &Path) -> Result<(), StoreError> {
+    let listing = |e| StoreError::io(format!("listing {}", deleted_dir.display()), e);
+    let mut removed = false;
+    for entry in std::fs::read_dir(deleted_dir).map_err(listing)? {
+        let path = entry.map_err(listing)?.path();
+        tracing::info!(dir = %path.display(), "removing a topic whose delete a stop interrupted");
+        match writer::remove_tree(disk, &path) {
+            Ok(()) => removed = true,
+            Err(error) => {
+                tracing::warn!(dir = %path.display(), %error, "could not remove a deleted topic's files; the next start-up tries again");
+            }
+        }
+    }
+    if removed {
+        disk::sync_dir(disk, deleted_dir)?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -234,27 +258,31 @@ impl Store for FileStore {
     async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if let Some(large) = payloads.iter().find(|p| p.len() > format::MAX_PAYLOAD_LEN) {
+        if let Some(large) = batch
+            .payloads
+            .iter()
+            .find(|p| p.len() > format::MAX_PAYLOAD_LEN)
+        {
             return Err(StoreError::MessageTooLarge {
                 size: large.len(),
                 limit: format::MAX_PAYLOAD_LEN,
             });
         }
-        if payloads.is_empty() {
+        if batch.payloads.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
         // Skipping the hand-off to the writer thread and back (two thread
         // wake-ups) is most of a lone append's cost when it needs no sync;
         // a writer busy with a group, a roll or retention is not waited for.
         if let Ok(mut writer) = self.writer.try_lock()
-            && let Some(appended) = writer.append_here(topic, &payloads, now)
+            && let Some(appended) = writer.append_here(topic, &batch.payloads, now)
         {
             return appended;
         }
-        self.thread.append(topic, payloads, now).await
+        self.thread.append(topic, batch, now).await
     }
 
     async fn read(
@@ -268,34 +296,52 @@ impl Store for FileStore {
         blocking(move || read_blocking(&shared, &name, &state, from, limits)).await
     }
 
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.thread
-            .call(|reply| Command::RemoveOlderThan { cutoff, reply })
-            .await
+    async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        self.thread.create_topic(topic, settings).await
+    }
+
+    async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        self.thread.update_topic(topic, change).await
+    }
+
+    async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+        self.thread.delete_topic(topic).await
+    }
+
+    async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
+        self.thread.enforce_retention(now, defaults).await
     }
 
     async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
         let state = self.topic(topic)?;
-        self.describe_topic(topic.clone(), state).await
+        Ok(describe_topic(topic, &state))
     }
 
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
-        let topics: Vec<(TopicName, Arc<Topic>)> = {
-            let topics = self
-                .shared
-                .topics
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            topics
-                .iter()
-                .map(|(name, topic)| (name.clone(), Arc::clone(topic)))
-                .collect()
-        };
-        let mut infos = Vec::with_capacity(topics.len());
-        for (name, topic) in topics {
-            infos.push(self.describe_topic(name, topic).await?);
-        }
-        Ok(infos)
+    async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, StoreError> {
+        let topics = self
+            .shared
+            .topics
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(crate::store::page(&topics, after, limit)
+            .map(|(name, topic)| describe_topic(name, topic))
+            .collect())
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
@@ -327,5 +373,7 @@ mod disk_full;
 mod edge_cases;
 #[cfg(test)]
 mod faults;
+#[cfg(test)]
+mod management;
 #[cfg(test)]
 mod tests;

@@ -4,12 +4,14 @@
 //! it, and only to publish data that is as durable as configured.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
-use crate::{AppendNotifier, Timestamp, TopicName};
+use super::handles::{FileCache, FileIdentity};
+use super::segment::RecordCursor;
+use crate::{AppendNotifier, Timestamp, TopicName, TopicSettings};
 
 /// A sealed segment's sparse index: (offset, position) pairs, ascending.
 pub type IndexEntries = Arc<Vec<(u64, u64)>>;
@@ -22,8 +24,10 @@ pub struct Shared {
     /// Wakes readers waiting for appends; the writer announces each
     /// publish.
     pub notifier: AppendNotifier,
-    /// Recently used indexes of sealed segments, by segment path.
-    pub index_cache: Mutex<lru::LruCache<PathBuf, IndexEntries>>,
+    /// The segment files kept open.
+    pub files: FileCache,
+    /// Recently used indexes of sealed segments, by segment.
+    pub index_cache: Mutex<lru::LruCache<SegmentId, IndexEntries>>,
 }
 
 /// One segment as readers see it.
@@ -37,11 +41,26 @@ pub struct SegmentView {
     pub len: u64,
     /// The timestamp of its last published record.
     pub newest_timestamp: Timestamp,
-    /// The open file, shared with reads in flight (a deleted segment stays
-    /// readable until they finish).
-    pub file: Arc<File>,
-    /// The file's path, for errors and the index cache.
+    /// Which file it is, to open it through the [`FileCache`] (a read in
+    /// flight keeps its handle, so a deleted segment stays readable to it).
+    pub identity: FileIdentity,
+    /// The file's path, to open it, for errors and reading its index.
     pub path: PathBuf,
+    /// Which segment this is, for the index cache: unlike its path, never
+    /// the same for a segment of a topic deleted and created again.
+    pub id: SegmentId,
+}
+
+/// A segment's identity for as long as the store is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SegmentId(u64);
+
+impl SegmentId {
+    /// An identity no other segment has had since the process started.
+    pub fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// A topic's published state.
@@ -59,6 +78,10 @@ pub struct TopicView {
     pub start_position: u64,
     /// The payload bytes from `start_offset` to the end.
     pub size_bytes: u64,
+    /// The timestamp of the message at `start_offset`; `None` when the
+    /// topic holds none (or it is damaged). Kept here so that describing
+    /// and listing topics reads no message data.
+    pub oldest_timestamp: Option<Timestamp>,
 }
 
 impl TopicView {
@@ -102,6 +125,28 @@ impl TopicView {
             .sum()
     }
 
+    /// Reads the timestamp of the record at the start, for
+    /// `oldest_timestamp` once the start moved (one small read); `None`
+    /// when the topic holds nothing or that record is damaged.
+    pub fn read_oldest_timestamp(&self, files: &FileCache) -> Option<Timestamp> {
+        if self.start_offset >= self.next_offset() {
+            return None;
+        }
+        let segment = self.segment_of(self.start_offset);
+        let file = files.get(segment).ok()??;
+        let mut cursor = RecordCursor::new(
+            &file,
+            self.start_position,
+            segment.len,
+            Some(self.start_offset),
+            4096,
+        );
+        match cursor.next_record() {
+            Ok(Ok(Some(record))) => Some(record.header.timestamp),
+            _ => None,
+        }
+    }
+
     /// The segment holding `offset` (which must be in `start..next`).
     pub fn segment_of(&self, offset: u64) -> &SegmentView {
         let later = self.sealed.partition_point(|s| s.base <= offset);
@@ -112,13 +157,26 @@ impl TopicView {
     }
 }
 
-/// A topic: its directory and its published state.
+/// A topic: its directory, its settings and its published state.
 #[derive(Debug)]
 pub struct Topic {
     /// The topic's directory.
     pub dir: PathBuf,
+    /// The topic's own settings, as its settings file holds them.
+    pub settings: RwLock<TopicSettings>,
     /// The published state.
     pub view: RwLock<TopicView>,
+    /// Set once the topic is deleted: a read that found it before then
+    /// answers [`StoreError::TopicNotFound`](crate::StoreError::TopicNotFound)
+    /// rather than what it read.
+    pub deleted: AtomicBool,
+}
+
+impl Topic {
+    /// Whether the topic has been deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
 }
 
 /// The largest indexed position at or before `offset`, as (offset,

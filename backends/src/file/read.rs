@@ -1,8 +1,7 @@
 //! Reads: from a topic's published view, through the sparse indexes to the
 //! records, and past damage in the log where that is possible.
 
-use std::fs;
-use std::path::Path;
+use std::fs::{self, File};
 use std::sync::{Arc, PoisonError};
 
 use super::format::{self, SEGMENT_HEADER_LEN};
@@ -43,6 +42,9 @@ pub fn read_blocking(
     let mut cursor = from.max(start);
     let mut messages = Vec::new();
     let mut bytes = 0usize;
+    // The end of the segments found deleted by a retention pass that has
+    // not moved the start past them yet: the reply's earliest is there.
+    let mut being_removed_until = 0;
     'segments: while cursor < next && messages.len() < max_messages {
         let (segment, hint) = {
             let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
@@ -64,11 +66,36 @@ pub fn read_blocking(
         };
         let (offset, position) = match hint {
             Some(hint) => hint,
-            None => index_lookup(&sealed_index(shared, &segment.path, segment.base), cursor)
+            None => index_lookup(&sealed_index(shared, &segment), cursor)
                 .unwrap_or((segment.base, SEGMENT_HEADER_LEN)),
         };
-        let mut records =
-            RecordCursor::new(&segment.file, position, segment.len, Some(offset), chunk);
+        let Some(file) = shared.files.get(&segment)? else {
+            // Deleted since the view was read: with its topic, or by
+            // retention, which deletes only sealed segments, each wholly
+            // expired (it moves the start past them once their files are
+            // gone): read on after it, as if the start had moved already.
+            if topic.is_deleted() {
+                return Err(StoreError::TopicNotFound(name.clone()));
+            }
+            let sealed = segment.end <= next
+                && topic
+                    .view
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .active
+                    .base
+                    > segment.base;
+            if sealed {
+                cursor = cursor.max(segment.end);
+                being_removed_until = being_removed_until.max(segment.end);
+                continue 'segments;
+            }
+            return Err(StoreError::io(
+                format!("opening {}", segment.path.display()),
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        };
+        let mut records = RecordCursor::new(&file, position, segment.len, Some(offset), chunk);
         loop {
             let record = match records.next_record() {
                 Err(e) => {
@@ -81,8 +108,14 @@ pub fn read_blocking(
                 Ok(Err(_)) if !messages.is_empty() => break 'segments,
                 Ok(Err(damage)) => {
                     let damaged_offset = records.expected_offset().unwrap_or(cursor);
-                    let resumed =
-                        resume_reading(shared, name, topic, &segment, &damage, damaged_offset)?;
+                    let resumed = resume_reading(
+                        shared,
+                        name,
+                        topic,
+                        (&segment, &file),
+                        &damage,
+                        damaged_offset,
+                    )?;
                     if cursor < resumed.offset {
                         return Err(StoreError::DataLoss {
                             topic: name.clone(),
@@ -91,7 +124,7 @@ pub fn read_blocking(
                         });
                     }
                     records = RecordCursor::new(
-                        &segment.file,
+                        &file,
                         resumed.position,
                         segment.len,
                         Some(resumed.offset),
@@ -132,8 +165,13 @@ pub fn read_blocking(
             });
         }
     }
+    // Deleted while this read was under way: none of it is served.
+    if topic.is_deleted() {
+        return Err(StoreError::TopicNotFound(name.clone()));
+    }
     // Retention may have moved the start while this read was under way;
     // the reply never claims an earliest offset above what it returns.
+    let start = start.max(being_removed_until);
     let earliest_offset = messages
         .first()
         .map_or(start, |m: &Message| m.offset.min(start));
@@ -150,7 +188,7 @@ fn resume_reading(
     shared: &Shared,
     name: &TopicName,
     topic: &Topic,
-    segment: &SegmentView,
+    (segment, file): (&SegmentView, &File),
     damage: &Damage,
     damaged_offset: u64,
 ) -> Result<Resumption, StoreError> {
@@ -160,10 +198,10 @@ fn resume_reading(
     };
     let index = match index {
         Some(entries) => entries,
-        None => sealed_index(shared, &segment.path, segment.base).to_vec(),
+        None => sealed_index(shared, segment).to_vec(),
     };
     let resumed = resume_after_damage(
-        &segment.file,
+        file,
         damage.position,
         damaged_offset,
         &index,
@@ -186,12 +224,13 @@ fn resume_reading(
 /// A sealed segment's sparse index, through the cache; just the segment's
 /// first record if its index cannot be read (reads are then slower, not
 /// wrong).
-fn sealed_index(shared: &Shared, path: &Path, base: u64) -> IndexEntries {
+fn sealed_index(shared: &Shared, segment: &SegmentView) -> IndexEntries {
+    let (path, base) = (&segment.path, segment.base);
     let cached = shared
         .index_cache
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(path)
+        .get(&segment.id)
         .cloned();
     if let Some(entries) = cached {
         return entries;
@@ -212,6 +251,6 @@ fn sealed_index(shared: &Shared, path: &Path, base: u64) -> IndexEntries {
         .index_cache
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .put(path.to_owned(), Arc::clone(&entries));
+        .put(segment.id, Arc::clone(&entries));
     entries
 }

@@ -15,10 +15,13 @@ use std::sync::{Arc, RwLock};
 
 use super::Recovery;
 use super::disk::{Disk, sync_dir, write_atomically};
-use super::format::{self, SEGMENT_HEADER_LEN, START_FILE, SegmentIndex};
+use super::format::{self, SEGMENT_HEADER_LEN, SETTINGS_FILE, START_FILE, SegmentIndex};
+use super::handles::FileCache;
 use super::published::{SegmentView, Topic, TopicView};
-use super::segment::{Damage, IndexBuilder, RecordCursor, SCAN_CHUNK, empty_segment, scan_segment};
-use crate::StoreError;
+use super::segment::{
+    Damage, IndexBuilder, RecordCursor, SCAN_CHUNK, empty_segment, scan_segment, segment_view,
+};
+use crate::{StoreError, TopicSettings};
 
 /// A recovered topic: its published state, and the active segment's
 /// index as the writer continues it.
@@ -33,6 +36,7 @@ pub struct Recovered {
 /// whose creation was cut short, which therefore never held a message).
 pub fn open_topic(
     disk: &dyn Disk,
+    files: &FileCache,
     dir: &Path,
     recovery: Recovery,
 ) -> Result<Option<Recovered>, StoreError> {
@@ -49,7 +53,8 @@ pub fn open_topic(
             let _ = disk.remove_file(&entry.path());
         } else if !(file_name.ends_with(".index")
             || file_name.ends_with(".damaged")
-            || file_name == START_FILE)
+            || file_name == START_FILE
+            || file_name == SETTINGS_FILE)
         {
             tracing::warn!(file = %entry.path().display(), "ignoring a file the file store did not write");
         }
@@ -64,7 +69,7 @@ pub fn open_topic(
     for (i, pair) in bases.windows(2).enumerate() {
         let (base, next_base) = (pair[0], pair[1]);
         let path = dir.join(format::segment_file_name(base));
-        match open_sealed(disk, open_segment(&path)?, base, path, next_base)? {
+        match open_sealed(disk, files, open_segment(&path)?, base, path, next_base)? {
             Ok(segment) => sealed.push_back(segment),
             Err((file, path, good_len, damage)) => {
                 if recovery != Recovery::Truncate {
@@ -85,8 +90,14 @@ pub fn open_topic(
         }
     }
     let path = dir.join(format::segment_file_name(active_base));
-    let (active, active_index) =
-        recover_active(disk, open_segment(&path)?, active_base, path, recovery)?;
+    let (active, active_index) = recover_active(
+        disk,
+        files,
+        open_segment(&path)?,
+        active_base,
+        path,
+        recovery,
+    )?;
 
     let first = sealed.front().unwrap_or(&active);
     let (mut start_offset, mut start_position) = (first.base, SEGMENT_HEADER_LEN);
@@ -124,10 +135,11 @@ pub fn open_topic(
         start_offset,
         start_position,
         size_bytes: 0,
+        oldest_timestamp: None,
     };
     view.normalize_start();
-    if !position_holds(&view, view.start_offset, view.start_position) {
-        view.start_position = locate(&view, start_offset)?;
+    if !position_holds(files, &view, view.start_offset, view.start_position)? {
+        view.start_position = locate(files, &view, start_offset)?;
     }
     if lost_tail {
         // Recorded now, so the start is not found past the end again once
@@ -136,33 +148,59 @@ pub fn open_topic(
         write_atomically(disk, &dir.join(START_FILE), &start, true)?;
     }
     view.size_bytes = view.readable_bytes();
+    view.oldest_timestamp = view.read_oldest_timestamp(files);
     Ok(Some(Recovered {
         topic: Arc::new(Topic {
             dir: dir.to_owned(),
+            settings: RwLock::new(read_settings(dir)?),
             view: RwLock::new(view),
+            deleted: Default::default(),
         }),
         active_index,
     }))
 }
 
+/// The topic's own settings from its settings file (none: it follows the
+/// server's defaults). A damaged file stops the store from opening: the
+/// settings decide what retention removes, so they are never guessed.
+pub fn read_settings(dir: &Path) -> Result<TopicSettings, StoreError> {
+    let path = dir.join(SETTINGS_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => format::decode_settings(&bytes).ok_or_else(|| StoreError::Corrupt {
+            path,
+            position: 0,
+            detail: "not a settings file this minikafka wrote".to_owned(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TopicSettings::default()),
+        Err(e) => Err(StoreError::io(format!("reading {}", path.display()), e)),
+    }
+}
+
 /// Whether the record at `position` in the segment holding `offset` has it.
-fn position_holds(view: &TopicView, offset: u64, position: u64) -> bool {
+fn position_holds(
+    files: &FileCache,
+    view: &TopicView,
+    offset: u64,
+    position: u64,
+) -> Result<bool, StoreError> {
     if offset == view.next_offset() {
-        return position == view.active.len;
+        return Ok(position == view.active.len);
     }
     let segment = view.segment_of(offset);
-    let mut cursor = RecordCursor::new(&segment.file, position, segment.len, Some(offset), 4096);
-    matches!(cursor.next_record(), Ok(Ok(Some(_))))
+    let file = files.require(segment)?;
+    let mut cursor = RecordCursor::new(&file, position, segment.len, Some(offset), 4096);
+    Ok(matches!(cursor.next_record(), Ok(Ok(Some(_)))))
 }
 
 /// Finds where the record with `offset` starts, from the segment's start.
-pub fn locate(view: &TopicView, offset: u64) -> Result<u64, StoreError> {
+pub fn locate(files: &FileCache, view: &TopicView, offset: u64) -> Result<u64, StoreError> {
     if offset >= view.next_offset() {
         return Ok(view.active.len);
     }
     let segment = view.segment_of(offset);
+    let file = files.require(segment)?;
     let mut cursor = RecordCursor::new(
-        &segment.file,
+        &file,
         SEGMENT_HEADER_LEN,
         segment.len,
         Some(segment.base),
@@ -244,6 +282,7 @@ type SealedFailure = (File, PathBuf, u64, Damage);
 /// index by scanning the segment.
 fn open_sealed(
     disk: &dyn Disk,
+    files: &FileCache,
     file: File,
     base: u64,
     path: PathBuf,
@@ -293,20 +332,22 @@ fn open_sealed(
             (index.end_offset, index.newest_timestamp)
         }
     };
-    Ok(Ok(SegmentView {
+    Ok(Ok(segment_view(
+        files,
+        file,
         base,
-        end: end_offset,
+        end_offset,
         len,
         newest_timestamp,
-        file: Arc::new(file),
         path,
-    }))
+    )?))
 }
 
 /// Opens the active segment: scans it, and cuts a torn or corrupt tail back
 /// to the last whole batch.
 fn recover_active(
     disk: &dyn Disk,
+    files: &FileCache,
     file: File,
     base: u64,
     path: PathBuf,
@@ -334,7 +375,10 @@ fn recover_active(
             .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
         disk.sync_all(&file)
             .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))?;
-        return Ok((empty_segment(file, base, path), IndexBuilder::default()));
+        return Ok((
+            empty_segment(files, file, base, path)?,
+            IndexBuilder::default(),
+        ));
     }
     let scan = scan_segment(&file, base, len, &path)?;
     if let Some(damage) = &scan.damage {
@@ -372,14 +416,15 @@ fn recover_active(
         }
         truncate(disk, &file, scan.good_len, &path)?;
     }
-    let view = SegmentView {
+    let view = segment_view(
+        files,
+        file,
         base,
-        end: scan.end_offset,
-        len: scan.good_len,
-        newest_timestamp: scan.newest_timestamp,
-        file: Arc::new(file),
+        scan.end_offset,
+        scan.good_len,
+        scan.newest_timestamp,
         path,
-    };
+    )?;
     Ok((
         view,
         IndexBuilder {

@@ -1,6 +1,7 @@
 //! Retention: moving a topic's start past its expired messages and
-//! deleting the segments wholly before it. Run by the writer thread, on a
-//! published topic.
+//! deleting the segments wholly before it, and deleting its oldest sealed
+//! segments while it is over its size limit. Run by the writer thread, on
+//! a published topic.
 //!
 //! Wholly expired segments go first, oldest first, each deletion made
 //! durable before the next: that needs no free space, so retention can
@@ -15,11 +16,76 @@ use super::disk::{self, Disk, write_atomically};
 use super::format::{self, SEGMENT_HEADER_LEN, START_FILE};
 use super::published::{SegmentView, Shared, Topic};
 use super::segment::{RecordCursor, SCAN_CHUNK};
-use crate::{RemovalReport, StoreError, Timestamp, TopicName};
+use crate::{RemovalReport, RetentionDefaults, StoreError, Timestamp, TopicName};
+
+/// Applies a topic's retention: by age (its own, else `defaults.age`),
+/// then by size (whole sealed segments, oldest first, while the topic is
+/// over its `retention_bytes`; never the active segment, so a topic whose
+/// active segment alone is over the limit stays over it). Keeps the view's
+/// oldest timestamp right, also when the pass fails part-way.
+pub fn enforce(
+    shared: &Shared,
+    disk: &dyn Disk,
+    name: &TopicName,
+    topic: &Topic,
+    now: Timestamp,
+    defaults: RetentionDefaults,
+) -> Result<RemovalReport, StoreError> {
+    let settings = topic
+        .settings
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let mut report = RemovalReport::default();
+    let mut pass = || -> Result<(), StoreError> {
+        if let Some(cutoff) = settings.retention.unwrap_or(defaults.age).cutoff(now) {
+            add(&mut report, expire(shared, disk, name, topic, cutoff)?);
+        }
+        if let Some(limit) = settings.retention_bytes {
+            add(&mut report, trim_to_size(shared, disk, topic, limit)?);
+        }
+        Ok(())
+    };
+    let result = pass();
+    if report.messages_removed > 0 {
+        let mut view = topic.view.write().unwrap_or_else(PoisonError::into_inner);
+        view.oldest_timestamp = view.read_oldest_timestamp(&shared.files);
+    }
+    result.map(|()| report)
+}
+
+fn add(report: &mut RemovalReport, removed: RemovalReport) {
+    report.messages_removed += removed.messages_removed;
+    report.bytes_removed += removed.bytes_removed;
+}
+
+/// Deletes the oldest sealed segments while the topic holds more than
+/// `limit` payload bytes.
+fn trim_to_size(
+    shared: &Shared,
+    disk: &dyn Disk,
+    topic: &Topic,
+    limit: u64,
+) -> Result<RemovalReport, StoreError> {
+    let over: Vec<SegmentView> = {
+        let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+        let mut size = view.size_bytes;
+        let mut over = Vec::new();
+        for segment in &view.sealed {
+            if size <= limit {
+                break;
+            }
+            size -= view.readable_in(segment).1;
+            over.push(segment.clone());
+        }
+        over
+    };
+    delete_expired_segments(shared, disk, topic, &over)
+}
 
 /// Moves a topic's start past everything older than `cutoff`, and deletes
 /// the sealed segments wholly before the new start.
-pub fn expire(
+fn expire(
     shared: &Shared,
     disk: &dyn Disk,
     name: &TopicName,
@@ -39,7 +105,7 @@ pub fn expire(
         (view.start_offset, expired)
     };
     let mut report = delete_expired_segments(shared, disk, topic, &expired_segments)?;
-    let partial = expire_within_first_segment(disk, topic, cutoff)?;
+    let partial = expire_within_first_segment(shared, disk, topic, cutoff)?;
     report.messages_removed += partial.messages_removed;
     report.bytes_removed += partial.bytes_removed;
     if report.messages_removed > 0 {
@@ -95,7 +161,8 @@ fn delete_expired_segments(
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     for segment in &expired[..deleted] {
-        cache.pop(&segment.path);
+        cache.pop(&segment.id);
+        shared.files.forget(segment.id);
     }
     failure.map_or(Ok(removed), Err)
 }
@@ -122,6 +189,7 @@ fn delete_segment_files(disk: &dyn Disk, segment: &SegmentView) -> Result<(), St
 /// remaining segment (timestamps never decrease, so they come first),
 /// recording it in the start file.
 fn expire_within_first_segment(
+    shared: &Shared,
     disk: &dyn Disk,
     topic: &Topic,
     cutoff: Timestamp,
@@ -135,7 +203,8 @@ fn expire_within_first_segment(
     let mut removed = RemovalReport::default();
     // Most passes find nothing to remove: the first record's header is
     // enough to know, so the first read is small.
-    let mut cursor = RecordCursor::new(&first.file, start_position, first.len, Some(start), 4096);
+    let file = shared.files.require(&first)?;
+    let mut cursor = RecordCursor::new(&file, start_position, first.len, Some(start), 4096);
     loop {
         let record = match cursor.next_record() {
             Err(e) => {
@@ -162,7 +231,7 @@ fn expire_within_first_segment(
     }
     // Recorded only once the records up to it are on disk, so after a
     // power cut it never points past the end of the log.
-    disk.sync_data(&first.file)
+    disk.sync_data(&file)
         .map_err(|e| StoreError::io(format!("syncing {}", first.path.display()), e))?;
     write_atomically(
         disk,

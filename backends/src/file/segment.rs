@@ -8,13 +8,13 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
 use super::disk::{self, Disk};
 use super::format::{self, RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN};
-use super::published::SegmentView;
+use super::handles::{FileCache, FileIdentity};
+use super::published::{SegmentId, SegmentView};
 use crate::{StoreError, Timestamp};
 
 /// An index entry is added at least this many bytes apart, so a read
@@ -254,7 +254,12 @@ pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Sca
 
 /// Creates an empty segment starting at `base` in `dir`, durably (file and
 /// directory entry), in every durability mode: segments are created rarely.
-pub fn create_segment(disk: &dyn Disk, dir: &Path, base: u64) -> Result<SegmentView, StoreError> {
+pub fn create_segment(
+    disk: &dyn Disk,
+    files: &FileCache,
+    dir: &Path,
+    base: u64,
+) -> Result<SegmentView, StoreError> {
     let path = dir.join(format::segment_file_name(base));
     let file = disk
         .create_new(&path)
@@ -269,19 +274,49 @@ pub fn create_segment(disk: &dyn Disk, dir: &Path, base: u64) -> Result<SegmentV
         let _ = disk.remove_file(&path);
         return Err(error);
     }
-    Ok(empty_segment(file, base, path))
+    empty_segment(files, file, base, path)
 }
 
-/// A segment holding only its header.
-pub fn empty_segment(file: File, base: u64, path: PathBuf) -> SegmentView {
-    SegmentView {
+/// A segment holding only its header, whose file `files` keeps open.
+pub fn empty_segment(
+    files: &FileCache,
+    file: File,
+    base: u64,
+    path: PathBuf,
+) -> Result<SegmentView, StoreError> {
+    segment_view(
+        files,
+        file,
         base,
-        end: base,
-        len: SEGMENT_HEADER_LEN,
-        newest_timestamp: Timestamp::default(),
-        file: Arc::new(file),
+        base,
+        SEGMENT_HEADER_LEN,
+        Timestamp::default(),
         path,
-    }
+    )
+}
+
+/// The view of the segment in `file` (at `path`) holding offsets
+/// `base..end` in its first `len` bytes; `files` keeps the file open.
+pub fn segment_view(
+    files: &FileCache,
+    file: File,
+    base: u64,
+    end: u64,
+    len: u64,
+    newest_timestamp: Timestamp,
+    path: PathBuf,
+) -> Result<SegmentView, StoreError> {
+    let segment = SegmentView {
+        base,
+        end,
+        len,
+        newest_timestamp,
+        identity: FileIdentity::of(&file, &path)?,
+        path,
+        id: SegmentId::new(),
+    };
+    files.adopt(segment.id, file);
+    Ok(segment)
 }
 
 /// Where good records start again after damage in a segment.

@@ -12,7 +12,8 @@
 //!   writer commits, and they only ever see committed (so, under `Always`,
 //!   durable) data.
 //!
-//! Schema: [`schema_v1.sql`](schema_v1.sql), versioned with
+//! Schema: [`schema_v1.sql`](schema_v1.sql) and the migration
+//! [`schema_v2.sql`](schema_v2.sql) (each topic's settings), versioned with
 //! `PRAGMA user_version` and marked as ours with `PRAGMA application_id`.
 
 mod writer;
@@ -29,8 +30,9 @@ use tokio::sync::Semaphore;
 use self::writer::Writer;
 use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
-    AppendNotifier, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport, Store,
-    StoreError, Timestamp, TopicInfo, TopicName, TopicWatch,
+    AppendNotifier, Batch, Creation, Durability, Message, OffsetRange, ReadLimits, ReadResult,
+    RemovalReport, RetentionAge, RetentionDefaults, SettingsChange, Store, StoreError, Timestamp,
+    TopicInfo, TopicName, TopicSettings, TopicWatch,
 };
 
 /// The database's file name under the root directory.
@@ -40,7 +42,7 @@ const APPLICATION_ID: i32 = 0x6D6B_666B;
 /// The schema of each version, applied in order: version N is
 /// `MIGRATIONS[N - 1]`. A later version adds a script that migrates from
 /// the one before.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 /// How many reads run at once, each on its own connection.
 const READERS: usize = 4;
 /// The largest payload SQLite stores in one value (its default
@@ -149,16 +151,16 @@ impl Store for SqliteStore {
     async fn append(
         &self,
         topic: &TopicName,
-        payloads: Vec<Bytes>,
+        batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if let Some(large) = payloads.iter().find(|p| p.len() > MAX_PAYLOAD_BYTES) {
+        if let Some(large) = batch.payloads.iter().find(|p| p.len() > MAX_PAYLOAD_BYTES) {
             return Err(StoreError::MessageTooLarge {
                 size: large.len(),
                 limit: MAX_PAYLOAD_BYTES,
             });
         }
-        self.writer.append(topic, payloads, now).await
+        self.writer.append(topic, batch, now).await
     }
 
     async fn read(
@@ -174,26 +176,53 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn remove_older_than(&self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.writer
-            .call(|reply| Command::RemoveOlderThan { cutoff, reply })
-            .await
+    async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        self.writer.create_topic(topic, settings).await
+    }
+
+    async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        self.writer.update_topic(topic, change).await
+    }
+
+    async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
+        self.writer.delete_topic(topic).await
+    }
+
+    async fn enforce_retention(
+        &self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
+        self.writer.enforce_retention(now, defaults).await
     }
 
     async fn describe(&self, topic: &TopicName) -> Result<TopicInfo, StoreError> {
         let (topic, path) = (topic.clone(), self.shared.path.clone());
         self.with_reader(move |connection| {
-            let mut infos =
-                topic_infos(connection, Some(&topic)).map_err(|e| e.into_store_error(&path))?;
+            let mut infos = topic_infos(connection, TopicsWanted::One(&topic))
+                .map_err(|e| sqlite_error(&path, "reading", e))?;
             infos.pop().ok_or(StoreError::TopicNotFound(topic))
         })
         .await
     }
 
-    async fn list(&self) -> Result<Vec<TopicInfo>, StoreError> {
-        let path = self.shared.path.clone();
+    async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, StoreError> {
+        let (after, path) = (after.cloned(), self.shared.path.clone());
         self.with_reader(move |connection| {
-            topic_infos(connection, None).map_err(|e| e.into_store_error(&path))
+            topic_infos(connection, TopicsWanted::Page(after.as_ref(), limit))
+                .map_err(|e| sqlite_error(&path, "reading", e))
         })
         .await
     }
@@ -286,44 +315,100 @@ fn read(
     })
 }
 
-/// Describes one topic, or every topic sorted by name.
+/// Which topics [`topic_infos`] describes.
+enum TopicsWanted<'a> {
+    /// Just this one.
+    One(&'a TopicName),
+    /// Up to this many after this name (or from the first), in name order.
+    Page(Option<&'a TopicName>, usize),
+}
+
+/// The columns of `topics` that describe one, in the order
+/// [`topic_info_from_row`] reads them.
+const TOPIC_COLUMNS: &str = "name, start_offset, next_offset, size_bytes, oldest_timestamp, \
+    retention_nanos, retention_bytes, max_message_bytes";
+
+/// Describes the topics wanted, from the `topics` table alone.
 fn topic_infos(
     connection: &Connection,
-    only: Option<&TopicName>,
-) -> Result<Vec<TopicInfo>, ReadError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT t.name, t.start_offset, t.next_offset, t.size_bytes,
-                (SELECT m.timestamp FROM messages m WHERE m.topic_id = t.id AND m.offset = t.start_offset)
-         FROM topics t WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
+    wanted: TopicsWanted<'_>,
+) -> rusqlite::Result<Vec<TopicInfo>> {
+    let (sql, after, limit) = match wanted {
+        TopicsWanted::One(name) => (
+            format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE name = ?1 LIMIT ?2"),
+            Some(name),
+            1,
+        ),
+        TopicsWanted::Page(after, limit) => (
+            format!(
+                "SELECT {TOPIC_COLUMNS} FROM topics WHERE ?1 IS NULL OR name > ?1 ORDER BY name LIMIT ?2"
+            ),
+            after,
+            limit,
+        ),
+    };
+    let mut statement = connection.prepare_cached(&sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement.query_map(
+        params![after.map(TopicName::as_str), limit],
+        topic_info_from_row,
     )?;
-    let rows = statement.query_map([only.map(TopicName::as_str)], |row| {
-        let name: String = row.get(0)?;
-        let (start, next) = (row.get::<_, i64>(1)? as u64, row.get::<_, i64>(2)? as u64);
-        Ok((
-            name,
-            start,
-            next,
-            row.get::<_, i64>(3)? as u64,
-            row.get::<_, Option<i64>>(4)?,
-        ))
-    })?;
     let mut infos = Vec::new();
     for row in rows {
-        let (name, start, next, size_bytes, oldest) = row?;
         // Names were validated before they were stored.
-        let Ok(name) = TopicName::new(name) else {
-            continue;
-        };
-        infos.push(TopicInfo {
-            name,
-            earliest_offset: start,
-            next_offset: next,
-            message_count: next - start,
-            size_bytes,
-            oldest_timestamp: oldest.map(|t| Timestamp::from_nanos(t as u64)),
-        });
+        if let Some(info) = row? {
+            infos.push(info);
+        }
     }
     Ok(infos)
+}
+
+/// One topic's description from a row of [`TOPIC_COLUMNS`].
+fn topic_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<TopicInfo>> {
+    let Ok(name) = TopicName::new(row.get::<_, String>(0)?) else {
+        return Ok(None);
+    };
+    let (start, next) = (row.get::<_, i64>(1)? as u64, row.get::<_, i64>(2)? as u64);
+    Ok(Some(TopicInfo {
+        name,
+        earliest_offset: start,
+        next_offset: next,
+        message_count: next - start,
+        size_bytes: row.get::<_, i64>(3)? as u64,
+        oldest_timestamp: row
+            .get::<_, Option<i64>>(4)?
+            .map(|t| Timestamp::from_nanos(t as u64)),
+        settings: settings_from_columns(row.get(5)?, row.get(6)?, row.get(7)?),
+    }))
+}
+
+/// A topic's settings from its three columns (see `schema_v2.sql`).
+fn settings_from_columns(
+    retention_nanos: Option<i64>,
+    retention_bytes: Option<i64>,
+    max_message_bytes: Option<i64>,
+) -> TopicSettings {
+    TopicSettings {
+        retention: retention_nanos.map(|nanos| match u64::try_from(nanos) {
+            Ok(nanos) => RetentionAge::MaxAge(Duration::from_nanos(nanos)),
+            Err(_) => RetentionAge::Forever,
+        }),
+        retention_bytes: retention_bytes.map(|b| b as u64),
+        max_message_bytes: max_message_bytes.map(|b| b as u64),
+    }
+}
+
+/// A topic's settings as its three columns (see `schema_v2.sql`).
+fn settings_to_columns(settings: &TopicSettings) -> (Option<i64>, Option<i64>, Option<i64>) {
+    let saturating = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    (
+        settings.retention.map(|retention| match retention {
+            RetentionAge::MaxAge(age) => i64::try_from(age.as_nanos()).unwrap_or(i64::MAX).max(1),
+            RetentionAge::Forever => -1,
+        }),
+        settings.retention_bytes.map(saturating),
+        settings.max_message_bytes.map(saturating),
+    )
 }
 
 /// Turns an SQLite error into a store error naming the database.
@@ -358,6 +443,11 @@ fn open_for_writing(path: &Path, durability: Durability) -> Result<Connection, S
         .map_err(|e| sqlite_error(path, "configuring", e))?;
     let version = check_ours(&connection, path)?;
     let setup = || -> rusqlite::Result<()> {
+        if version == 0 {
+            // Only a new database can take it (before any table exists): a
+            // deleted topic's pages then go back to the file system.
+            connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // FULL syncs the WAL at every commit; NORMAL only at checkpoints,
         // which loses recent commits on a power cut but never corrupts.

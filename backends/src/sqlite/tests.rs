@@ -11,7 +11,7 @@ use bytes::Bytes;
 use rusqlite::Connection;
 
 use super::*;
-use crate::test_support::{t, ts as at};
+use crate::test_support::{EXPIRE_BEFORE_NOW, t, ts as at};
 
 fn store_at(path: &Path, durability: Durability) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(path, SqliteOptions { durability }).expect("open the SQLite store"))
@@ -30,6 +30,7 @@ mod always {
     }
 
     crate::conformance_tests!(open);
+    crate::conformance_tests!(exact_size_retention open);
     crate::conformance_tests!(persistent open_at);
 }
 
@@ -142,13 +143,13 @@ async fn the_file_levels_off_under_a_steady_produce_and_expire_load() {
         for batch in 0..10 {
             let payloads = vec![payload.clone(); 100];
             store
-                .append(&t("steady"), payloads, at(round * 100 + batch))
+                .append(&t("steady"), Batch::new(payloads), at(round * 100 + batch))
                 .await
                 .expect("append");
         }
         // Everything before this round expires.
         store
-            .remove_older_than(at(round * 100))
+            .enforce_retention(at(round * 100), EXPIRE_BEFORE_NOW)
             .await
             .expect("remove");
         store.sync().await.expect("checkpoint");
@@ -173,7 +174,11 @@ async fn readers_see_whole_batches_while_producers_write() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(dir.path(), Durability::Always);
     store
-        .append(&t("busy"), vec![Bytes::from_static(b"0")], at(0))
+        .append(
+            &t("busy"),
+            Batch::new(vec![Bytes::from_static(b"0")]),
+            at(0),
+        )
         .await
         .expect("append");
     let producers: Vec<_> = (0..4)
@@ -185,7 +190,7 @@ async fn readers_see_whole_batches_while_producers_write() {
                         .map(|j| Bytes::from(format!("{p}-{i}-{j}")))
                         .collect();
                     store
-                        .append(&t("busy"), batch, at(i))
+                        .append(&t("busy"), Batch::new(batch), at(i))
                         .await
                         .expect("append");
                 }
@@ -234,7 +239,7 @@ async fn a_payload_over_sqlites_limit_is_refused_as_too_large() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(dir.path(), Durability::Always);
     let huge = Bytes::from(vec![0u8; MAX_PAYLOAD_BYTES + 1]);
-    match store.append(&t("t"), vec![huge], at(1)).await {
+    match store.append(&t("t"), Batch::new(vec![huge]), at(1)).await {
         Err(StoreError::MessageTooLarge { size, limit }) => {
             assert_eq!((size, limit), (MAX_PAYLOAD_BYTES + 1, MAX_PAYLOAD_BYTES));
         }
@@ -249,7 +254,7 @@ async fn a_topic_out_of_offsets_refuses_the_batch_that_does_not_fit() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(dir.path(), Durability::Always);
     store
-        .append(&t("t"), vec![Bytes::from_static(b"a")], at(1))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"a")]), at(1))
         .await
         .expect("append");
     drop(store);
@@ -264,15 +269,119 @@ async fn a_topic_out_of_offsets_refuses_the_batch_that_does_not_fit() {
         .expect("moving the topic's next offset to its last");
     let store = store_at(dir.path(), Durability::Always);
     let two = vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")];
-    match store.append(&t("t"), two, at(2)).await {
+    match store.append(&t("t"), Batch::new(two), at(2)).await {
         Err(StoreError::OffsetsExhausted { topic, last_offset }) => {
             assert_eq!((topic, last_offset), (t("t"), last as u64));
         }
         other => panic!("expected OffsetsExhausted, got {other:?}"),
     }
     let one = store
-        .append(&t("t"), vec![Bytes::from_static(b"b")], at(2))
+        .append(&t("t"), Batch::new(vec![Bytes::from_static(b"b")]), at(2))
         .await
         .expect("the last offset is still given");
     assert_eq!((one.first, one.last), (last as u64, last as u64));
+}
+
+/// A database written by the first schema (as a minikafka before topic
+/// settings left it) opens migrated: its topics keep their messages and
+/// numbering, follow the server's defaults, and know their oldest
+/// timestamp without reading a message.
+#[tokio::test]
+async fn a_version_1_database_is_migrated_to_topic_settings() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    {
+        let connection = Connection::open(dir.path().join(DATABASE_FILE)).expect("create");
+        connection.execute_batch(MIGRATIONS[0]).expect("schema v1");
+        connection
+            .pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        connection
+            .pragma_update(None, "user_version", 1)
+            .expect("version");
+        connection
+            .execute_batch(
+                "INSERT INTO topics VALUES (1, 'old', 2, 4, 30, 2);
+                 INSERT INTO messages VALUES (1, 2, 20, x'6262'), (1, 3, 30, x'');
+                 INSERT INTO topics VALUES (2, 'empty', 5, 5, 9, 0);",
+            )
+            .expect("v1 rows");
+    }
+    let store = store_at(dir.path(), Durability::Always);
+    let old = store.describe(&t("old")).await.expect("describe");
+    assert_eq!(
+        (old.earliest_offset, old.next_offset, old.size_bytes),
+        (2, 4, 2)
+    );
+    assert_eq!(old.oldest_timestamp, Some(Timestamp::from_nanos(20)));
+    assert_eq!(old.settings, TopicSettings::default());
+    let empty = store.describe(&t("empty")).await.expect("describe");
+    assert_eq!((empty.next_offset, empty.oldest_timestamp), (5, None));
+    let appended = store
+        .append(&t("old"), Batch::new(vec![Bytes::from_static(b"c")]), at(1))
+        .await
+        .expect("append");
+    assert_eq!(appended.first, 4);
+    store
+        .update_topic(
+            &t("old"),
+            SettingsChange {
+                retention_bytes: Some(Some(1)),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .expect("update");
+    drop(store);
+    let connection = Connection::open(dir.path().join(DATABASE_FILE)).expect("open");
+    let version: i64 = connection
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 2);
+}
+
+/// Deleting a topic gives its space back to the file system in a new
+/// database (made with incremental auto-vacuum), not only to later writes.
+#[tokio::test]
+async fn a_delete_gives_the_space_back_to_the_file_system() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    let big = Bytes::from(vec![7u8; 64 * 1024]);
+    for _ in 0..64 {
+        store
+            .append(&t("big"), Batch::new(vec![big.clone()]), at(1))
+            .await
+            .expect("append");
+    }
+    store
+        .append(
+            &t("small"),
+            Batch::new(vec![Bytes::from_static(b"x")]),
+            at(1),
+        )
+        .await
+        .expect("append");
+    store.sync().await.expect("checkpoint");
+    let size = || {
+        std::fs::metadata(dir.path().join(DATABASE_FILE))
+            .expect("the database file")
+            .len()
+    };
+    let before = size();
+    assert!(before > 4 << 20, "{before} bytes");
+    assert_eq!(store.delete_topic(&t("big")).await.expect("delete"), 64);
+    store.sync().await.expect("checkpoint");
+    let after = size();
+    assert!(
+        after < 1 << 20,
+        "{before} bytes before the delete, {after} after"
+    );
+    assert_eq!(
+        store
+            .read(&t("small"), 0, crate::test_support::ALL)
+            .await
+            .expect("read")
+            .messages
+            .len(),
+        1
+    );
 }

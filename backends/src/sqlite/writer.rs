@@ -7,12 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use super::{Shared, sqlite_error};
+use super::{
+    Shared, TopicsWanted, settings_from_columns, settings_to_columns, sqlite_error, topic_infos,
+};
 use crate::writer_thread::{AppendRequest, GroupCommit};
-use crate::{Durability, OffsetRange, RemovalReport, StoreError, Timestamp, TopicName};
+use crate::{
+    Batch, Creation, Durability, OffsetRange, RemovalReport, RetentionDefaults, SettingsChange,
+    StoreError, Timestamp, TopicName, TopicSettings,
+};
 
 /// The writer thread's state.
 pub struct Writer {
@@ -100,7 +104,7 @@ impl Writer {
         let mut outcomes = Vec::with_capacity(appends.len());
         for append in appends {
             transaction.execute_batch("SAVEPOINT batch")?;
-            let outcome = insert_batch(&transaction, &append.topic, &append.payloads, append.now)
+            let outcome = insert_batch(&transaction, &append.topic, &append.batch, append.now)
                 .map_err(|e| sqlite_error(&self.path, "appending to", e))
                 .and_then(|outcome| outcome);
             if outcome.is_err() {
@@ -113,51 +117,58 @@ impl Writer {
         Ok(outcomes)
     }
 
-    /// Deletes, in each topic, the messages before the first one stored at
-    /// or after `cutoff`, found by binary search over offsets (timestamps
-    /// never decrease along them): no table scan.
-    fn remove_expired(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+    /// For each topic holding messages: deletes those stored before its
+    /// retention's cutoff (its own age, else the default), found by binary
+    /// search over offsets (timestamps never decrease along them), then the
+    /// oldest until it is within its `retention_bytes`. One transaction.
+    fn remove_expired(
+        &mut self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
         let remove = || -> rusqlite::Result<RemovalReport> {
             let transaction = self.connection.unchecked_transaction()?;
-            let topics: Vec<(i64, i64, i64)> = transaction
-                .prepare_cached("SELECT id, start_offset, next_offset FROM topics WHERE start_offset < next_offset")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            let topics: Vec<(i64, i64, i64, TopicSettings)> = transaction
+                .prepare_cached(
+                    "SELECT id, start_offset, next_offset, retention_nanos, retention_bytes
+                     FROM topics WHERE start_offset < next_offset",
+                )?
+                .query_map([], |row| {
+                    let settings = settings_from_columns(row.get(3)?, row.get(4)?, None);
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, settings))
+                })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut report = RemovalReport::default();
-            for (id, start, next) in topics {
-                let (mut low, mut high) = (start, next);
-                let mut timestamp_at = transaction.prepare_cached(
-                    "SELECT timestamp FROM messages WHERE topic_id = ?1 AND offset = ?2",
-                )?;
-                while low < high {
-                    let middle = low + (high - low) / 2;
-                    let timestamp: i64 =
-                        timestamp_at.query_row(params![id, middle], |row| row.get(0))?;
-                    if timestamp < nanos(cutoff) {
-                        low = middle + 1;
-                    } else {
-                        high = middle;
-                    }
+            for (id, start, next, settings) in topics {
+                let mut keep_from = start;
+                if let Some(cutoff) = settings.retention.unwrap_or(defaults.age).cutoff(now) {
+                    keep_from = first_at_or_after(&transaction, id, start, next, cutoff)?;
                 }
-                if low == start {
-                    continue;
+                if let Some(limit) = settings.retention_bytes {
+                    keep_from = keep_from.max(first_within(&transaction, id, keep_from, limit)?);
                 }
-                let bytes: i64 = transaction
-                    .prepare_cached("SELECT coalesce(sum(length(payload)), 0) FROM messages WHERE topic_id = ?1 AND offset < ?2")?
-                    .query_row(params![id, low], |row| row.get(0))?;
-                transaction
-                    .prepare_cached("DELETE FROM messages WHERE topic_id = ?1 AND offset < ?2")?
-                    .execute(params![id, low])?;
-                transaction
-                    .prepare_cached("UPDATE topics SET start_offset = ?2, size_bytes = size_bytes - ?3 WHERE id = ?1")?
-                    .execute(params![id, low, bytes])?;
-                report.messages_removed += (low - start) as u64;
-                report.bytes_removed += bytes as u64;
+                if keep_from > start {
+                    let (messages, bytes) = remove_before(&transaction, id, start, keep_from)?;
+                    report.messages_removed += messages;
+                    report.bytes_removed += bytes;
+                }
             }
             transaction.commit()?;
             Ok(report)
         };
         remove().map_err(|e| sqlite_error(&self.path, "removing expired messages from", e))
+    }
+
+    /// Gives the database's free pages back to the file system (where
+    /// `auto_vacuum` is incremental; elsewhere later writes reuse them).
+    fn give_back_free_pages(&self) -> rusqlite::Result<()> {
+        // Each step of the pragma frees one page: step it to the end.
+        let mut vacuum = self
+            .connection
+            .prepare_cached("PRAGMA incremental_vacuum")?;
+        let mut freed = vacuum.query([])?;
+        while freed.next()?.is_some() {}
+        Ok(())
     }
 
     /// Checkpoints the WAL into the database, syncing both.
@@ -190,8 +201,94 @@ impl GroupCommit for Writer {
         self.commit_group(group);
     }
 
-    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
-        self.remove_expired(cutoff)
+    fn create_topic(
+        &mut self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        let create = || -> rusqlite::Result<Result<Creation, StoreError>> {
+            let existing = topic_infos(&self.connection, TopicsWanted::One(topic))?.pop();
+            if let Some(existing) = existing {
+                return Ok(crate::store::create_existing(
+                    topic,
+                    &existing.settings,
+                    &settings,
+                ));
+            }
+            insert_topic(&self.connection, topic, &settings)?;
+            Ok(Ok(Creation::Created))
+        };
+        create().map_err(|e| sqlite_error(&self.path, "creating a topic in", e))?
+    }
+
+    fn update_topic(
+        &mut self,
+        topic: &TopicName,
+        change: &SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        let update = || -> rusqlite::Result<Option<TopicSettings>> {
+            let transaction = self.connection.unchecked_transaction()?;
+            let Some(existing) = topic_infos(&transaction, TopicsWanted::One(topic))?.pop() else {
+                return Ok(None);
+            };
+            let mut settings = existing.settings;
+            settings.apply(change);
+            let (retention, retention_bytes, max_message_bytes) = settings_to_columns(&settings);
+            transaction
+                .prepare_cached("UPDATE topics SET retention_nanos = ?2, retention_bytes = ?3, max_message_bytes = ?4 WHERE name = ?1")?
+                .execute(params![topic.as_str(), retention, retention_bytes, max_message_bytes])?;
+            transaction.commit()?;
+            Ok(Some(settings))
+        };
+        update()
+            .map_err(|e| sqlite_error(&self.path, "updating a topic in", e))?
+            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))
+    }
+
+    /// Deletes the topic's row and its messages in one transaction: a crash
+    /// leaves it whole or gone. The freed pages are reused by later writes
+    /// (and given back to the file system where `auto_vacuum` is on).
+    fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError> {
+        let delete = || -> rusqlite::Result<Option<u64>> {
+            let transaction = self.connection.unchecked_transaction()?;
+            let found: Option<(i64, i64, i64)> = transaction
+                .prepare_cached("SELECT id, start_offset, next_offset FROM topics WHERE name = ?1")?
+                .query_row([topic.as_str()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            let Some((id, start, next)) = found else {
+                return Ok(None);
+            };
+            transaction
+                .prepare_cached("DELETE FROM messages WHERE topic_id = ?1")?
+                .execute([id])?;
+            transaction
+                .prepare_cached("DELETE FROM topics WHERE id = ?1")?
+                .execute([id])?;
+            transaction.commit()?;
+            Ok(Some((next - start) as u64))
+        };
+        let held = delete()
+            .map_err(|e| sqlite_error(&self.path, "deleting a topic from", e))?
+            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        // The delete is done; giving its pages back is a bonus.
+        if let Err(error) = self.give_back_free_pages() {
+            tracing::warn!(%error, "could not give a deleted topic's pages back to the file system");
+        }
+        if self.durability != Durability::Always {
+            self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        self.shared.notifier.deleted(topic);
+        Ok(held)
+    }
+
+    fn enforce_retention(
+        &mut self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
+        self.remove_expired(now, defaults)
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
@@ -216,34 +313,134 @@ impl GroupCommit for Writer {
 /// must still fit the signed 64-bit column.
 const LAST_OFFSET: i64 = i64::MAX - 1;
 
-/// Inserts one batch: creates the topic on first use, numbers the
+/// Adds a topic with `settings` and no messages; its offsets start at 1.
+fn insert_topic(
+    transaction: &Connection,
+    topic: &TopicName,
+    settings: &TopicSettings,
+) -> rusqlite::Result<i64> {
+    let (retention, retention_bytes, max_message_bytes) = settings_to_columns(settings);
+    transaction
+        .prepare_cached(
+            "INSERT INTO topics (name, start_offset, next_offset, newest_timestamp, size_bytes, retention_nanos, retention_bytes, max_message_bytes) VALUES (?1, 1, 1, 0, 0, ?2, ?3, ?4)",
+        )?
+        .execute(params![topic.as_str(), retention, retention_bytes, max_message_bytes])?;
+    Ok(transaction.last_insert_rowid())
+}
+
+/// The first offset in `start..next` of topic `id` stored at or after
+/// `cutoff` (`next` if none), by binary search: timestamps never decrease
+/// along offsets.
+fn first_at_or_after(
+    transaction: &Connection,
+    id: i64,
+    start: i64,
+    next: i64,
+    cutoff: Timestamp,
+) -> rusqlite::Result<i64> {
+    let (mut low, mut high) = (start, next);
+    let mut timestamp_at = transaction
+        .prepare_cached("SELECT timestamp FROM messages WHERE topic_id = ?1 AND offset = ?2")?;
+    while low < high {
+        let middle = low + (high - low) / 2;
+        let timestamp: i64 = timestamp_at.query_row(params![id, middle], |row| row.get(0))?;
+        if timestamp < nanos(cutoff) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    Ok(low)
+}
+
+/// The first offset from which topic `id`'s messages (those from `from`
+/// on) hold at most `limit` payload bytes. Reads only the lengths, oldest
+/// first, and stops as soon as enough are counted.
+fn first_within(transaction: &Connection, id: i64, from: i64, limit: u64) -> rusqlite::Result<i64> {
+    let held: i64 = transaction
+        .prepare_cached("SELECT coalesce(sum(length(payload)), 0) FROM messages WHERE topic_id = ?1 AND offset >= ?2")?
+        .query_row(params![id, from], |row| row.get(0))?;
+    let mut over = (held as u64).saturating_sub(limit);
+    let mut statement = transaction.prepare_cached(
+        "SELECT offset, length(payload) FROM messages WHERE topic_id = ?1 AND offset >= ?2 ORDER BY offset",
+    )?;
+    let mut rows = statement.query(params![id, from])?;
+    let mut keep_from = from;
+    while over > 0 {
+        let Some(row) = rows.next()? else { break };
+        let (offset, len): (i64, i64) = (row.get(0)?, row.get(1)?);
+        over = over.saturating_sub(len as u64);
+        keep_from = offset + 1;
+    }
+    Ok(keep_from)
+}
+
+/// Deletes topic `id`'s messages in `start..keep_from` and moves its start
+/// (and oldest timestamp) there; the messages and bytes removed.
+fn remove_before(
+    transaction: &Connection,
+    id: i64,
+    start: i64,
+    keep_from: i64,
+) -> rusqlite::Result<(u64, u64)> {
+    let bytes: i64 = transaction
+        .prepare_cached("SELECT coalesce(sum(length(payload)), 0) FROM messages WHERE topic_id = ?1 AND offset < ?2")?
+        .query_row(params![id, keep_from], |row| row.get(0))?;
+    transaction
+        .prepare_cached("DELETE FROM messages WHERE topic_id = ?1 AND offset < ?2")?
+        .execute(params![id, keep_from])?;
+    transaction
+        .prepare_cached(
+            "UPDATE topics SET start_offset = ?2, size_bytes = size_bytes - ?3,
+                oldest_timestamp = (SELECT timestamp FROM messages WHERE topic_id = ?1 AND offset = ?2)
+             WHERE id = ?1",
+        )?
+        .execute(params![id, keep_from, bytes])?;
+    Ok(((keep_from - start) as u64, bytes as u64))
+}
+
+/// Inserts one batch: creates the topic on first use when the batch may,
+/// checks the payloads against the topic's own limit, numbers the
 /// messages from the topic's next offset, and moves the topic on. Returns
-/// the batch's offsets and the topic's new next offset, or
-/// [`StoreError::OffsetsExhausted`] (inserting nothing) when they would
-/// run past [`LAST_OFFSET`].
+/// the batch's offsets and the topic's new next offset, or the store error
+/// that refuses it (inserting nothing): [`StoreError::TopicNotFound`],
+/// [`StoreError::MessageTooLarge`], or [`StoreError::OffsetsExhausted`]
+/// when the offsets would run past [`LAST_OFFSET`].
 #[allow(clippy::type_complexity)]
 fn insert_batch(
     transaction: &Connection,
     topic: &TopicName,
-    payloads: &[Bytes],
+    batch: &Batch,
     now: Timestamp,
 ) -> rusqlite::Result<Result<(OffsetRange, u64), StoreError>> {
-    let existing: Option<(i64, i64, i64)> = transaction
-        .prepare_cached("SELECT id, next_offset, newest_timestamp FROM topics WHERE name = ?1")?
+    let payloads = &batch.payloads;
+    let existing: Option<(i64, i64, i64, bool, Option<i64>)> = transaction
+        .prepare_cached(
+            "SELECT id, next_offset, newest_timestamp, start_offset = next_offset, max_message_bytes
+             FROM topics WHERE name = ?1",
+        )?
         .query_row([topic.as_str()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
         })
         .optional()?;
-    let (id, first, newest) = match existing {
-        Some(row) => row,
-        None => {
-            transaction
-                .prepare_cached(
-                    "INSERT INTO topics (name, start_offset, next_offset, newest_timestamp, size_bytes) VALUES (?1, 1, 1, 0, 0)",
-                )?
-                .execute([topic.as_str()])?;
-            (transaction.last_insert_rowid(), 1, 0)
+    let (id, first, newest, was_empty) = match existing {
+        Some((id, first, newest, was_empty, max_message_bytes)) => {
+            let own = TopicSettings {
+                max_message_bytes: max_message_bytes.map(|b| b as u64),
+                ..TopicSettings::default()
+            };
+            if let Err(error) = own.check_sizes(payloads) {
+                return Ok(Err(error));
+            }
+            (id, first, newest, was_empty)
         }
+        None if batch.create_topic => (
+            insert_topic(transaction, topic, &TopicSettings::default())?,
+            1,
+            0,
+            true,
+        ),
+        None => return Ok(Err(StoreError::TopicNotFound(topic.clone()))),
     };
     let fits = i64::try_from(payloads.len())
         .ok()
@@ -267,8 +464,8 @@ fn insert_batch(
     let next = first + payloads.len() as i64;
     let bytes: i64 = payloads.iter().map(|p| p.len() as i64).sum();
     transaction
-        .prepare_cached("UPDATE topics SET next_offset = ?2, newest_timestamp = ?3, size_bytes = size_bytes + ?4 WHERE id = ?1")?
-        .execute(params![id, next, timestamp, bytes])?;
+        .prepare_cached("UPDATE topics SET next_offset = ?2, newest_timestamp = ?3, size_bytes = size_bytes + ?4, oldest_timestamp = CASE WHEN ?5 THEN ?3 ELSE oldest_timestamp END WHERE id = ?1")?
+        .execute(params![id, next, timestamp, bytes, was_empty])?;
     Ok(Ok((
         OffsetRange {
             first: first as u64,

@@ -131,7 +131,7 @@ impl fmt::Display for Setup {
             f,
             "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads, {consumers}, {}",
             c.target.topic,
-            c.target.host,
+            c.target.server.host,
             plural(producers, "producer", "producers"),
             plural(c.tasks.get() as usize, "task", "tasks"),
             c.size,

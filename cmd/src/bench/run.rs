@@ -35,7 +35,7 @@ type Tasks = JoinSet<anyhow::Result<Outcome>>;
 /// consumer meets.
 pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
     config.check().map_err(|e| anyhow!(e))?;
-    let tls = config.target.tls()?;
+    let tls = config.target.server.tls()?;
     let epoch = Instant::now();
     let topic = config.target.topic.as_str();
     let (producer_count, consumer_count) =
@@ -141,7 +141,7 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
 
 /// One connection for the run, with the token if one was given.
 async fn connect(config: &Config, tls: &TlsOptions) -> anyhow::Result<Client> {
-    config.target.client(tls).await.map_err(client_error)
+    config.target.server.client(tls).await.map_err(client_error)
 }
 
 /// What the consumers received, each and together, counted from `start`.

@@ -123,9 +123,9 @@ fn report_gap(first: u64, last: u64) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // A follower waits for the server; a one-off read fails at once.
     let client = if cli.no_follow {
-        cli.target.connect().await?
+        cli.target.server.connect().await?
     } else {
-        cli.target.connect_lazily()?
+        cli.target.server.connect_lazily()?
     };
     let consumer = client
         .consumer(cli.target.topic.as_str(), cli.from)
@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.no_follow {
         print_to_the_end(consumer, &mut printer, damage).await
     } else {
-        follow(consumer, &mut printer, damage, &cli.target.host).await
+        follow(consumer, &mut printer, damage, &cli.target.server.host).await
     }
 }
 

@@ -101,7 +101,7 @@ async fn run(cli: Cli) -> ExitCode {
 /// server alone judges names (INVALID_ARGUMENT); a topic that does not
 /// exist yet is fine: the first batch creates it.
 async fn connect(target: &Target) -> anyhow::Result<Client> {
-    let client = target.connect().await?;
+    let client = target.server.connect().await?;
     match client.describe_topic(&target.topic).await {
         Ok(_) => Ok(client),
         Err(error) if error.code() == Code::NotFound => Ok(client),

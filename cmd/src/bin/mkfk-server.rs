@@ -97,6 +97,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
             config.limits.max_message_bytes
         );
     }
+    // Before the store opens its files; said in the "listening" line, so
+    // that a start-up failure stays one line.
+    let open_files = match minikafka_server::open_files::raise_to_hard_limit() {
+        Ok(limit) => limit.to_string(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit; keeping it");
+            "unchanged".to_owned()
+        }
+    };
     let started = std::time::Instant::now();
     let store_config = config.store.clone();
     // Its error says everything (the store, the directory, the cause).
@@ -125,6 +134,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         retention = %retention,
         sweep_interval = %humantime::format_duration(config.retention.sweep_interval),
         max_message_bytes = config.limits.max_message_bytes,
+        %open_files,
         tls = %match &config.listener.tls {
             None => "off",
             Some(tls) if tls.client_ca.is_some() => "mutual",

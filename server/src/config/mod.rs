@@ -6,7 +6,8 @@
 //! here too, so a bad one stops the server with one line naming the
 //! variable, the value and what is wrong, rather than failing later at
 //! 3 a.m. The settings are grouped by concern: [`Listener`] (and TLS),
-//! [`Limits`], the store ([`StoreConfig`]), [`Retention`] and auth.
+//! [`Limits`], the store ([`StoreConfig`]), [`Topics`], [`Retention`] and
+//! auth.
 
 mod parse;
 mod variables;
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use minikafka_backends::{FileOptions, SqliteOptions, StoreConfig, StoreKind};
+use minikafka_backends::{FileOptions, RetentionAge, SqliteOptions, StoreConfig, StoreKind};
 
 pub use parse::Problem;
 pub use variables::{
@@ -43,6 +44,8 @@ pub struct Config {
     pub limits: Limits,
     /// Which store keeps the messages, with its options.
     pub store: StoreConfig,
+    /// How topics come into being.
+    pub topics: Topics,
     /// How long messages are kept.
     pub retention: Retention,
     /// Tokens and their topic permissions (`MINIKAFKA_AUTH_FILE`); `None`
@@ -90,6 +93,15 @@ impl Limits {
     }
 }
 
+/// How topics come into being.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topics {
+    /// Whether a produce to a topic that does not exist creates it
+    /// (`MINIKAFKA_AUTO_CREATE_TOPICS`); when not, it answers NOT_FOUND and
+    /// topics are made with CreateTopic.
+    pub auto_create: bool,
+}
+
 /// How long messages are kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retention {
@@ -98,6 +110,15 @@ pub struct Retention {
     pub max_age: Option<Duration>,
     /// How often the retention sweeper runs.
     pub sweep_interval: Duration,
+}
+
+impl Retention {
+    /// The age after which a topic without its own retention loses its
+    /// messages.
+    pub fn default_age(&self) -> RetentionAge {
+        self.max_age
+            .map_or(RetentionAge::Forever, RetentionAge::MaxAge)
+    }
 }
 
 /// A variable with a value the server cannot use.
@@ -164,6 +185,7 @@ impl Config {
                     durability: values.durability,
                     segment_bytes: values.segment_bytes,
                     recovery: values.recovery,
+                    ..FileOptions::default()
                 },
             },
             StoreKind::Sqlite => StoreConfig::Sqlite {
@@ -188,6 +210,9 @@ impl Config {
                 max_inflight_request_bytes: values.max_inflight_request_bytes,
             },
             store,
+            topics: Topics {
+                auto_create: values.auto_create_topics,
+            },
             retention: Retention {
                 max_age: values.max_age,
                 sweep_interval: values
@@ -201,7 +226,8 @@ impl Config {
 
 /// Retention divided by ten, kept within 100 ms and 60 s: frequent enough
 /// that messages outlive their retention by little, rare enough to cost
-/// nothing. With no retention there is nothing to sweep.
+/// nothing. With no default retention, once a minute, for topics with
+/// retention of their own.
 pub fn default_sweep_interval(retention: Option<Duration>) -> Duration {
     retention.map_or(Duration::from_secs(60), |r| {
         (r / 10).clamp(Duration::from_millis(100), Duration::from_secs(60))

@@ -57,6 +57,14 @@ pub(super) fn parse_retention(value: &str) -> Result<Option<Duration>, &'static 
         .map_err(|_| "a positive duration such as 12h or 7d, or 'forever'")
 }
 
+pub(super) fn parse_bool(value: &str) -> Result<bool, &'static str> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("true or false"),
+    }
+}
+
 pub(super) fn parse_store_kind(value: &str) -> Result<StoreKind, Problem> {
     StoreKind::from_name(value).ok_or_else(|| {
         let names: Vec<&str> = StoreKind::ALL.iter().map(|kind| kind.name()).collect();

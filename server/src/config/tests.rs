@@ -30,6 +30,7 @@ fn defaults_match_the_documented_table() {
                 durability: Durability::Always,
                 segment_bytes: 64 * 1024 * 1024,
                 recovery: Recovery::Strict,
+                ..FileOptions::default()
             },
         }
     );
@@ -44,6 +45,10 @@ fn defaults_match_the_documented_table() {
         }
     );
     assert!(c.auth.is_none());
+    assert!(
+        c.topics.auto_create,
+        "existing clients create topics on first produce"
+    );
 }
 
 #[test]
@@ -62,8 +67,10 @@ fn every_variable_is_read() {
         ("MINIKAFKA_MAX_INFLIGHT_REQUEST_BYTES", "2GiB"),
         ("MINIKAFKA_KEEPALIVE_INTERVAL", "1m"),
         ("MINIKAFKA_KEEPALIVE_TIMEOUT", "500ms"),
+        ("MINIKAFKA_AUTO_CREATE_TOPICS", "false"),
     ])
     .expect("valid");
+    assert!(!c.topics.auto_create);
     assert_eq!(c.listener.address, "0.0.0.0:7000".parse().expect("addr"));
     assert_eq!(
         c.retention,

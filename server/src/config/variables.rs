@@ -26,6 +26,8 @@ pub enum Group {
     Limits,
     /// Which store keeps the messages, and how.
     Store,
+    /// How topics come into being.
+    Topics,
     /// How long messages are kept.
     Retention,
     /// Who may do what.
@@ -34,10 +36,11 @@ pub enum Group {
 
 impl Group {
     /// Every group, in the order the help text lists them.
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Self::Listener,
         Self::Limits,
         Self::Store,
+        Self::Topics,
         Self::Retention,
         Self::Auth,
     ];
@@ -48,6 +51,7 @@ impl Group {
             Self::Listener => "Listener and TLS",
             Self::Limits => "Limits",
             Self::Store => "Store",
+            Self::Topics => "Topics",
             Self::Retention => "Retention",
             Self::Auth => "Auth",
         }
@@ -224,6 +228,10 @@ variables! {
         "file store: size at which a new segment starts";
     recovery: Recovery = "MINIKAFKA_RECOVERY", Store, Value("strict"), parse_recovery,
         "file store: strict (refuse to start on damage inside the log) or truncate (cut the log there)";
+
+    auto_create_topics: bool = "MINIKAFKA_AUTO_CREATE_TOPICS", Topics, Value("true"),
+        parse_bool,
+        "true: a produce to an unknown topic creates it; false: it answers NOT_FOUND";
 
     max_age: Option<Duration> = "MINIKAFKA_RETENTIONTIME", Retention, Value("7d"),
         parse_retention,

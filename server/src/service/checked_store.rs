@@ -6,13 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use minikafka_backends::{OffsetRange, ReadLimits, ReadResult, Store, TopicInfo, TopicName};
+use minikafka_backends::{
+    Batch, Creation, OffsetRange, ReadLimits, ReadResult, SettingsChange, Store, TopicInfo,
+    TopicName, TopicSettings,
+};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::Status;
 
 use crate::clock::Clock;
-use crate::status::store_error_to_status;
+use crate::settings::ServerDefaults;
+use crate::status::{append_error_to_status, store_error_to_status};
 use crate::validate;
 
 /// The store behind the services, with the checks every request passes.
@@ -20,7 +24,12 @@ use crate::validate;
 pub struct CheckedStore {
     pub(super) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    max_message_bytes: usize,
+    /// The settings a topic follows unless it has its own; the message
+    /// limit is also the most any topic may set.
+    pub(super) defaults: ServerDefaults,
+    /// Whether a produce to a topic that does not exist creates it
+    /// (`MINIKAFKA_AUTO_CREATE_TOPICS`).
+    auto_create_topics: bool,
     /// Cancelled when shutdown begins: waiting reads end at once.
     pub(super) shutdown: CancellationToken,
     /// Tracks subscription tasks, so shutdown can wait for them.
@@ -63,14 +72,16 @@ impl Drop for Counted<'_> {
 }
 
 impl CheckedStore {
-    /// Serves `store`, stamping messages with `clock` and refusing payloads
-    /// over `max_message_bytes`; waiting reads end when `shutdown` is
-    /// cancelled, subscription tasks are tracked by `tasks`, and waiting
-    /// reads are counted in `activity`.
+    /// Serves `store`, stamping messages with `clock`, resolving topic
+    /// settings against `defaults` (and refusing payloads over its message
+    /// limit), and creating topics on first produce if `auto_create_topics`;
+    /// waiting reads end when `shutdown` is cancelled, subscription tasks
+    /// are tracked by `tasks`, and waiting reads are counted in `activity`.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        max_message_bytes: usize,
+        defaults: ServerDefaults,
+        auto_create_topics: bool,
         shutdown: CancellationToken,
         tasks: TaskTracker,
         activity: Arc<Activity>,
@@ -78,21 +89,27 @@ impl CheckedStore {
         Self {
             store,
             clock,
-            max_message_bytes,
+            defaults,
+            auto_create_topics,
             shutdown,
             tasks,
             activity,
         }
     }
 
-    /// Validates and appends a batch.
+    /// Validates and appends a batch: the server's message limit is
+    /// checked here, a topic's own limit by the store.
     pub async fn produce(&self, topic: &str, payloads: Vec<Bytes>) -> Result<OffsetRange, Status> {
         let topic = validate::topic(topic)?;
-        validate::payloads(&payloads, self.max_message_bytes)?;
+        validate::payloads(&payloads, self.defaults.max_message_bytes)?;
+        let batch = Batch {
+            payloads,
+            create_topic: self.auto_create_topics,
+        };
         self.store
-            .append(&topic, payloads, self.clock.now())
+            .append(&topic, batch, self.clock.now())
             .await
-            .map_err(store_error_to_status)
+            .map_err(append_error_to_status)
     }
 
     /// Validates the topic and reads from it.
@@ -128,8 +145,48 @@ impl CheckedStore {
             .map_err(store_error_to_status)
     }
 
-    /// Describes every topic.
-    pub async fn list(&self) -> Result<Vec<TopicInfo>, Status> {
-        self.store.list().await.map_err(store_error_to_status)
+    /// Up to `limit` topics named after `after`, in name order.
+    pub async fn list(
+        &self,
+        after: Option<&TopicName>,
+        limit: usize,
+    ) -> Result<Vec<TopicInfo>, Status> {
+        self.store
+            .list(after, limit)
+            .await
+            .map_err(store_error_to_status)
+    }
+
+    /// Creates `topic` with `settings` (already checked), or finds it
+    /// already so.
+    pub async fn create_topic(
+        &self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, Status> {
+        self.store
+            .create_topic(topic, settings)
+            .await
+            .map_err(store_error_to_status)
+    }
+
+    /// Changes `topic`'s settings as `change` (already checked) says.
+    pub async fn update_topic(
+        &self,
+        topic: &TopicName,
+        change: SettingsChange,
+    ) -> Result<TopicSettings, Status> {
+        self.store
+            .update_topic(topic, change)
+            .await
+            .map_err(store_error_to_status)
+    }
+
+    /// Deletes `topic`; answers how many messages it held.
+    pub async fn delete_topic(&self, topic: &TopicName) -> Result<u64, Status> {
+        self.store
+            .delete_topic(topic)
+            .await
+            .map_err(store_error_to_status)
     }
 }

@@ -6,9 +6,10 @@ use minikafka_proto::v1::{self, mini_kafka_server::MiniKafka};
 use tonic::{Request, Response, Status};
 
 use super::checked_store::CheckedStore;
-use super::reading;
 use super::waiting::Subscription;
+use super::{paging, reading};
 use crate::auth::Access;
+use crate::validate;
 
 /// The v1 API over a store.
 #[derive(Debug, Clone)]
@@ -23,14 +24,24 @@ impl V1Service {
     }
 }
 
-fn topic_info(info: TopicInfo) -> v1::TopicInfo {
-    v1::TopicInfo {
-        name: info.name.to_string(),
-        earliest_offset: info.earliest_offset,
-        next_offset: info.next_offset,
-        message_count: info.message_count,
-        size_bytes: info.size_bytes,
-        oldest_timestamp: info.oldest_timestamp.map(reading::timestamp),
+impl V1Service {
+    /// A topic's description, with its effective settings.
+    fn topic_info(&self, info: TopicInfo) -> v1::TopicInfo {
+        v1::TopicInfo {
+            settings: Some(self.store.defaults.effective(&info.settings)),
+            name: info.name.to_string(),
+            earliest_offset: info.earliest_offset,
+            next_offset: info.next_offset,
+            message_count: info.message_count,
+            size_bytes: info.size_bytes,
+            oldest_timestamp: info.oldest_timestamp.map(reading::timestamp),
+        }
+    }
+
+    /// The topic as it is now, for the reply to a change.
+    async fn described(&self, topic: &str) -> Result<Response<v1::TopicInfo>, Status> {
+        let info = self.store.describe(topic).await?;
+        Ok(Response::new(self.topic_info(info)))
     }
 }
 
@@ -101,11 +112,25 @@ impl MiniKafka for V1Service {
         request: Request<v1::ListTopicsRequest>,
     ) -> Result<Response<v1::ListTopicsResponse>, Status> {
         let access = Access::of(&request)?;
-        let mut topics = self.store.list().await?;
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size);
+        let after = paging::start_after(&request.page_token)?;
+        // One more than the page: whether it comes back says whether
+        // another page follows, so the last page is never an empty one.
+        let mut topics = self.store.list(after.as_ref(), page_size + 1).await?;
+        let next_page_token = if topics.len() > page_size {
+            topics.truncate(page_size);
+            topics
+                .last()
+                .map_or_else(String::new, |last| paging::next_page_token(&last.name))
+        } else {
+            String::new()
+        };
         // A token sees the topics it may describe; an admin, every one.
         topics.retain(|t| access.may_describe(t.name.as_str()).is_ok());
         Ok(Response::new(v1::ListTopicsResponse {
-            topics: topics.into_iter().map(topic_info).collect(),
+            topics: topics.into_iter().map(|t| self.topic_info(t)).collect(),
+            next_page_token,
         }))
     }
 
@@ -116,7 +141,50 @@ impl MiniKafka for V1Service {
         let access = Access::of(&request)?;
         let topic = request.into_inner().topic;
         access.may_describe(&topic)?;
-        let info = self.store.describe(&topic).await?;
-        Ok(Response::new(topic_info(info)))
+        self.described(&topic).await
+    }
+
+    async fn create_topic(
+        &self,
+        request: Request<v1::CreateTopicRequest>,
+    ) -> Result<Response<v1::TopicInfo>, Status> {
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_administer(&request.topic)?;
+        let topic = validate::topic(&request.topic)?;
+        let settings = self.store.defaults.settings(request.settings)?;
+        let creation = self.store.create_topic(&topic, settings).await?;
+        tracing::info!(%topic, ?creation, "create topic");
+        self.described(topic.as_str()).await
+    }
+
+    async fn update_topic(
+        &self,
+        request: Request<v1::UpdateTopicRequest>,
+    ) -> Result<Response<v1::TopicInfo>, Status> {
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_administer(&request.topic)?;
+        let topic = validate::topic(&request.topic)?;
+        let change = self
+            .store
+            .defaults
+            .change(request.settings, &request.reset)?;
+        let settings = self.store.update_topic(&topic, change).await?;
+        tracing::info!(%topic, ?settings, "topic settings changed");
+        self.described(topic.as_str()).await
+    }
+
+    async fn delete_topic(
+        &self,
+        request: Request<v1::DeleteTopicRequest>,
+    ) -> Result<Response<v1::DeleteTopicResponse>, Status> {
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_administer(&request.topic)?;
+        let topic = validate::topic(&request.topic)?;
+        let messages_deleted = self.store.delete_topic(&topic).await?;
+        tracing::info!(%topic, messages_deleted, "topic deleted");
+        Ok(Response::new(v1::DeleteTopicResponse { messages_deleted }))
     }
 }

@@ -40,7 +40,8 @@ impl CheckedStore {
     /// Reads from `topic`, waiting up to `wait` (capped at [`MAX_WAIT`]) for
     /// a message when none is available yet, or for the topic to be
     /// created. When the wait runs out: an empty reply, or NOT_FOUND if the
-    /// topic still does not exist.
+    /// topic still does not exist. A topic deleted while the poll waits
+    /// ends it at once with NOT_FOUND.
     pub async fn read_waiting(
         &self,
         topic: &str,
@@ -52,9 +53,14 @@ impl CheckedStore {
         let _counted = Counted::new(&self.activity.waiting_polls);
         let deadline = Instant::now() + wait.min(MAX_WAIT);
         let mut watch = self.store.watch(&topic);
+        // Whether the topic existed at some read: if it is then found
+        // missing, it was deleted, and the poll ends with NOT_FOUND.
+        let mut existed = false;
         loop {
             let read = self.read_valid(&topic, read_from, limits).await;
-            let waiting_for_topic = matches!(&read, Err(status) if status.code() == Code::NotFound);
+            let waiting_for_topic =
+                !existed && matches!(&read, Err(status) if status.code() == Code::NotFound);
+            existed |= read.is_ok();
             match read {
                 Ok(result) if !result.messages.is_empty() => return Ok(result),
                 Ok(_) | Err(_) if Instant::now() >= deadline => return read,
@@ -72,7 +78,8 @@ impl CheckedStore {
 
     /// Starts a subscription to `topic` from `read_from` (0: the earliest),
     /// or from the end when `from_end`: a task reads and pushes batches as
-    /// messages arrive, until the client goes away or shutdown begins.
+    /// messages arrive, until the client goes away or shutdown begins, or
+    /// the topic is deleted (the stream then ends with NOT_FOUND).
     pub fn subscribe(
         &self,
         topic: &str,
@@ -112,8 +119,13 @@ impl CheckedStore {
         // read starts at the earliest offset, which is never out of range.
         let mut position = if from_end { 0 } else { read_from };
         let mut from_end = from_end;
+        // Whether the topic existed at some read: if it is then found
+        // missing, it was deleted, and the stream ends with NOT_FOUND.
+        let mut existed = false;
         loop {
-            match self.read_valid(topic, position, limits).await {
+            let read = self.read_valid(topic, position, limits).await;
+            existed |= read.is_ok();
+            match read {
                 Ok(result) if from_end => {
                     // The end as of the first read after the watch was made:
                     // nothing stored after that is missed.
@@ -131,7 +143,7 @@ impl CheckedStore {
                 // Caught up. If retention removed everything from here on,
                 // move past it; the next batch's earliest_offset says so.
                 Ok(result) => position = reading::next_read_position(position, &result),
-                Err(status) if status.code() == Code::NotFound => {
+                Err(status) if status.code() == Code::NotFound && !existed => {
                     if from_end {
                         position = 1;
                         from_end = false;
@@ -149,21 +161,27 @@ mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use minikafka_backends::{MemoryStore, Store};
+    use minikafka_backends::{Batch, MemoryStore, RetentionAge, RetentionDefaults, Store};
     use tokio_stream::StreamExt;
     use tokio_util::sync::CancellationToken;
     use tokio_util::task::TaskTracker;
 
     use super::*;
     use crate::SystemClock;
+    use crate::settings::ServerDefaults;
 
     fn checked_store() -> (CheckedStore, Arc<dyn Store>, CancellationToken) {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let shutdown = CancellationToken::new();
+        let defaults = ServerDefaults {
+            retention: RetentionAge::Forever,
+            max_message_bytes: 1 << 20,
+        };
         let checked = CheckedStore::new(
             Arc::clone(&store),
             Arc::new(SystemClock),
-            1 << 20,
+            defaults,
+            true,
             shutdown.clone(),
             TaskTracker::new(),
             Arc::default(),
@@ -329,16 +347,16 @@ mod tests {
         let (checked, store, _) = checked_store();
         let topic = TopicName::new("t").expect("valid");
         let old = minikafka_backends::Timestamp::from_nanos(1_000);
+        let batch = Batch::new(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        store.append(&topic, batch, old).await.expect("append");
+        let one_microsecond = RetentionDefaults {
+            age: RetentionAge::MaxAge(Duration::from_micros(1)),
+        };
         store
-            .append(
-                &topic,
-                vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
-                old,
+            .enforce_retention(
+                minikafka_backends::Timestamp::from_nanos(2_001),
+                one_microsecond,
             )
-            .await
-            .expect("append");
-        store
-            .remove_older_than(minikafka_backends::Timestamp::from_nanos(2_000))
             .await
             .expect("remove");
         let mut stream = checked.subscribe("t", 1, false, LIMITS).expect("subscribe");
@@ -350,6 +368,41 @@ mod tests {
             batch.earliest_offset, 3,
             "the batch shows offsets 1..=2 were removed"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deleting_a_topic_ends_its_long_polls_and_subscriptions_with_not_found() {
+        let (checked, store, _) = checked_store();
+        produce(&checked, "t", &["a"]).await;
+        let mut stream = checked.subscribe("t", 1, false, LIMITS).expect("subscribe");
+        let first = stream.next().await.expect("a batch").expect("ok");
+        assert_eq!(first.messages.len(), 1);
+        let waiting = {
+            let checked = checked.clone();
+            tokio::spawn(async move {
+                checked
+                    .read_waiting("t", 2, LIMITS, Duration::from_secs(20))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "the poll waits for a message");
+        let deleted_at = Instant::now();
+        let topic = TopicName::new("t").expect("valid");
+        store.delete_topic(&topic).await.expect("delete");
+        let poll = waiting.await.expect("task").expect_err("deleted");
+        assert_eq!(poll.code(), Code::NotFound);
+        assert_eq!(
+            deleted_at.elapsed(),
+            Duration::ZERO,
+            "at once, not at the deadline"
+        );
+        let end = stream
+            .next()
+            .await
+            .expect("the stream's end")
+            .expect_err("deleted");
+        assert_eq!(end.code(), Code::NotFound);
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,7 +2,7 @@
 //! (when that is as safe) on the caller's, and creating a topic for its
 //! first batch.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -11,10 +11,10 @@ use super::publish::publish;
 use super::roll::roll;
 use super::{TopicWriter, Writer};
 use crate::file::disk;
-use crate::file::format::{self, SEGMENT_HEADER_LEN, START_FILE};
+use crate::file::format::{self, SEGMENT_HEADER_LEN, SETTINGS_FILE, START_FILE};
 use crate::file::published::{Topic, TopicView};
 use crate::file::segment::{IndexBuilder, create_segment};
-use crate::{Durability, OffsetRange, StoreError, Timestamp, TopicName};
+use crate::{Batch, Durability, OffsetRange, StoreError, Timestamp, TopicName, TopicSettings};
 
 /// The largest batch (encoded) that [`Writer::append_here`] writes on the
 /// caller's thread, an async runtime worker: copying 64 KiB into the page
@@ -64,15 +64,18 @@ impl Writer {
     pub(super) fn append(
         &mut self,
         name: &TopicName,
-        payloads: &[Bytes],
+        batch: &Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
         let created = !self.topics.contains_key(name);
         if created {
-            let writer = self.create_topic(name)?;
+            if !batch.create_topic {
+                return Err(StoreError::TopicNotFound(name.clone()));
+            }
+            let writer = self.new_topic(name, &TopicSettings::default())?;
             self.topics.insert(name.clone(), writer);
         }
-        let written = self.write_batch(name, payloads, now);
+        let written = self.write_batch(name, &batch.payloads, now);
         if written.is_err() && created {
             // A failed request changes nothing: not even a new, empty topic.
             self.abandon_topic(name);
@@ -84,6 +87,7 @@ impl Writer {
     fn abandon_topic(&mut self, name: &TopicName) {
         if let Some(topic) = self.topics.remove(name) {
             self.unsynced.remove(name);
+            self.shared.files.forget(topic.active.id);
             let _ = self.disk.remove_file(&topic.active.path);
             let _ = self.disk.remove_dir(&topic.topic.dir);
         }
@@ -101,6 +105,7 @@ impl Writer {
             buffer,
             topics_dir,
             disk,
+            shared,
             ..
         } = self;
         let topic = topics
@@ -112,6 +117,12 @@ impl Writer {
                 cause: cause.clone(),
             });
         }
+        topic
+            .topic
+            .settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check_sizes(payloads)?;
         let timestamp = now.max(topic.newest_timestamp);
         let first = topic.active.end;
         if first.saturating_add(payloads.len() as u64 - 1) > format::MAX_OFFSET {
@@ -131,13 +142,20 @@ impl Writer {
             );
         }
         if topic.rolls_for(buffer.len() as u64, options.segment_bytes) {
-            roll(&**disk, name, topic, &topics_dir.join(name.as_str()))?;
+            roll(
+                &**disk,
+                &shared.files,
+                name,
+                topic,
+                &topics_dir.join(name.as_str()),
+            )?;
         }
         let position = topic.active.len;
-        if let Err(error) = disk.write_at(&topic.active.file, buffer, position) {
+        let file = shared.files.require(&topic.active)?;
+        if let Err(error) = disk.write_at(&file, buffer, position) {
             // Leave no partial batch behind (a full disk may have taken part
             // of it), and give back its space; the next write goes here.
-            let _ = disk.set_len(&topic.active.file, position);
+            let _ = disk.set_len(&file, position);
             return Err(StoreError::io(
                 format!("appending to {}", topic.active.path.display()),
                 error,
@@ -152,6 +170,7 @@ impl Writer {
         topic.active.end += payloads.len() as u64;
         topic.active.newest_timestamp = timestamp;
         topic.newest_timestamp = timestamp;
+        topic.first_unpublished_timestamp.get_or_insert(timestamp);
         topic.unpublished_bytes += payloads.iter().map(|p| p.len() as u64).sum::<u64>();
         if !self.unsynced.contains(name) {
             // Cloned only the first time: no allocation per append.
@@ -164,8 +183,15 @@ impl Writer {
         })
     }
 
-    /// Creates a topic's directory and first segment, durably.
-    fn create_topic(&self, name: &TopicName) -> Result<TopicWriter, StoreError> {
+    /// Creates a topic's directory, its settings file (when it has settings
+    /// of its own) and its first segment, durably. The segment is made
+    /// last: a directory without one is no topic (recovery skips it), so a
+    /// crash part-way leaves none.
+    pub(super) fn new_topic(
+        &self,
+        name: &TopicName,
+        settings: &TopicSettings,
+    ) -> Result<TopicWriter, StoreError> {
         let disk = &*self.disk;
         let dir = self.topics_dir.join(name.as_str());
         let created = disk.create_dir(&dir);
@@ -186,7 +212,9 @@ impl Writer {
                 error,
             ));
         }
-        let segment = create_segment(disk, &dir, 1).inspect_err(|_| {
+        save_settings(disk, &dir, settings)?;
+        let segment = create_segment(disk, &self.shared.files, &dir, 1).inspect_err(|_| {
+            let _ = disk.remove_file(&dir.join(SETTINGS_FILE));
             let _ = disk.remove_dir(&dir);
         })?;
         disk::sync_dir(disk, &self.topics_dir)?;
@@ -197,19 +225,49 @@ impl Writer {
             start_offset: 1,
             start_position: SEGMENT_HEADER_LEN,
             size_bytes: 0,
+            oldest_timestamp: None,
         };
         Ok(TopicWriter {
             topic: Arc::new(Topic {
                 dir,
+                settings: RwLock::new(settings.clone()),
                 view: RwLock::new(view),
+                deleted: Default::default(),
             }),
             active: segment,
             index: IndexBuilder::default(),
             newly_sealed: Vec::new(),
             unpublished_bytes: 0,
             newest_timestamp: Timestamp::default(),
+            first_unpublished_timestamp: None,
             published: false,
             stopped: None,
         })
+    }
+}
+
+/// Writes a topic's settings file durably, or removes it when the topic
+/// follows the server's defaults in everything (which a missing file says).
+pub(super) fn save_settings(
+    disk: &dyn disk::Disk,
+    dir: &std::path::Path,
+    settings: &TopicSettings,
+) -> Result<(), StoreError> {
+    let path = dir.join(SETTINGS_FILE);
+    if *settings != TopicSettings::default() {
+        return disk::write_atomically(
+            disk,
+            &path,
+            format::encode_settings(settings).as_bytes(),
+            true,
+        );
+    }
+    match disk.remove_file(&path) {
+        Ok(()) => disk::sync_dir(disk, dir),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(StoreError::io(
+            format!("removing {}", path.display()),
+            error,
+        )),
     }
 }

@@ -61,7 +61,18 @@ impl Writer {
             let Some(topic) = self.topics.get_mut(&name) else {
                 continue;
             };
-            if let Err(error) = self.disk.sync_data(&topic.active.file) {
+            // The handle written through may have been closed since (the
+            // cache keeps few open); a sync through a new one syncs the same
+            // file, and reports a write-back error nobody has seen yet. Not
+            // being able to open it fails the sync all the same.
+            let synced = match self.shared.files.require(&topic.active) {
+                Ok(file) => self.disk.sync_data(&file),
+                Err(StoreError::Io { cause, .. } | StoreError::TooManyOpenFiles { cause, .. }) => {
+                    Err(cause)
+                }
+                Err(other) => Err(std::io::Error::other(other.to_string())),
+            };
+            if let Err(error) = synced {
                 let stopped = topic.stop(&name, &error);
                 first_error.get_or_insert(stopped);
             }

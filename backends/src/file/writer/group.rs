@@ -7,7 +7,10 @@ use super::Writer;
 use super::commit::WrittenAppend;
 use crate::file::retention;
 use crate::writer_thread::{AppendRequest, GroupCommit};
-use crate::{Durability, RemovalReport, StoreError, Timestamp};
+use crate::{
+    Creation, Durability, RemovalReport, RetentionDefaults, SettingsChange, StoreError, Timestamp,
+    TopicName, TopicSettings,
+};
 
 impl GroupCommit for Writer {
     /// An append is written when taken; the group's sync, publish and
@@ -24,11 +27,11 @@ impl GroupCommit for Writer {
     fn take(&mut self, append: AppendRequest, group: &mut Vec<WrittenAppend>) {
         let AppendRequest {
             topic,
-            payloads,
+            batch,
             now,
             reply,
         } = append;
-        match self.append(&topic, &payloads, now) {
+        match self.append(&topic, &batch, now) {
             Ok(range) => group.push(WrittenAppend {
                 topic,
                 range,
@@ -44,17 +47,41 @@ impl GroupCommit for Writer {
         self.commit_group(group);
     }
 
+    fn create_topic(
+        &mut self,
+        topic: &TopicName,
+        settings: TopicSettings,
+    ) -> Result<Creation, StoreError> {
+        self.create(topic, settings)
+    }
+
+    fn update_topic(
+        &mut self,
+        topic: &TopicName,
+        change: &SettingsChange,
+    ) -> Result<TopicSettings, StoreError> {
+        self.update_settings(topic, change)
+    }
+
+    fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError> {
+        self.delete(topic)
+    }
+
     /// Runs retention on every published topic that takes writes. A topic
     /// that fails does not keep the others from being swept: the pass goes
     /// on, and answers with the first failure (later ones are logged here).
-    fn remove_older_than(&mut self, cutoff: Timestamp) -> Result<RemovalReport, StoreError> {
+    fn enforce_retention(
+        &mut self,
+        now: Timestamp,
+        defaults: RetentionDefaults,
+    ) -> Result<RemovalReport, StoreError> {
         let mut report = RemovalReport::default();
         let mut first_error = None;
         for (name, topic) in &self.topics {
             if !topic.published || topic.stopped.is_some() {
                 continue;
             }
-            match retention::expire(&self.shared, &*self.disk, name, &topic.topic, cutoff) {
+            match retention::enforce(&self.shared, &*self.disk, name, &topic.topic, now, defaults) {
                 Ok(removed) => {
                     report.messages_removed += removed.messages_removed;
                     report.bytes_removed += removed.bytes_removed;

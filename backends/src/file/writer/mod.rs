@@ -10,6 +10,7 @@
 //! instead of paying one sync per request.
 //!
 //! - [`group`]: the writer's part of the shared group-commit loop.
+//! - [`admin`]: creating, updating and deleting topics.
 //! - [`append`]: appending a batch, and creating a topic for it.
 //! - [`commit`]: syncing a group's writes and answering its appends.
 //! - [`publish`]: showing what was written to readers.
@@ -17,11 +18,14 @@
 //!
 //! Retention is the [`retention`](super::retention) module's.
 
+mod admin;
 mod append;
 mod commit;
 mod group;
 mod publish;
 mod roll;
+
+pub(super) use self::admin::remove_tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -48,6 +52,9 @@ struct TopicWriter {
     /// Payload bytes written since the last publish.
     unpublished_bytes: u64,
     newest_timestamp: Timestamp,
+    /// The timestamp of the first record written since the last publish:
+    /// the topic's oldest once published, if it held none before.
+    first_unpublished_timestamp: Option<Timestamp>,
     /// Whether readers know the topic yet (not until its first commit).
     published: bool,
     /// Why a sync of the topic's data failed, once one has: what was
@@ -84,6 +91,10 @@ pub struct Writer {
     /// Where every change to the file system goes.
     disk: Arc<dyn Disk>,
     topics_dir: PathBuf,
+    /// Where deleted topics' directories are moved before removal.
+    deleted_dir: PathBuf,
+    /// Tombstones made so far, which names the next one.
+    tombstones: u64,
     options: FileOptions,
     /// Held for the writer's life: the root's lock.
     _lock: File,
@@ -111,6 +122,7 @@ impl Writer {
         shared: Arc<Shared>,
         disk: Arc<dyn Disk>,
         topics_dir: PathBuf,
+        deleted_dir: PathBuf,
         options: FileOptions,
         lock: File,
         recovered: Vec<(TopicName, Recovered)>,
@@ -137,6 +149,7 @@ impl Writer {
                     newly_sealed: Vec::new(),
                     unpublished_bytes: 0,
                     newest_timestamp: newest,
+                    first_unpublished_timestamp: None,
                     published: true,
                     stopped: None,
                 };
@@ -148,6 +161,8 @@ impl Writer {
             shared,
             disk,
             topics_dir,
+            deleted_dir,
+            tombstones: 0,
             options,
             _lock: lock,
             topics,

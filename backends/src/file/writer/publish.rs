@@ -26,6 +26,12 @@ pub(super) fn publish(shared: &Shared, name: &TopicName, topic: &mut TopicWriter
         view.active = topic.active.clone();
         view.normalize_start();
         view.size_bytes += topic.unpublished_bytes;
+        if let Some(first) = topic.first_unpublished_timestamp.take()
+            && view.oldest_timestamp.is_none()
+            && view.start_offset < view.next_offset()
+        {
+            view.oldest_timestamp = Some(first);
+        }
     }
     topic.unpublished_bytes = 0;
     if !topic.published {

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::TopicWriter;
 use crate::file::disk::{Disk, write_atomically};
 use crate::file::format::{self, SegmentIndex};
+use crate::file::handles::FileCache;
 use crate::file::segment::{IndexBuilder, create_segment};
 use crate::{StoreError, TopicName};
 
@@ -16,12 +17,13 @@ use crate::{StoreError, TopicName};
 /// topic, as any failed sync of its data does.
 pub(super) fn roll(
     disk: &dyn Disk,
+    files: &FileCache,
     name: &TopicName,
     topic: &mut TopicWriter,
     dir: &Path,
 ) -> Result<(), StoreError> {
     let active = &topic.active;
-    if let Err(error) = disk.sync_data(&active.file) {
+    if let Err(error) = disk.sync_data(&*files.require(active)?) {
         return Err(topic.stop(name, &error));
     }
     let index = SegmentIndex {
@@ -36,7 +38,7 @@ pub(super) fn roll(
         &format::encode_index(&index),
         true,
     )?;
-    let next = create_segment(disk, dir, active.end)?;
+    let next = create_segment(disk, files, dir, active.end)?;
     let sealed = std::mem::replace(&mut topic.active, next);
     topic.newly_sealed.push(sealed);
     topic.index = IndexBuilder::default();
