@@ -1117,7 +1117,12 @@ pub async fn a_delete_racing_producers_and_readers_leaves_nothing(store: Arc<dyn
             })
         })
         .collect();
-    tokio::task::yield_now().await;
+    // Deleted once the producers are well under way (and far from done).
+    while store.describe(&t).await.expect("describe").next_offset < 50
+        && !producers.iter().all(tokio::task::JoinHandle::is_finished)
+    {
+        tokio::task::yield_now().await;
+    }
     store.delete_topic(&t).await.expect("delete");
     assert!(matches!(
         store.read(&t, 0, ALL).await,

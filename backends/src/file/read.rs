@@ -74,17 +74,18 @@ pub fn read_blocking(
             // retention, which deletes only sealed segments, each wholly
             // expired (it moves the start past them once their files are
             // gone): read on after it, as if the start had moved already.
+            // (The mark is read under the view's lock, which a delete holds
+            // from its rename until it has set the mark.)
+            let active_base = topic
+                .view
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .active
+                .base;
             if topic.is_deleted() {
                 return Err(StoreError::TopicNotFound(name.clone()));
             }
-            let sealed = segment.end <= next
-                && topic
-                    .view
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .active
-                    .base
-                    > segment.base;
+            let sealed = segment.end <= next && active_base > segment.base;
             if sealed {
                 cursor = cursor.max(segment.end);
                 being_removed_until = being_removed_until.max(segment.end);

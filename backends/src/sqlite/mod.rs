@@ -403,7 +403,7 @@ fn settings_to_columns(settings: &TopicSettings) -> (Option<i64>, Option<i64>, O
     let saturating = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     (
         settings.retention.map(|retention| match retention {
-            RetentionAge::MaxAge(age) => i64::try_from(age.as_nanos()).unwrap_or(i64::MAX).max(1),
+            RetentionAge::MaxAge(age) => i64::try_from(age.as_nanos()).unwrap_or(i64::MAX),
             RetentionAge::Forever => -1,
         }),
         settings.retention_bytes.map(saturating),

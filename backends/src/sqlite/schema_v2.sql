@@ -5,7 +5,7 @@
 -- Retention by age in nanoseconds: NULL follows the server's default, -1
 -- keeps messages forever.
 ALTER TABLE topics ADD COLUMN retention_nanos INTEGER
-    CHECK (retention_nanos IS NULL OR retention_nanos = -1 OR retention_nanos > 0);
+    CHECK (retention_nanos IS NULL OR retention_nanos >= -1);
 -- The most payload bytes the topic keeps; NULL: no limit.
 ALTER TABLE topics ADD COLUMN retention_bytes INTEGER
     CHECK (retention_bytes IS NULL OR retention_bytes > 0);

@@ -6,8 +6,8 @@
 //! gone, and start-up removes whatever a crash left under `deleted/`.
 
 use std::path::Path;
-use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use super::Writer;
 use super::append::save_settings;
@@ -71,7 +71,8 @@ impl Writer {
             .topics
             .get(name)
             .ok_or_else(|| StoreError::TopicNotFound(name.clone()))?;
-        let dir = topic.topic.dir.clone();
+        let published = Arc::clone(&topic.topic);
+        let dir = published.dir.clone();
         // A name no tombstone has (one left by a removal that failed keeps
         // its own).
         let mut tombstone = self.deleted_dir.join(self.tombstones.to_string());
@@ -80,18 +81,28 @@ impl Writer {
             tombstone = self.deleted_dir.join(self.tombstones.to_string());
         }
         self.tombstones += 1;
-        self.disk.rename(&dir, &tombstone).map_err(|e| {
-            StoreError::io(
-                format!("moving {} to {}", dir.display(), tombstone.display()),
-                e,
-            )
-        })?;
+        {
+            // Renamed and marked deleted under the view's lock: a read that
+            // finds a file gone looks at the mark under the same lock, so it
+            // knows the topic is deleted rather than taking the file for
+            // one retention removed.
+            let _view = published
+                .view
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.disk.rename(&dir, &tombstone).map_err(|e| {
+                StoreError::io(
+                    format!("moving {} to {}", dir.display(), tombstone.display()),
+                    e,
+                )
+            })?;
+            published.deleted.store(true, Ordering::Release);
+        }
         // The topic is gone from the namespace now, whatever follows.
         let Some(topic) = self.topics.remove(name) else {
             return Err(StoreError::TopicNotFound(name.clone()));
         };
         self.unsynced.remove(name);
-        topic.topic.deleted.store(true, Ordering::Release);
         self.shared
             .topics
             .write()
