@@ -32,10 +32,27 @@ type MiniKafkaClient interface {
 	// that does not exist yet is waited for. When the server shuts down the
 	// stream ends with UNAVAILABLE: resubscribe from the next offset.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (MiniKafka_SubscribeClient, error)
-	// Lists every topic, sorted by name.
+	// Lists the topics, sorted by name, a page at a time: pass each reply's
+	// next_page_token back as page_token until it comes back empty.
 	ListTopics(ctx context.Context, in *ListTopicsRequest, opts ...grpc.CallOption) (*ListTopicsResponse, error)
-	// Describes one topic. Unknown topic: NOT_FOUND.
+	// Describes one topic, with its settings. Unknown topic: NOT_FOUND.
 	DescribeTopic(ctx context.Context, in *DescribeTopicRequest, opts ...grpc.CallOption) (*TopicInfo, error)
+	// Creates a topic with the given settings (absent ones follow the
+	// server's defaults). A topic that already exists with the same settings
+	// is answered as created, so scripts can run it again; with other
+	// settings: ALREADY_EXISTS. Bad settings: INVALID_ARGUMENT naming the
+	// setting. Needs an admin token when the server has tokens.
+	CreateTopic(ctx context.Context, in *CreateTopicRequest, opts ...grpc.CallOption) (*TopicInfo, error)
+	// Changes the settings the request names, and only those. A change to
+	// retention takes effect at the next retention sweep. Unknown topic:
+	// NOT_FOUND. Needs an admin token when the server has tokens.
+	UpdateTopic(ctx context.Context, in *UpdateTopicRequest, opts ...grpc.CallOption) (*TopicInfo, error)
+	// Deletes a topic and every message in it, freeing its space. Open
+	// subscriptions and waiting polls on it end with NOT_FOUND. A topic
+	// created again under the same name is a new topic: its offsets start at
+	// 1 again. Unknown topic: NOT_FOUND. Needs an admin token when the server
+	// has tokens.
+	DeleteTopic(ctx context.Context, in *DeleteTopicRequest, opts ...grpc.CallOption) (*DeleteTopicResponse, error)
 }
 
 type miniKafkaClient struct {
@@ -114,6 +131,33 @@ func (c *miniKafkaClient) DescribeTopic(ctx context.Context, in *DescribeTopicRe
 	return out, nil
 }
 
+func (c *miniKafkaClient) CreateTopic(ctx context.Context, in *CreateTopicRequest, opts ...grpc.CallOption) (*TopicInfo, error) {
+	out := new(TopicInfo)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/CreateTopic", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) UpdateTopic(ctx context.Context, in *UpdateTopicRequest, opts ...grpc.CallOption) (*TopicInfo, error) {
+	out := new(TopicInfo)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/UpdateTopic", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) DeleteTopic(ctx context.Context, in *DeleteTopicRequest, opts ...grpc.CallOption) (*DeleteTopicResponse, error) {
+	out := new(DeleteTopicResponse)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/DeleteTopic", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MiniKafkaServer is the server API for MiniKafka service.
 // All implementations must embed UnimplementedMiniKafkaServer
 // for forward compatibility
@@ -133,10 +177,27 @@ type MiniKafkaServer interface {
 	// that does not exist yet is waited for. When the server shuts down the
 	// stream ends with UNAVAILABLE: resubscribe from the next offset.
 	Subscribe(*SubscribeRequest, MiniKafka_SubscribeServer) error
-	// Lists every topic, sorted by name.
+	// Lists the topics, sorted by name, a page at a time: pass each reply's
+	// next_page_token back as page_token until it comes back empty.
 	ListTopics(context.Context, *ListTopicsRequest) (*ListTopicsResponse, error)
-	// Describes one topic. Unknown topic: NOT_FOUND.
+	// Describes one topic, with its settings. Unknown topic: NOT_FOUND.
 	DescribeTopic(context.Context, *DescribeTopicRequest) (*TopicInfo, error)
+	// Creates a topic with the given settings (absent ones follow the
+	// server's defaults). A topic that already exists with the same settings
+	// is answered as created, so scripts can run it again; with other
+	// settings: ALREADY_EXISTS. Bad settings: INVALID_ARGUMENT naming the
+	// setting. Needs an admin token when the server has tokens.
+	CreateTopic(context.Context, *CreateTopicRequest) (*TopicInfo, error)
+	// Changes the settings the request names, and only those. A change to
+	// retention takes effect at the next retention sweep. Unknown topic:
+	// NOT_FOUND. Needs an admin token when the server has tokens.
+	UpdateTopic(context.Context, *UpdateTopicRequest) (*TopicInfo, error)
+	// Deletes a topic and every message in it, freeing its space. Open
+	// subscriptions and waiting polls on it end with NOT_FOUND. A topic
+	// created again under the same name is a new topic: its offsets start at
+	// 1 again. Unknown topic: NOT_FOUND. Needs an admin token when the server
+	// has tokens.
+	DeleteTopic(context.Context, *DeleteTopicRequest) (*DeleteTopicResponse, error)
 	mustEmbedUnimplementedMiniKafkaServer()
 }
 
@@ -158,6 +219,15 @@ func (UnimplementedMiniKafkaServer) ListTopics(context.Context, *ListTopicsReque
 }
 func (UnimplementedMiniKafkaServer) DescribeTopic(context.Context, *DescribeTopicRequest) (*TopicInfo, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DescribeTopic not implemented")
+}
+func (UnimplementedMiniKafkaServer) CreateTopic(context.Context, *CreateTopicRequest) (*TopicInfo, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateTopic not implemented")
+}
+func (UnimplementedMiniKafkaServer) UpdateTopic(context.Context, *UpdateTopicRequest) (*TopicInfo, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateTopic not implemented")
+}
+func (UnimplementedMiniKafkaServer) DeleteTopic(context.Context, *DeleteTopicRequest) (*DeleteTopicResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteTopic not implemented")
 }
 func (UnimplementedMiniKafkaServer) mustEmbedUnimplementedMiniKafkaServer() {}
 
@@ -265,6 +335,60 @@ func _MiniKafka_DescribeTopic_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MiniKafka_CreateTopic_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTopicRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).CreateTopic(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/CreateTopic",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).CreateTopic(ctx, req.(*CreateTopicRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_UpdateTopic_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateTopicRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).UpdateTopic(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/UpdateTopic",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).UpdateTopic(ctx, req.(*UpdateTopicRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_DeleteTopic_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTopicRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).DeleteTopic(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/DeleteTopic",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).DeleteTopic(ctx, req.(*DeleteTopicRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _MiniKafka_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "minikafka.v1.MiniKafka",
 	HandlerType: (*MiniKafkaServer)(nil),
@@ -284,6 +408,18 @@ var _MiniKafka_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribeTopic",
 			Handler:    _MiniKafka_DescribeTopic_Handler,
+		},
+		{
+			MethodName: "CreateTopic",
+			Handler:    _MiniKafka_CreateTopic_Handler,
+		},
+		{
+			MethodName: "UpdateTopic",
+			Handler:    _MiniKafka_UpdateTopic_Handler,
+		},
+		{
+			MethodName: "DeleteTopic",
+			Handler:    _MiniKafka_DeleteTopic_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
