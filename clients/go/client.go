@@ -34,6 +34,9 @@ type Client struct {
 	conn    *grpc.ClientConn // nil when the caller owns the connection
 	timeout time.Duration
 	token   string
+	// listPageSize is how many topics each ListTopics request asks for
+	// (0: the server's default).
+	listPageSize uint32
 }
 
 // Dial connects to a server at address ("host:port") in plain text.
@@ -80,6 +83,15 @@ func (c *Client) WithTimeout(timeout time.Duration) *Client {
 func (c *Client) WithToken(token string) *Client {
 	copied := *c
 	copied.token = token
+	return &copied
+}
+
+// WithListPageSize returns a client on the same connection whose
+// ListTopics asks for size topics per request (0: the server's default,
+// 1,000); smaller pages make smaller replies.
+func (c *Client) WithListPageSize(size uint32) *Client {
+	copied := *c
+	copied.listPageSize = size
 	return &copied
 }
 
@@ -133,20 +145,39 @@ func (c *Client) DescribeTopic(ctx context.Context, topic string) (TopicInfo, er
 	return topicInfo(info), nil
 }
 
-// ListTopics tells the state of every topic, sorted by name.
+// ListTopics tells the state of every topic, sorted by name, asking the
+// server a page at a time until it has them all.
 func (c *Client) ListTopics(ctx context.Context) ([]TopicInfo, error) {
+	var topics []TopicInfo
+	token := ""
+	for {
+		page, next, err := c.listPage(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		topics = append(topics, page...)
+		if next == "" {
+			return topics, nil
+		}
+		token = next
+	}
+}
+
+// listPage is one page of topics from the one after token (empty: the
+// first), and the token of the next page (empty after the last).
+func (c *Client) listPage(ctx context.Context, token string) ([]TopicInfo, string, error) {
 	ctx, cancel := c.callContext(ctx, 0)
 	defer cancel()
 	var trailer metadata.MD
-	reply, err := c.api.ListTopics(ctx, &pb.ListTopicsRequest{}, grpc.Trailer(&trailer))
+	reply, err := c.api.ListTopics(ctx, &pb.ListTopicsRequest{PageSize: c.listPageSize, PageToken: token}, grpc.Trailer(&trailer))
 	if err != nil {
-		return nil, fromCall(err, trailer)
+		return nil, "", fromCall(err, trailer)
 	}
 	topics := make([]TopicInfo, 0, len(reply.Topics))
 	for _, info := range reply.Topics {
 		topics = append(topics, topicInfo(info))
 	}
-	return topics, nil
+	return topics, reply.NextPageToken, nil
 }
 
 func topicInfo(info *pb.TopicInfo) TopicInfo {

@@ -102,6 +102,33 @@ func TestAThousandMessagesComeBackByteForByte(t *testing.T) {
 	}
 }
 
+func TestListTopicsGoesThroughEveryPage(t *testing.T) {
+	client := testClient(t)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("go-pages-%d-", time.Now().UnixNano())
+	var made []string
+	for i := 0; i < 3; i++ {
+		topic := fmt.Sprintf("%s%d", prefix, i)
+		if _, err := client.Producer(topic).Send(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, topic)
+	}
+	topics, err := client.WithListPageSize(1).ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, info := range topics {
+		if strings.HasPrefix(info.Name, prefix) {
+			listed = append(listed, info.Name)
+		}
+	}
+	if strings.Join(listed, ",") != strings.Join(made, ",") {
+		t.Fatalf("one topic per page listed %v, want %v", listed, made)
+	}
+}
+
 func TestSendReturnsConsecutiveOffsets(t *testing.T) {
 	client, topic, ctx := testClient(t), testTopic(t), testContext(t)
 	producer := client.Producer(topic)
