@@ -187,7 +187,8 @@ def _retention_to_proto(retention: Retention) -> pb.Retention:
 
 def _retention_from_proto(retention: pb.Retention) -> Retention:
     if retention.WhichOneof("retention") == "max_age":
-        return retention.max_age.ToTimedelta()
+        age: timedelta = retention.max_age.ToTimedelta()
+        return age
     return FOREVER
 
 
