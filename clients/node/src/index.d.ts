@@ -65,6 +65,53 @@ export interface TopicInfo {
   sizeBytes: bigint;
   /** When the earliest retained message was stored; null when the topic holds none. */
   oldestTimestamp: Date | null;
+  /** The topic's settings as they apply; null only from a server older than topic settings. */
+  settings: EffectiveSettings | null;
+}
+
+/** How long a topic keeps its messages by age: never removed by age, or a positive age. */
+export type Retention = 'forever' | { maxAgeMs: number };
+
+/**
+ * The settings a topic can have of its own; an absent one follows the
+ * server's default (MINIKAFKA_RETENTIONTIME, no size limit,
+ * MINIKAFKA_MAX_MESSAGE_BYTES).
+ */
+export interface TopicSettings {
+  /** Removal by age. */
+  retention?: Retention;
+  /** Removal by size: the most payload bytes the whole topic keeps. */
+  retentionBytes?: bigint | number;
+  /** The largest payload the topic accepts (at most the server's limit). */
+  maxMessageBytes?: bigint | number;
+}
+
+/** A setting's name, for returning it to the server's default. */
+export type SettingName = 'retention' | 'retentionBytes' | 'maxMessageBytes';
+
+/** Where a setting's effective value comes from. */
+export type SettingSource = 'serverDefault' | 'topic';
+
+/** A setting's value as it applies, and where it comes from. */
+export interface Effective<T> {
+  value: T;
+  source: SettingSource;
+}
+
+/** A topic's settings as they apply, each with its source. */
+export interface EffectiveSettings {
+  retention: Effective<Retention>;
+  /** null: no size limit. */
+  retentionBytes: Effective<bigint | null>;
+  maxMessageBytes: Effective<bigint>;
+}
+
+/** One page of topics. */
+export interface TopicPage {
+  /** Sorted by name. */
+  topics: TopicInfo[];
+  /** Pass as `pageToken` for the next page; '' on the last page. */
+  nextPageToken: string;
 }
 
 /** Where a consumer starts: the earliest retained message, the end, or an offset (0: the earliest). */
@@ -98,5 +145,28 @@ export declare class Consumer {
   /** Describes the topic (NOT_FOUND if it does not exist). */
   describe(): Promise<TopicInfo>;
   /** Ends open subscriptions and closes the connection. */
+  close(): void;
+}
+
+/**
+ * Topic administration, as the Rust client's Admin. Failed calls reject with
+ * the ServiceError (NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT naming the
+ * setting, ...). Sends no token yet: a server with tokens refuses it.
+ */
+export declare class Admin {
+  /** `host` is `host:port`; undefined: MINIKAFKA_HOST or 127.0.0.1:9999. */
+  constructor(host: string | undefined, options?: { timeoutMs?: number });
+  /** Creates a topic; the same again succeeds, other settings reject with ALREADY_EXISTS. */
+  createTopic(name: string, settings?: TopicSettings): Promise<TopicInfo>;
+  /** Sets the settings in `set`, returns those in `reset` to the server's default; others stay. */
+  updateTopic(name: string, change?: { set?: TopicSettings; reset?: Iterable<SettingName> }): Promise<TopicInfo>;
+  /** Deletes a topic; resolves with how many messages it held. Created again, it starts at 1. */
+  deleteTopic(name: string): Promise<bigint>;
+  /** One topic with its effective settings (NOT_FOUND if it does not exist). */
+  describeTopic(name: string): Promise<TopicInfo>;
+  /** One page of topics; `pageSize` 0: the server's default (1,000). */
+  listTopicsPage(options?: { pageSize?: number; pageToken?: string }): Promise<TopicPage>;
+  /** Every topic, sorted by name, fetched a page at a time. */
+  listTopics(options?: { pageSize?: number }): Promise<TopicInfo[]>;
   close(): void;
 }

@@ -31,8 +31,18 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
  * @typedef {{offset: bigint, timestamp: Date, payload: Buffer}} Message
  * @typedef {{first: bigint, last: bigint}} Range  offsets first..last, inclusive
  * @typedef {{messages: Message[], gap: Range | null}} Polled
+ * @typedef {'forever' | {maxAgeMs: number}} Retention
+ * @typedef {{retention?: Retention, retentionBytes?: bigint | number,
+ *   maxMessageBytes?: bigint | number}} TopicSettings
+ * @typedef {'retention' | 'retentionBytes' | 'maxMessageBytes'} SettingName
+ * @typedef {'serverDefault' | 'topic'} SettingSource
+ * @typedef {{retention: {value: Retention, source: SettingSource},
+ *   retentionBytes: {value: bigint | null, source: SettingSource},
+ *   maxMessageBytes: {value: bigint, source: SettingSource}}} EffectiveSettings
  * @typedef {{name: string, earliestOffset: bigint, nextOffset: bigint,
- *   messageCount: bigint, sizeBytes: bigint, oldestTimestamp: Date | null}} TopicInfo
+ *   messageCount: bigint, sizeBytes: bigint, oldestTimestamp: Date | null,
+ *   settings: EffectiveSettings | null}} TopicInfo
+ * @typedef {{topics: TopicInfo[], nextPageToken: string}} TopicPage
  * @typedef {'earliest' | 'end' | bigint | number} Start
  */
 
@@ -139,6 +149,82 @@ function unary(client, method, request, timeoutMs) {
 function toDate(timestamp) {
   return timestamp ? new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6)) : null;
 }
+
+/** @param {number} ms @returns {{seconds: string, nanos: number}} a Duration, signs alike */
+function toDuration(ms) {
+  const seconds = Math.trunc(ms / 1000);
+  return { seconds: String(seconds), nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
+
+/** @param {any} source @returns {SettingSource} */
+function toSource(source) {
+  return source === 'SETTING_SOURCE_TOPIC' ? 'topic' : 'serverDefault';
+}
+
+/** @param {any} s the reply's EffectiveSettings @returns {EffectiveSettings | null} */
+function toEffectiveSettings(s) {
+  if (!s?.retention) return null; // a server older than topic settings
+  const { retention } = s;
+  const age = retention.retention === 'max_age' ? retention.max_age : null;
+  return {
+    retention: {
+      value: age ? { maxAgeMs: Number(age.seconds) * 1000 + age.nanos / 1e6 } : 'forever',
+      source: toSource(s.retention_source),
+    },
+    retentionBytes: {
+      value: s.retention_bytes == null ? null : BigInt(s.retention_bytes),
+      source: toSource(s.retention_bytes_source),
+    },
+    maxMessageBytes: { value: BigInt(s.max_message_bytes), source: toSource(s.max_message_bytes_source) },
+  };
+}
+
+/** @param {any} t the reply's TopicInfo @returns {TopicInfo} */
+function toTopicInfo(t) {
+  return {
+    name: t.name,
+    earliestOffset: BigInt(t.earliest_offset),
+    nextOffset: BigInt(t.next_offset),
+    messageCount: BigInt(t.message_count),
+    sizeBytes: BigInt(t.size_bytes),
+    oldestTimestamp: toDate(t.oldest_timestamp),
+    settings: toEffectiveSettings(t.settings),
+  };
+}
+
+/**
+ * A size setting as the API's uint64 (a decimal string), or undefined when
+ * absent. A negative or fractional one cannot be sent: refused here, naming it.
+ * @param {string} name @param {bigint | number | undefined} value
+ */
+function toSize(name, value) {
+  if (value === undefined || value === null) return undefined;
+  if ((typeof value !== 'bigint' && !Number.isInteger(value)) || value < 0) {
+    throw new RangeError(`${name}: must be a positive whole number of bytes, not ${String(value)}`);
+  }
+  return String(value);
+}
+
+/** @param {TopicSettings} settings @returns {object} the request's TopicSettings */
+function toSettingsMessage(settings = {}) {
+  const { retention } = settings;
+  let message = null;
+  if (retention === 'forever') message = { forever: true };
+  else if (retention !== undefined && retention !== null) {
+    if (typeof retention?.maxAgeMs !== 'number' || !Number.isFinite(retention.maxAgeMs)) {
+      throw new TypeError(`retention: 'forever' or { maxAgeMs: <number> }, not ${JSON.stringify(retention)}`);
+    }
+    message = { max_age: toDuration(retention.maxAgeMs) };
+  }
+  return {
+    retention: message,
+    retention_bytes: toSize('retentionBytes', settings.retentionBytes),
+    max_message_bytes: toSize('maxMessageBytes', settings.maxMessageBytes),
+  };
+}
+
+/** The API's name of each setting; other names go to the server as they are, which refuses them. */
+const SETTING_NAMES = { retention: 'retention', retentionBytes: 'retention_bytes', maxMessageBytes: 'max_message_bytes' };
 
 /** @param {any} m @returns {Message} */
 function toMessage(m) {
@@ -256,7 +342,7 @@ export class Consumer {
       read_from: readFrom.toString(),
       max_messages: maxMessages,
       max_bytes: maxBytes,
-      max_wait: waitMs > 0 ? { seconds: String(Math.floor(waitMs / 1000)), nanos: Math.round(waitMs % 1000) * 1e6 } : null,
+      max_wait: waitMs > 0 ? toDuration(waitMs) : null,
     };
     const reply = await unary(this.#client, 'Poll', request, this.#timeoutMs + waitMs);
     const earliest = BigInt(reply.earliest_offset);
@@ -306,21 +392,115 @@ export class Consumer {
    * @returns {Promise<TopicInfo>}
    */
   async describe() {
-    const t = await unary(this.#client, 'DescribeTopic', { topic: this.topic }, this.#timeoutMs);
-    return {
-      name: t.name,
-      earliestOffset: BigInt(t.earliest_offset),
-      nextOffset: BigInt(t.next_offset),
-      messageCount: BigInt(t.message_count),
-      sizeBytes: BigInt(t.size_bytes),
-      oldestTimestamp: toDate(t.oldest_timestamp),
-    };
+    return toTopicInfo(await unary(this.#client, 'DescribeTopic', { topic: this.topic }, this.#timeoutMs));
   }
 
   /** Ends open subscriptions and closes the connection. */
   close() {
     this.#closed = true;
     for (const call of this.#calls) call.cancel();
+    this.#client.close();
+  }
+}
+
+/**
+ * Topic administration: creating, configuring, deleting and listing topics,
+ * as the Rust client's Admin does. Failed calls reject with the ServiceError
+ * (`code`: NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT naming the setting,
+ * ...). A server with tokens (MINIKAFKA_AUTH_FILE) refuses every call of
+ * this client, which sends no token yet.
+ */
+export class Admin {
+  #client;
+  #timeoutMs;
+
+  /**
+   * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
+   * @param {{timeoutMs?: number}} [options] the deadline of each call
+   */
+  constructor(host, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+    this.#client = connect(host);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Creates a topic; absent settings follow the server's defaults. The same
+   * again succeeds; with other settings it rejects with ALREADY_EXISTS.
+   * @param {string} name @param {TopicSettings} [settings]
+   * @returns {Promise<TopicInfo>}
+   */
+  async createTopic(name, settings = {}) {
+    const request = { topic: name, settings: toSettingsMessage(settings) };
+    return toTopicInfo(await unary(this.#client, 'CreateTopic', request, this.#timeoutMs));
+  }
+
+  /**
+   * Sets the settings present in `set` and returns those named in `reset`
+   * to the server's default; the others stay.
+   * @param {string} name
+   * @param {{set?: TopicSettings, reset?: Iterable<SettingName>}} [change]
+   * @returns {Promise<TopicInfo>} the topic after the change
+   */
+  async updateTopic(name, { set = {}, reset = [] } = {}) {
+    const request = {
+      topic: name,
+      settings: toSettingsMessage(set),
+      reset: Array.from(reset, (setting) => SETTING_NAMES[setting] ?? setting),
+    };
+    return toTopicInfo(await unary(this.#client, 'UpdateTopic', request, this.#timeoutMs));
+  }
+
+  /**
+   * Deletes a topic and every message in it. Created again, it starts at offset 1.
+   * @param {string} name
+   * @returns {Promise<bigint>} how many messages it held
+   */
+  async deleteTopic(name) {
+    const reply = await unary(this.#client, 'DeleteTopic', { topic: name }, this.#timeoutMs);
+    return BigInt(reply.messages_deleted);
+  }
+
+  /**
+   * One topic, with its effective settings and their sources (NOT_FOUND if
+   * it does not exist).
+   * @param {string} name
+   * @returns {Promise<TopicInfo>}
+   */
+  async describeTopic(name) {
+    return toTopicInfo(await unary(this.#client, 'DescribeTopic', { topic: name }, this.#timeoutMs));
+  }
+
+  /**
+   * One page of topics, sorted by name.
+   * @param {{pageSize?: number, pageToken?: string}} [options] `pageSize`: 0
+   *   for the server's default (1,000); `pageToken`: a previous page's
+   *   `nextPageToken`, '' for the first page
+   * @returns {Promise<TopicPage>} `nextPageToken` is '' on the last page
+   */
+  async listTopicsPage({ pageSize = 0, pageToken = '' } = {}) {
+    const request = { page_size: pageSize, page_token: pageToken };
+    const reply = await unary(this.#client, 'ListTopics', request, this.#timeoutMs);
+    return { topics: reply.topics.map(toTopicInfo), nextPageToken: reply.next_page_token };
+  }
+
+  /**
+   * Every topic, sorted by name, fetched `pageSize` at a time.
+   * @param {{pageSize?: number}} [options]
+   * @returns {Promise<TopicInfo[]>}
+   */
+  async listTopics({ pageSize = 0 } = {}) {
+    const topics = [];
+    let pageToken = '';
+    do {
+      const page = await this.listTopicsPage({ pageSize, pageToken });
+      topics.push(...page.topics);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return topics;
+  }
+
+  /** Closes the connection. */
+  close() {
     this.#client.close();
   }
 }

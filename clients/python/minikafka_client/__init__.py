@@ -6,6 +6,7 @@
 >>> with Consumer("127.0.0.1:9999", "orders", start=offset) as consumer:
 ...     result = consumer.poll(wait=5)
 
+Topics are created, configured, deleted and listed with :class:`Admin`.
 The same operations, awaitable, are in :mod:`minikafka_client.aio`.
 
 The generated gRPC code (``minikafka_client._generated``, made when the
@@ -15,6 +16,19 @@ Go project's ``protocol`` service.
 
 from minikafka_client._connection import DEFAULT_HOST, resolve_host
 from minikafka_client._reading import Start
+from minikafka_client._topics import (
+    FOREVER,
+    Effective,
+    EffectiveSettings,
+    Forever,
+    Retention,
+    SettingName,
+    SettingSource,
+    TopicInfo,
+    TopicPage,
+    TopicSettings,
+)
+from minikafka_client.admin import Admin
 from minikafka_client.consumer import Consumer
 from minikafka_client.errors import DataLossError, MiniKafkaError
 from minikafka_client.messages import Gap, Message, PollResult
@@ -22,13 +36,24 @@ from minikafka_client.producer import Producer
 
 __all__ = [
     "DEFAULT_HOST",
+    "FOREVER",
+    "Admin",
     "Consumer",
     "DataLossError",
+    "Effective",
+    "EffectiveSettings",
+    "Forever",
     "Gap",
     "Message",
     "MiniKafkaError",
     "PollResult",
     "Producer",
+    "Retention",
+    "SettingName",
+    "SettingSource",
     "Start",
+    "TopicInfo",
+    "TopicPage",
+    "TopicSettings",
     "resolve_host",
 ]
