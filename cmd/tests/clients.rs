@@ -5,6 +5,11 @@
 //! the README's test command runs them too. `packaging.rs` installs each
 //! client outside the repository, as its users do.
 //!
+//! Each suite also runs against a second server with tokens
+//! (`MINIKAFKA_AUTH_FILE`): `MINIKAFKA_TEST_AUTH_HOST` is its address,
+//! `MINIKAFKA_TEST_TOKEN` a token that may produce and consume any topic,
+//! and `MINIKAFKA_TEST_ADMIN_TOKEN` an admin token.
+//!
 //! Each suite's dependencies are installed on first use from PyPI and the
 //! npm registry (`clients/python/setup.sh`, `clients/node/setup.sh`), so a
 //! fresh machine needs only `python3` (with venv) and `node` with `npm`.
@@ -18,17 +23,69 @@ use std::process::Command;
 
 use common::*;
 
+/// The token that may produce and consume every topic on the auth server.
+const CLIENT_TOKEN: &str = "client-secret";
+/// The token that may administer every topic on the auth server.
+const ADMIN_TOKEN: &str = "admin-secret";
+
+/// The servers a client suite runs against: one open, one with tokens.
+struct Servers {
+    open: Server,
+    with_tokens: Server,
+    /// Holds the auth file for as long as the server runs.
+    _auth_dir: tempfile::TempDir,
+}
+
+impl Servers {
+    fn start() -> Self {
+        let auth_dir = tempfile::tempdir().expect("temporary directory");
+        let auth = auth_dir.path().join("auth.toml");
+        let digest = minikafka_server::auth::digest_hex;
+        std::fs::write(
+            &auth,
+            format!(
+                "[[token]]\nname = \"client\"\nsha256 = \"{}\"\nproduce = [\"*\"]\nconsume = [\"*\"]\n\n\
+                 [[token]]\nname = \"ops\"\nsha256 = \"{}\"\nadmin = true\n",
+                digest(CLIENT_TOKEN),
+                digest(ADMIN_TOKEN),
+            ),
+        )
+        .expect("write the auth file");
+        let with_tokens = Server::start_with(&[
+            ("MINIKAFKA_BACKEND", "memory"),
+            ("MINIKAFKA_AUTH_FILE", auth.to_str().expect("UTF-8 path")),
+        ]);
+        Servers {
+            open: Server::start(),
+            with_tokens,
+            _auth_dir: auth_dir,
+        }
+    }
+
+    /// Points a suite at both servers. MINIKAFKA_TOKEN is removed so that
+    /// a call made without a token really is.
+    fn environment<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command
+            .env("MINIKAFKA_TEST_HOST", &self.open.address)
+            .env("MINIKAFKA_TEST_AUTH_HOST", &self.with_tokens.address)
+            .env("MINIKAFKA_TEST_TOKEN", CLIENT_TOKEN)
+            .env("MINIKAFKA_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env_remove("MINIKAFKA_TOKEN")
+    }
+}
+
 #[test]
 fn the_python_client_passes_its_tests() {
     let python = set_up_client("python");
-    let server = Server::start();
+    let servers = Servers::start();
     step(
         // Not `python -m pytest`, which would import the package from the
         // source tree instead of the one setup.sh installed.
-        Command::new(python.join(".venv/bin/pytest"))
-            .args(["-q", "-p", "no:cacheprovider", "tests"])
-            .current_dir(&python)
-            .env("MINIKAFKA_TEST_HOST", &server.address),
+        servers.environment(
+            Command::new(python.join(".venv/bin/pytest"))
+                .args(["-q", "-p", "no:cacheprovider", "tests"])
+                .current_dir(&python),
+        ),
         "the Python client's tests",
     );
 }
@@ -36,12 +93,9 @@ fn the_python_client_passes_its_tests() {
 #[test]
 fn the_node_client_passes_its_tests() {
     let node = set_up_client("node");
-    let server = Server::start();
+    let servers = Servers::start();
     step(
-        Command::new("npm")
-            .args(["test"])
-            .current_dir(&node)
-            .env("MINIKAFKA_TEST_HOST", &server.address),
+        servers.environment(Command::new("npm").args(["test"]).current_dir(&node)),
         "the Node client's tests",
     );
 }

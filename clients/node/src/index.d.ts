@@ -125,7 +125,8 @@ export declare function protoPackage(): any;
 export declare class Producer {
   readonly topic: string;
   /** `host` is `host:port`; undefined: MINIKAFKA_HOST or 127.0.0.1:9999. */
-  constructor(host: string | undefined, topic: string, options?: { timeoutMs?: number });
+  /** `token`: sent to a server with tokens; undefined: MINIKAFKA_TOKEN, if set. */
+  constructor(host: string | undefined, topic: string, options?: { timeoutMs?: number; token?: string });
   /** Stores one message (strings as UTF-8); resolves with its offset. */
   send(payload: Buffer | Uint8Array | string): Promise<bigint>;
   /** Stores the payloads atomically with consecutive offsets. */
@@ -137,7 +138,8 @@ export declare class Consumer {
   readonly topic: string;
   /** The offset the next read starts from (0n: the earliest retained). Setting it seeks. */
   position: bigint;
-  constructor(host: string | undefined, topic: string, options?: { start?: Start; timeoutMs?: number });
+  /** `token`: sent to a server with tokens; undefined: MINIKAFKA_TOKEN, if set. */
+  constructor(host: string | undefined, topic: string, options?: { start?: Start; timeoutMs?: number; token?: string });
   /** Reads the next messages; `waitMs` makes a long poll. */
   poll(options?: { waitMs?: number; maxMessages?: number; maxBytes?: number }): Promise<Polled>;
   /** Follows the topic from `position`; ending the loop cancels the call. */
@@ -151,11 +153,16 @@ export declare class Consumer {
 /**
  * Topic administration, as the Rust client's Admin. Failed calls reject with
  * the ServiceError (NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT naming the
- * setting, ...). Sends no token yet: a server with tokens refuses it.
+ * setting, UNAUTHENTICATED without a token for a server with tokens,
+ * PERMISSION_DENIED when the token may not, ...).
  */
 export declare class Admin {
-  /** `host` is `host:port`; undefined: MINIKAFKA_HOST or 127.0.0.1:9999. */
-  constructor(host: string | undefined, options?: { timeoutMs?: number });
+  /**
+   * `host` is `host:port`; undefined: MINIKAFKA_HOST or 127.0.0.1:9999.
+   * `token`: sent to a server with tokens (creating, updating and deleting
+   * need an admin token); undefined: MINIKAFKA_TOKEN, if set.
+   */
+  constructor(host: string | undefined, options?: { timeoutMs?: number; token?: string });
   /** Creates a topic; the same again succeeds, other settings reject with ALREADY_EXISTS. */
   createTopic(name: string, settings?: TopicSettings): Promise<TopicInfo>;
   /** Sets the settings in `set`, returns those in `reset` to the server's default; others stay. */

@@ -124,11 +124,33 @@ export function protoPackage() {
   return loaded;
 }
 
-/** @param {string | undefined} host */
-function connect(host) {
+/**
+ * An interceptor that sends `token` on every call and stream, as
+ * `authorization: Bearer <token>` (as the Rust client does). grpc-js refuses
+ * call credentials on an insecure channel, hence an interceptor.
+ * @param {string} token @returns {grpc.Interceptor}
+ */
+function sendingToken(token) {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+}
+
+/**
+ * A client of `host` (default MINIKAFKA_HOST, then DEFAULT_HOST) that sends
+ * `token` (default MINIKAFKA_TOKEN; empty: none) to a server with tokens.
+ * @param {string | undefined} host @param {string | undefined} token
+ */
+function connect(host, token) {
   const address = host || process.env.MINIKAFKA_HOST || DEFAULT_HOST;
+  const sent = token ?? process.env.MINIKAFKA_TOKEN;
   return new (protoPackage().MiniKafka)(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+    interceptors: sent ? [sendingToken(sent)] : [],
   });
 }
 
@@ -244,11 +266,12 @@ export class Producer {
   /**
    * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
    * @param {string} topic created by the first message sent
-   * @param {{timeoutMs?: number}} [options] the deadline of each call
+   * @param {{timeoutMs?: number, token?: string}} [options] the deadline of
+   *   each call; the token for a server with tokens (default MINIKAFKA_TOKEN)
    */
-  constructor(host, topic, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+  constructor(host, topic, { timeoutMs = DEFAULT_TIMEOUT_MS, token } = {}) {
     this.topic = topic;
-    this.#client = connect(host);
+    this.#client = connect(host, token);
     this.#timeoutMs = timeoutMs;
   }
 
@@ -292,12 +315,13 @@ export class Consumer {
   /**
    * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
    * @param {string} topic
-   * @param {{start?: Start, timeoutMs?: number}} [options] `start`: 'earliest'
-   *   (the default, also 0n), 'end' (only messages stored from now on) or an offset
+   * @param {{start?: Start, timeoutMs?: number, token?: string}} [options] `start`: 'earliest'
+   *   (the default, also 0n), 'end' (only messages stored from now on) or an offset;
+   *   `token`: for a server with tokens (default MINIKAFKA_TOKEN)
    */
-  constructor(host, topic, { start = 'earliest', timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+  constructor(host, topic, { start = 'earliest', timeoutMs = DEFAULT_TIMEOUT_MS, token } = {}) {
     this.topic = topic;
-    this.#client = connect(host);
+    this.#client = connect(host, token);
     this.#timeoutMs = timeoutMs;
     if (start === 'end') this.#fromEnd = true;
     else if (start !== 'earliest') this.#position = BigInt(start);
@@ -407,8 +431,8 @@ export class Consumer {
  * Topic administration: creating, configuring, deleting and listing topics,
  * as the Rust client's Admin does. Failed calls reject with the ServiceError
  * (`code`: NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT naming the setting,
- * ...). A server with tokens (MINIKAFKA_AUTH_FILE) refuses every call of
- * this client, which sends no token yet.
+ * UNAUTHENTICATED without a token for a server with tokens, PERMISSION_DENIED
+ * when the token may not, ...).
  */
 export class Admin {
   #client;
@@ -416,10 +440,12 @@ export class Admin {
 
   /**
    * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
-   * @param {{timeoutMs?: number}} [options] the deadline of each call
+   * @param {{timeoutMs?: number, token?: string}} [options] the deadline of
+   *   each call; the token for a server with tokens (default MINIKAFKA_TOKEN;
+   *   creating, updating and deleting need an admin token)
    */
-  constructor(host, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
-    this.#client = connect(host);
+  constructor(host, { timeoutMs = DEFAULT_TIMEOUT_MS, token } = {}) {
+    this.#client = connect(host, token);
     this.#timeoutMs = timeoutMs;
   }
 

@@ -46,6 +46,7 @@ class Reader:
         *,
         timeout: float | None = 10.0,
         max_backoff: float = 5.0,
+        token: str | None = None,
     ) -> None:
         if start == "earliest":
             start = 0
@@ -62,9 +63,9 @@ class Reader:
         #: the first poll or streamed message.
         self.position: int = 0 if self._from_end else int(start)
         self._closed = False
-        self._connect(host)
+        self._connect(host, token)
 
-    def _connect(self, host: str | None) -> None:
+    def _connect(self, host: str | None, token: str | None) -> None:
         """Opens the consumer's connection: blocking or asyncio."""
         raise NotImplementedError
 

@@ -22,16 +22,21 @@ class Admin(Closeable):
     """Topic administration, as the Rust client's ``Admin`` does it.
 
     ``host`` is ``host:port`` (``None``: ``$MINIKAFKA_HOST`` or
-    ``127.0.0.1:9999``); ``timeout`` is each call's deadline in seconds.
+    ``127.0.0.1:9999``); ``timeout`` is each call's deadline in seconds;
+    ``token`` is sent on every call to a server with tokens
+    (``MINIKAFKA_AUTH_FILE``; ``None``: ``$MINIKAFKA_TOKEN``, if set).
     Failures raise :class:`MiniKafkaError` with the status code:
     ``NOT_FOUND``, ``ALREADY_EXISTS``, ``INVALID_ARGUMENT`` (naming the
-    setting), ... A server with tokens (``MINIKAFKA_AUTH_FILE``) refuses
-    every call of this client, which sends no token yet.
+    setting), ``UNAUTHENTICATED`` (a server with tokens, and no token or
+    an unknown one), ``PERMISSION_DENIED`` (creating, updating and deleting
+    need a token with ``admin = true``), ...
     """
 
-    def __init__(self, host: str | None, timeout: float | None = 10.0) -> None:
+    def __init__(
+        self, host: str | None, timeout: float | None = 10.0, *, token: str | None = None
+    ) -> None:
         self.timeout = timeout
-        self._connection = Connection(host)
+        self._connection = Connection(host, token)
 
     def create_topic(self, name: str, settings: TopicSettings | None = None) -> TopicInfo:
         """Creates ``name`` with ``settings`` (absent ones follow the server's

@@ -20,14 +20,16 @@ class Consumer(Reader, Closeable):
     The server remembers nothing about consumers: save :attr:`position`
     and start from it next time. ``host`` is ``host:port`` (``None``:
     ``$MINIKAFKA_HOST`` or ``127.0.0.1:9999``); ``timeout`` is each unary
-    call's deadline in seconds (a long poll's deadline adds its wait).
+    call's deadline in seconds (a long poll's deadline adds its wait);
+    ``token`` is sent on every call and stream to a server with tokens
+    (``MINIKAFKA_AUTH_FILE``; ``None``: ``$MINIKAFKA_TOKEN``, if set).
     Failures raise :class:`MiniKafkaError`.
     """
 
     _connection: Connection
 
-    def _connect(self, host: str | None) -> None:
-        self._connection = Connection(host)
+    def _connect(self, host: str | None, token: str | None) -> None:
+        self._connection = Connection(host, token)
 
     def describe_topic(self) -> pb.TopicInfo:
         """The topic's state (bounds, message count, size) as the generated

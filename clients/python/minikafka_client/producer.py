@@ -12,15 +12,24 @@ class Producer(Closeable):
     """Appends messages to ``topic`` (created on first use).
 
     ``host`` is ``host:port`` (``None``: ``$MINIKAFKA_HOST`` or
-    ``127.0.0.1:9999``); ``timeout`` is each call's deadline in seconds.
+    ``127.0.0.1:9999``); ``timeout`` is each call's deadline in seconds;
+    ``token`` is sent on every call to a server with tokens
+    (``MINIKAFKA_AUTH_FILE``; ``None``: ``$MINIKAFKA_TOKEN``, if set).
     Failures raise :class:`MiniKafkaError`. A send that fails with
     ``UNAVAILABLE`` or ``DEADLINE_EXCEEDED`` may still have been stored.
     """
 
-    def __init__(self, host: str | None, topic: str, timeout: float | None = 10.0) -> None:
+    def __init__(
+        self,
+        host: str | None,
+        topic: str,
+        timeout: float | None = 10.0,
+        *,
+        token: str | None = None,
+    ) -> None:
         self.topic = topic
         self.timeout = timeout
-        self._connection = Connection(host)
+        self._connection = Connection(host, token)
 
     def send(self, payload: bytes) -> int:
         """Stores one message; returns its offset."""

@@ -23,9 +23,11 @@ class Admin(AsyncCloseable):
     """Topic administration as :class:`minikafka_client.Admin` does it (the
     same arguments and errors), with awaitable calls."""
 
-    def __init__(self, host: str | None, timeout: float | None = 10.0) -> None:
+    def __init__(
+        self, host: str | None, timeout: float | None = 10.0, *, token: str | None = None
+    ) -> None:
         self.timeout = timeout
-        self._connection = Connection(host)
+        self._connection = Connection(host, token)
 
     async def create_topic(self, name: str, settings: TopicSettings | None = None) -> TopicInfo:
         """Creates ``name``; see :meth:`minikafka_client.Admin.create_topic`."""

@@ -23,8 +23,8 @@ class Consumer(Reader, AsyncCloseable):
 
     _connection: Connection
 
-    def _connect(self, host: str | None) -> None:
-        self._connection = Connection(host)
+    def _connect(self, host: str | None, token: str | None) -> None:
+        self._connection = Connection(host, token)
 
     async def describe_topic(self) -> pb.TopicInfo:
         """The topic's state (bounds, message count, size) as the generated

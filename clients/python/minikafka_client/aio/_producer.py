@@ -13,10 +13,17 @@ class Producer(AsyncCloseable):
     """Appends messages to ``topic`` (created on first use), as
     :class:`minikafka_client.Producer` does, with awaitable calls."""
 
-    def __init__(self, host: str | None, topic: str, timeout: float | None = 10.0) -> None:
+    def __init__(
+        self,
+        host: str | None,
+        topic: str,
+        timeout: float | None = 10.0,
+        *,
+        token: str | None = None,
+    ) -> None:
         self.topic = topic
         self.timeout = timeout
-        self._connection = Connection(host)
+        self._connection = Connection(host, token)
 
     async def send(self, payload: bytes) -> int:
         """Stores one message; returns its offset."""
