@@ -41,9 +41,16 @@ fn open(backend: Backend, path: &Path, durability: Durability) -> Arc<dyn Store>
             )
             .expect("open"),
         ),
-        Backend::Sqlite => {
-            Arc::new(SqliteStore::open(path, SqliteOptions { durability }).expect("open"))
-        }
+        Backend::Sqlite => Arc::new(
+            SqliteStore::open(
+                path,
+                SqliteOptions {
+                    durability,
+                    ..SqliteOptions::default()
+                },
+            )
+            .expect("open"),
+        ),
         Backend::Memory => Arc::new(MemoryStore::new()),
     }
 }

@@ -63,6 +63,36 @@ pub enum StoreError {
         /// Why the sync failed, as the operating system said it.
         cause: String,
     },
+    /// A producer's batch came out of order: its sequence skips ahead of
+    /// the next one expected, or is older than the batches the store
+    /// remembers for that producer. Nothing was stored.
+    #[error(
+        "topic '{topic}': producer {producer_id} sent sequence {received}, but the next expected from it is {expected}{}",
+        if .received < .expected { " (older than the batches remembered, so its offsets cannot be given)" } else { "" }
+    )]
+    SequenceOutOfOrder {
+        /// The topic appended to.
+        topic: TopicName,
+        /// The producer.
+        producer_id: u64,
+        /// The sequence the batch carried.
+        received: u64,
+        /// The sequence the store expects next from that producer.
+        expected: u64,
+    },
+    /// A conditional append named a next offset the topic does not have.
+    /// Nothing was stored.
+    #[error(
+        "topic '{topic}': the append expected next offset {expected}, but the topic's next offset is {actual}"
+    )]
+    NextOffsetMismatch {
+        /// The topic appended to.
+        topic: TopicName,
+        /// The next offset the append expected.
+        expected: u64,
+        /// The topic's actual next offset.
+        actual: u64,
+    },
     /// Records inside the topic's log fail their checks: the messages
     /// before them read normally, these cannot be served.
     #[error(

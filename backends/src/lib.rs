@@ -23,6 +23,7 @@ mod lock;
 pub mod memory;
 pub mod notify;
 pub mod open;
+pub mod producers;
 pub mod sqlite;
 pub mod store;
 #[cfg(test)]
@@ -36,13 +37,15 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use file::{FileOptions, FileStore, Recovery};
-pub use memory::MemoryStore;
+pub use memory::{MemoryOptions, MemoryStore};
 pub use notify::{AppendNotifier, TopicWatch};
 pub use open::{OpenStoreError, StoreConfig, StoreKind, open_store};
+pub use producers::{Admission, ProducerTable};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;
 pub use topic::{TopicName, TopicNameError};
 pub use types::{
-    Batch, Creation, Durability, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport,
-    RetentionAge, RetentionDefaults, SettingsChange, Timestamp, TopicInfo, TopicSettings,
+    Batch, Creation, Durability, Header, Message, OffsetRange, ProducerSequence, ReadLimits,
+    ReadResult, Record, RemovalReport, RetentionAge, RetentionDefaults, SettingsChange, Timestamp,
+    TopicInfo, TopicSettings,
 };

@@ -21,6 +21,9 @@ use crate::{
 pub struct MemoryStore {
     topics: RwLock<BTreeMap<TopicName, Arc<RwLock<TopicLog>>>>,
     notifier: AppendNotifier,
+    // Read once the memory store keeps producers (issue #15).
+    #[allow(dead_code)]
+    options: MemoryOptions,
 }
 
 /// One topic: the messages it holds, oldest first.
@@ -94,10 +97,34 @@ impl TopicLog {
     }
 }
 
+/// How a [`MemoryStore`] behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryOptions {
+    /// The most producers remembered per topic for safe retries
+    /// (`MINIKAFKA_MAX_PRODUCERS`): see [`ProducerTable`](crate::ProducerTable).
+    pub max_producers: usize,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        Self {
+            max_producers: crate::producers::DEFAULT_MAX_PRODUCERS,
+        }
+    }
+}
+
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store with the default options.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store with `options`.
+    pub fn with_options(options: MemoryOptions) -> Self {
+        Self {
+            options,
+            ..Self::default()
+        }
     }
 
     fn topic(&self, name: &TopicName) -> Option<Arc<RwLock<TopicLog>>> {
@@ -146,7 +173,7 @@ impl Store for MemoryStore {
         batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if batch.payloads.is_empty() {
+        if batch.records.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
         let log = if batch.create_topic {
@@ -155,8 +182,8 @@ impl Store for MemoryStore {
             self.topic_or_not_found(topic)?
         };
         let mut log = log.write().unwrap_or_else(PoisonError::into_inner);
-        log.settings.check_sizes(&batch.payloads)?;
-        let payloads = compact(batch.payloads);
+        log.settings.check_sizes(&batch.records)?;
+        let payloads = compact(batch.records.into_iter().map(|r| r.payload).collect());
         let timestamp = now.max(log.newest_timestamp);
         let first = log.next_offset();
         for (offset, payload) in (first..).zip(payloads) {
@@ -165,6 +192,8 @@ impl Store for MemoryStore {
                 offset,
                 timestamp,
                 payload,
+                key: Bytes::new(),
+                headers: Vec::new(),
             });
         }
         log.newest_timestamp = timestamp;

@@ -10,13 +10,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::{FileOptions, FileStore, MemoryStore, SqliteOptions, SqliteStore, Store, StoreError};
+use crate::{
+    FileOptions, FileStore, MemoryOptions, MemoryStore, SqliteOptions, SqliteStore, Store,
+    StoreError,
+};
 
 /// Which store keeps the messages, and that store's own options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreConfig {
     /// Memory only: everything is lost on exit.
-    Memory,
+    Memory {
+        /// The memory store's options.
+        options: MemoryOptions,
+    },
     /// The append-only segment log in `root`.
     File {
         /// The data directory.
@@ -74,7 +80,7 @@ impl StoreConfig {
     /// Which store this is.
     pub fn kind(&self) -> StoreKind {
         match self {
-            Self::Memory => StoreKind::Memory,
+            Self::Memory { .. } => StoreKind::Memory,
             Self::File { .. } => StoreKind::File,
             Self::Sqlite { .. } => StoreKind::Sqlite,
         }
@@ -83,7 +89,7 @@ impl StoreConfig {
     /// The data directory, for stores that keep one.
     pub fn root(&self) -> Option<&Path> {
         match self {
-            Self::Memory => None,
+            Self::Memory { .. } => None,
             Self::File { root, .. } | Self::Sqlite { root, .. } => Some(root),
         }
     }
@@ -106,7 +112,7 @@ pub struct OpenStoreError {
 /// blocking file I/O: call it before serving, or on a blocking thread.
 pub fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, OpenStoreError> {
     let opened: Result<Arc<dyn Store>, StoreError> = match config {
-        StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreConfig::Memory { options } => Ok(Arc::new(MemoryStore::with_options(*options))),
         StoreConfig::File { root, options } => {
             FileStore::open(root, *options).map(|store| Arc::new(store) as Arc<dyn Store>)
         }

@@ -77,6 +77,77 @@ pub struct Message {
     pub timestamp: Timestamp,
     /// The bytes the producer sent.
     pub payload: Bytes,
+    /// Its key; empty when it has none.
+    pub key: Bytes,
+    /// Its headers, in the order the producer gave them.
+    pub headers: Vec<Header>,
+}
+
+impl Message {
+    /// The bytes it counts for in a topic's `size_bytes`, in retention by
+    /// size and in a read's byte limit: see [`Record::size`].
+    pub fn size(&self) -> usize {
+        message_size(&self.payload, &self.key, &self.headers)
+    }
+}
+
+/// One header of a message: a name and a value, as in Kafka. A name may
+/// appear more than once in a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Non-empty UTF-8 (the server checks before a record reaches a store).
+    pub name: String,
+    /// Any bytes.
+    pub value: Bytes,
+}
+
+/// One message to append: what the producer chose of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// The bytes to store.
+    pub payload: Bytes,
+    /// Its key; empty for none.
+    pub key: Bytes,
+    /// Its headers, in order.
+    pub headers: Vec<Header>,
+}
+
+impl Record {
+    /// A record with only a payload, as the `payloads` field of a produce
+    /// makes.
+    pub fn from_payload(payload: impl Into<Bytes>) -> Self {
+        Self {
+            payload: payload.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The bytes it counts for: payload, key, and every header's name and
+    /// value. Storage overhead is not counted, so every store agrees.
+    pub fn size(&self) -> usize {
+        message_size(&self.payload, &self.key, &self.headers)
+    }
+}
+
+/// The one definition of a message's size, for [`Message`] and [`Record`].
+fn message_size(payload: &Bytes, key: &Bytes, headers: &[Header]) -> usize {
+    payload.len()
+        + key.len()
+        + headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum::<usize>()
+}
+
+/// Which producer sent a batch, and its number among that producer's
+/// batches to the topic: what makes a produce safe to retry (see
+/// [`ProducerTable`](crate::ProducerTable)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerSequence {
+    /// Chosen by the producer; never 0 (0 on the wire means "none").
+    pub producer_id: u64,
+    /// The batch's number: the previous batch's plus one.
+    pub sequence: u64,
 }
 
 /// The offsets an appended batch received: `first..=last`, consecutive.
@@ -181,15 +252,15 @@ impl TopicSettings {
         }
     }
 
-    /// The payload in `payloads` over the topic's own largest message, if
+    /// The payload in `records` over the topic's own largest message, if
     /// any, as [`StoreError::MessageTooLarge`](crate::StoreError::MessageTooLarge).
-    pub fn check_sizes(&self, payloads: &[Bytes]) -> Result<(), crate::StoreError> {
+    pub fn check_sizes(&self, records: &[Record]) -> Result<(), crate::StoreError> {
         let Some(limit) = self.max_message_bytes else {
             return Ok(());
         };
-        match payloads.iter().find(|p| p.len() as u64 > limit) {
+        match records.iter().find(|r| r.payload.len() as u64 > limit) {
             Some(large) => Err(crate::StoreError::MessageTooLarge {
-                size: large.len(),
+                size: large.payload.len(),
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             }),
             None => Ok(()),
@@ -209,25 +280,36 @@ pub struct SettingsChange {
     pub max_message_bytes: Option<Option<u64>>,
 }
 
-/// What to append: the payloads, and whether a missing topic is created.
-/// (Issue #15 will add keys, headers, producer id and sequence, and the
-/// expected next offset here.)
+/// What to append, and on what conditions.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// The messages' bytes, in order.
-    pub payloads: Vec<Bytes>,
+    /// The messages, in order.
+    pub records: Vec<Record>,
     /// Whether an append to a missing topic creates it (otherwise it fails
     /// with [`StoreError::TopicNotFound`](crate::StoreError::TopicNotFound)).
     pub create_topic: bool,
+    /// The producer and sequence, for a produce that is safe to retry.
+    pub producer: Option<ProducerSequence>,
+    /// Append only if the topic's next offset is this (1 for a topic that
+    /// does not exist yet).
+    pub expected_next_offset: Option<u64>,
 }
 
 impl Batch {
-    /// A batch of `payloads` that creates its topic if it is missing, as a
-    /// produce does unless the server says otherwise.
+    /// A batch of `payloads` with no key or headers that creates its topic
+    /// if it is missing, as a plain produce does.
     pub fn new(payloads: Vec<Bytes>) -> Self {
+        Self::of_records(payloads.into_iter().map(Record::from_payload).collect())
+    }
+
+    /// A batch of `records` that creates its topic if it is missing, with
+    /// no producer and no condition.
+    pub fn of_records(records: Vec<Record>) -> Self {
         Self {
-            payloads,
+            records,
             create_topic: true,
+            producer: None,
+            expected_next_offset: None,
         }
     }
 }
@@ -237,6 +319,21 @@ impl Batch {
 pub struct RetentionDefaults {
     /// The retention by age of a topic without its own.
     pub age: RetentionAge,
+    /// How long a producer that sends nothing to a topic is remembered
+    /// there for retries (`MINIKAFKA_PRODUCER_EXPIRY`); its state is
+    /// forgotten by the sweep after that.
+    pub producer_expiry: RetentionAge,
+}
+
+impl RetentionDefaults {
+    /// Retention by `age`, with producers remembered as long: the server's
+    /// defaults when `MINIKAFKA_PRODUCER_EXPIRY` is not set.
+    pub const fn by_age(age: RetentionAge) -> Self {
+        Self {
+            age,
+            producer_expiry: age,
+        }
+    }
 }
 
 /// Whether create_topic made the topic or found it already so.

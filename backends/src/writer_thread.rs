@@ -265,7 +265,7 @@ impl WriterThread {
         batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if batch.payloads.is_empty() {
+        if batch.records.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
         let topic = topic.clone();

@@ -251,9 +251,8 @@ fn check(
                     );
                 }
                 Op::Remove { age } => {
-                    let defaults = RetentionDefaults {
-                        age: RetentionAge::MaxAge(Duration::from_nanos(*age)),
-                    };
+                    let defaults =
+                        RetentionDefaults::by_age(RetentionAge::MaxAge(Duration::from_nanos(*age)));
                     store
                         .enforce_retention(Timestamp::from_nanos(clock), defaults)
                         .await
@@ -380,6 +379,7 @@ fn sqlite_store(path: &Path) -> Arc<dyn Store> {
             path,
             SqliteOptions {
                 durability: Durability::Never,
+                ..SqliteOptions::default()
             },
         )
         .expect("open"),

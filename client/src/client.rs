@@ -182,7 +182,11 @@ impl Client {
         topic: String,
         payloads: Vec<Bytes>,
     ) -> Result<OffsetRange, ClientError> {
-        let request = v1::ProduceRequest { topic, payloads };
+        let request = v1::ProduceRequest {
+            topic,
+            payloads,
+            ..v1::ProduceRequest::default()
+        };
         let reply = self
             .call(request, |mut grpc, request| async move {
                 grpc.produce(request).await

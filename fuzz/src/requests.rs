@@ -184,6 +184,7 @@ pub fn decode(data: &[u8]) -> Run {
                 payloads: (0..input.len().min(MAX_PAYLOADS))
                     .map(|_| input.bytes())
                     .collect(),
+                ..v1::ProduceRequest::default()
             }),
             1 => Call::Poll(v1::PollRequest {
                 topic: input.string(),
@@ -312,6 +313,7 @@ pub fn check(run: &Run) {
             ServerDefaults {
                 retention: RetentionAge::Forever,
                 max_message_bytes: run.max_message_bytes as u64,
+                producer_expiry: RetentionAge::Forever,
             },
             true,
             shutdown.clone(),
@@ -445,6 +447,7 @@ impl Server {
                                     offset,
                                     timestamp: None,
                                     payload: p.payload,
+                                    ..v1::Message::default()
                                 })
                                 .collect(),
                             new_read_from: answer.new_read_from.map_or(0, |n| n.msg_number.into()),
@@ -650,6 +653,7 @@ pub fn examples() -> Vec<Run> {
         Call::Produce(v1::ProduceRequest {
             topic: topic.to_owned(),
             payloads: payloads.iter().map(|p| Bytes::from_static(p)).collect(),
+            ..v1::ProduceRequest::default()
         })
     };
     let poll = |topic: &str, read_from, max_messages, max_bytes, wait: Option<(i64, i32)>| {

@@ -715,9 +715,8 @@ fn store_files(
             .expect("appending a seed batch");
     }
     if let Some(cutoff) = cutoff {
-        let before_cutoff = RetentionDefaults {
-            age: RetentionAge::MaxAge(std::time::Duration::ZERO),
-        };
+        let before_cutoff =
+            RetentionDefaults::by_age(RetentionAge::MaxAge(std::time::Duration::ZERO));
         rt.block_on(store.enforce_retention(cutoff, before_cutoff))
             .expect("a retention pass");
     }

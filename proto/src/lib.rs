@@ -68,6 +68,13 @@ pub mod trailers {
     /// On DATA_LOSS: the first readable offset after the damage, where a
     /// reader that skips it goes on (decimal).
     pub const NEXT_GOOD_OFFSET: &str = "minikafka-next-good-offset";
+    /// On FAILED_PRECONDITION for a produce whose sequence is out of order:
+    /// the sequence the server expects next from that producer (decimal).
+    pub const EXPECTED_SEQUENCE: &str = "minikafka-expected-sequence";
+    /// On FAILED_PRECONDITION for a conditional produce whose
+    /// expected_next_offset was wrong: the topic's actual next offset
+    /// (decimal).
+    pub const NEXT_OFFSET: &str = "minikafka-next-offset";
 }
 
 /// The encoded `FileDescriptorSet` of every .proto file here (and the

@@ -140,6 +140,7 @@ impl Server {
         let defaults = settings::ServerDefaults {
             retention: config.retention.default_age(),
             max_message_bytes: config.limits.max_message_bytes as u64,
+            producer_expiry: config.retention.producer_expiry_age(),
         };
         sweeper::start(
             &store,

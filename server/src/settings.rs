@@ -15,6 +15,8 @@ pub struct ServerDefaults {
     /// The largest payload accepted (`MINIKAFKA_MAX_MESSAGE_BYTES`); also
     /// the most a topic may set.
     pub max_message_bytes: u64,
+    /// How long a silent producer is remembered (`MINIKAFKA_PRODUCER_EXPIRY`).
+    pub producer_expiry: RetentionAge,
 }
 
 impl ServerDefaults {
@@ -22,6 +24,7 @@ impl ServerDefaults {
     pub fn retention_defaults(&self) -> RetentionDefaults {
         RetentionDefaults {
             age: self.retention,
+            producer_expiry: self.producer_expiry,
         }
     }
 
@@ -160,6 +163,7 @@ mod tests {
     const DEFAULTS: ServerDefaults = ServerDefaults {
         retention: RetentionAge::MaxAge(Duration::from_secs(7 * 86_400)),
         max_message_bytes: 1 << 20,
+        producer_expiry: RetentionAge::Forever,
     };
 
     fn max_age(seconds: i64, nanos: i32) -> v1::Retention {

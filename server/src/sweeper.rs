@@ -126,9 +126,7 @@ mod tests {
     }
 
     fn keep_for(seconds: u64) -> RetentionDefaults {
-        RetentionDefaults {
-            age: RetentionAge::MaxAge(Duration::from_secs(seconds)),
-        }
+        RetentionDefaults::by_age(RetentionAge::MaxAge(Duration::from_secs(seconds)))
     }
 
     #[tokio::test(start_paused = true)]
@@ -223,9 +221,7 @@ mod tests {
                 .await
                 .expect("append");
         }
-        let forever = RetentionDefaults {
-            age: RetentionAge::Forever,
-        };
+        let forever = RetentionDefaults::by_age(RetentionAge::Forever);
         let report = sweep_once(&store, &ManualClock::new(at(7_200)), forever)
             .await
             .expect("sweep");

@@ -234,6 +234,7 @@ fn produce_request(topic: &str, len: usize) -> ProduceRequest {
     ProduceRequest {
         topic: topic.into(),
         payloads: vec![vec![b'p'; len].into()],
+        ..ProduceRequest::default()
     }
 }
 

@@ -129,6 +129,7 @@ async fn the_reply_reports_the_topic_bounds_and_where_to_read_next() {
     let produce = v1::ProduceRequest {
         topic: "bounds".into(),
         payloads: vec!["a".into(), "b".into(), "c".into()],
+        ..v1::ProduceRequest::default()
     };
     grpc.produce(produce).await.expect("produce");
     let poll = |read_from, max_messages| v1::PollRequest {

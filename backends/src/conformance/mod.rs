@@ -32,9 +32,8 @@ use crate::{
 
 /// Retention defaults under which a sweep at `now` removes every message
 /// stored before `now`: the sweep's time is the cutoff.
-pub const EXPIRE_BEFORE_NOW: RetentionDefaults = RetentionDefaults {
-    age: RetentionAge::MaxAge(std::time::Duration::ZERO),
-};
+pub const EXPIRE_BEFORE_NOW: RetentionDefaults =
+    RetentionDefaults::by_age(RetentionAge::MaxAge(std::time::Duration::ZERO));
 
 /// Generates one `#[tokio::test]` per scenario, each on a store from `$open`
 /// (an async fn returning `(Arc<dyn Store>, guard)`).

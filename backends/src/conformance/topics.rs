@@ -21,9 +21,7 @@ fn days(n: u64) -> RetentionAge {
 }
 
 /// Retention defaults that keep everything by age.
-const KEEP_FOREVER: RetentionDefaults = RetentionDefaults {
-    age: RetentionAge::Forever,
-};
+const KEEP_FOREVER: RetentionDefaults = RetentionDefaults::by_age(RetentionAge::Forever);
 
 /// Creating a topic makes it, empty, with its settings; creating it again
 /// with the same settings succeeds and changes nothing; with other
@@ -202,8 +200,8 @@ pub async fn a_delete_wakes_watches_and_reads_find_the_topic_gone(store: Arc<dyn
 pub async fn an_append_that_may_not_create_needs_the_topic(store: Arc<dyn Store>) {
     let t = topic("explicit");
     let batch = Batch {
-        payloads: payloads(&["m"]),
         create_topic: false,
+        ..Batch::new(payloads(&["m"]))
     };
     let result = store.append(&t, batch.clone(), at(0)).await;
     assert!(
@@ -282,9 +280,7 @@ pub async fn retention_by_age_follows_each_topics_own_setting(store: Arc<dyn Sto
         append(&*store, t, &["mid"], at(50)).await;
         append(&*store, t, &["new"], at(95)).await;
     }
-    let defaults = RetentionDefaults {
-        age: RetentionAge::MaxAge(Duration::from_secs(60)),
-    };
+    let defaults = RetentionDefaults::by_age(RetentionAge::MaxAge(Duration::from_secs(60)));
     let report = store
         .enforce_retention(at(100), defaults)
         .await
@@ -461,8 +457,8 @@ pub async fn a_delete_racing_producers_and_readers_leaves_nothing(store: Arc<dyn
             tokio::spawn(async move {
                 for i in 0..200 {
                     let batch = Batch {
-                        payloads: payloads(&[&format!("p{p}-{i}")]),
                         create_topic: false,
+                        ..Batch::new(payloads(&[&format!("p{p}-{i}")]))
                     };
                     match store.append(&t, batch, at(1)).await {
                         Ok(_) => {}

@@ -172,11 +172,11 @@ async fn a_failed_sync_stops_a_topic_written_without_syncs() {
         other => panic!("expected TopicStopped, got {other:?}"),
     }
     disk.heal(Operation::SyncFile);
-    let here = store
-        .writer
-        .lock()
-        .expect("writer")
-        .append_here(&t("t"), &batch("c", 1), ts(2));
+    let here = store.writer.lock().expect("writer").append_here(
+        &t("t"),
+        &Batch::new(batch("c", 1)).records,
+        ts(2),
+    );
     assert_stopped(here.expect("a write the caller's thread takes"), "t");
     assert_stopped(
         store

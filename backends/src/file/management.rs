@@ -216,9 +216,7 @@ async fn retention_by_size_deletes_whole_sealed_segments_and_never_the_active_on
         retention_bytes: Some(Some(bytes)),
         ..SettingsChange::default()
     };
-    let forever = RetentionDefaults {
-        age: crate::RetentionAge::Forever,
-    };
+    let forever = RetentionDefaults::by_age(crate::RetentionAge::Forever);
 
     store.update_topic(&t("t"), limit(50)).await.expect("limit");
     let report = store

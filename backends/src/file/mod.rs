@@ -95,6 +95,9 @@ pub struct FileOptions {
     /// needed), so the number of topics is bounded by disk space, not by
     /// the open-file limit. Reads and writes in flight may hold a few more.
     pub open_files: usize,
+    /// The most producers remembered per topic for safe retries
+    /// (`MINIKAFKA_MAX_PRODUCERS`): see [`ProducerTable`](crate::ProducerTable).
+    pub max_producers: usize,
 }
 
 impl Default for FileOptions {
@@ -104,6 +107,7 @@ impl Default for FileOptions {
             segment_bytes: 64 * 1024 * 1024,
             recovery: Recovery::Strict,
             open_files: 256,
+            max_producers: crate::producers::DEFAULT_MAX_PRODUCERS,
         }
     }
 }
@@ -262,23 +266,23 @@ impl Store for FileStore {
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
         if let Some(large) = batch
-            .payloads
+            .records
             .iter()
-            .find(|p| p.len() > format::MAX_PAYLOAD_LEN)
+            .find(|r| r.payload.len() > format::MAX_PAYLOAD_LEN)
         {
             return Err(StoreError::MessageTooLarge {
-                size: large.len(),
+                size: large.payload.len(),
                 limit: format::MAX_PAYLOAD_LEN,
             });
         }
-        if batch.payloads.is_empty() {
+        if batch.records.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
         // Skipping the hand-off to the writer thread and back (two thread
         // wake-ups) is most of a lone append's cost when it needs no sync;
         // a writer busy with a group, a roll or retention is not waited for.
         if let Ok(mut writer) = self.writer.try_lock()
-            && let Some(appended) = writer.append_here(topic, &batch.payloads, now)
+            && let Some(appended) = writer.append_here(topic, &batch.records, now)
         {
             return appended;
         }

@@ -1,6 +1,7 @@
 //! Reads: from a topic's published view, through the sparse indexes to the
 //! records, and past damage in the log where that is possible.
 
+use bytes::Bytes;
 use std::fs::{self, File};
 use std::sync::{Arc, PoisonError};
 
@@ -163,6 +164,8 @@ pub fn read_blocking(
                 offset: record.header.offset,
                 timestamp: record.header.timestamp,
                 payload: record.payload,
+                key: Bytes::new(),
+                headers: Vec::new(),
             });
         }
     }

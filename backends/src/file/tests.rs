@@ -43,6 +43,7 @@ mod tiny_segments {
         durability: Durability::Always,
         segment_bytes: 100,
         recovery: Recovery::Strict,
+        max_producers: crate::producers::DEFAULT_MAX_PRODUCERS,
         // Few, so the suite runs with handles closed and opened again.
         open_files: 4,
     };
@@ -165,7 +166,7 @@ async fn only_appends_needing_no_sync_or_roll_are_made_on_the_callers_thread() {
         let append_here = |payloads: &[Bytes]| {
             let mut writer = store.writer.lock().expect("writer");
             writer
-                .append_here(&t("t"), payloads, now())
+                .append_here(&t("t"), &Batch::new(payloads.to_vec()).records, now())
                 .map(|r| r.expect("append"))
         };
         assert!(
@@ -212,7 +213,7 @@ async fn appends_made_on_the_callers_thread_are_synced_on_the_interval() {
             .writer
             .lock()
             .expect("writer")
-            .append_here(&t("t"), &one("b"), now())
+            .append_here(&t("t"), &Batch::new(one("b")).records, now())
             .is_none(),
         "the first write after a sync starts the interval: the writer thread's"
     );
@@ -220,11 +221,11 @@ async fn appends_made_on_the_callers_thread_are_synced_on_the_interval() {
         .append(&t("t"), Batch::new(one("b")), now())
         .await
         .expect("append");
-    let here = store
-        .writer
-        .lock()
-        .expect("writer")
-        .append_here(&t("t"), &one("c"), now());
+    let here = store.writer.lock().expect("writer").append_here(
+        &t("t"),
+        &Batch::new(one("c")).records,
+        now(),
+    );
     assert_eq!(
         here.map(|r| r.expect("append")),
         Some(OffsetRange { first: 3, last: 3 }),

@@ -52,10 +52,22 @@ pub const MAX_PAYLOAD_BYTES: usize = 1_000_000_000;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a [`SqliteStore`] behaves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SqliteOptions {
     /// When commits are made durable.
     pub durability: Durability,
+    /// The most producers remembered per topic for safe retries
+    /// (`MINIKAFKA_MAX_PRODUCERS`): see [`ProducerTable`](crate::ProducerTable).
+    pub max_producers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::default(),
+            max_producers: crate::producers::DEFAULT_MAX_PRODUCERS,
+        }
+    }
 }
 
 /// The SQLite store. See the module documentation.
@@ -154,9 +166,13 @@ impl Store for SqliteStore {
         batch: Batch,
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
-        if let Some(large) = batch.payloads.iter().find(|p| p.len() > MAX_PAYLOAD_BYTES) {
+        if let Some(large) = batch
+            .records
+            .iter()
+            .find(|r| r.payload.len() > MAX_PAYLOAD_BYTES)
+        {
             return Err(StoreError::MessageTooLarge {
-                size: large.len(),
+                size: large.payload.len(),
                 limit: MAX_PAYLOAD_BYTES,
             });
         }
@@ -306,6 +322,8 @@ fn read(
             offset: row.get::<_, i64>(0)? as u64,
             timestamp: Timestamp::from_nanos(row.get::<_, i64>(1)? as u64),
             payload: Bytes::copy_from_slice(payload),
+            key: Bytes::new(),
+            headers: Vec::new(),
         });
     }
     Ok(ReadResult {

@@ -14,7 +14,16 @@ use super::*;
 use crate::test_support::{EXPIRE_BEFORE_NOW, t, ts as at};
 
 fn store_at(path: &Path, durability: Durability) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(path, SqliteOptions { durability }).expect("open the SQLite store"))
+    Arc::new(
+        SqliteStore::open(
+            path,
+            SqliteOptions {
+                durability,
+                ..SqliteOptions::default()
+            },
+        )
+        .expect("open the SQLite store"),
+    )
 }
 
 mod always {

@@ -413,7 +413,7 @@ fn insert_batch(
     batch: &Batch,
     now: Timestamp,
 ) -> rusqlite::Result<Result<(OffsetRange, u64), StoreError>> {
-    let payloads = &batch.payloads;
+    let records = &batch.records;
     let existing: Option<(i64, i64, i64, bool, Option<i64>)> = transaction
         .prepare_cached(
             "SELECT id, next_offset, newest_timestamp, start_offset = next_offset, max_message_bytes
@@ -429,7 +429,7 @@ fn insert_batch(
                 max_message_bytes: max_message_bytes.map(|b| b as u64),
                 ..TopicSettings::default()
             };
-            if let Err(error) = own.check_sizes(payloads) {
+            if let Err(error) = own.check_sizes(records) {
                 return Ok(Err(error));
             }
             (id, first, newest, was_empty)
@@ -442,7 +442,7 @@ fn insert_batch(
         ),
         None => return Ok(Err(StoreError::TopicNotFound(topic.clone()))),
     };
-    let fits = i64::try_from(payloads.len())
+    let fits = i64::try_from(records.len())
         .ok()
         .and_then(|count| (first - 1).checked_add(count))
         .is_some_and(|last| last <= LAST_OFFSET);
@@ -458,11 +458,16 @@ fn insert_batch(
     )?;
     // Not `(first..).zip(..)`: that steps past the last offset once more
     // than it yields, and overflows when the batch ends at i64::MAX.
-    for (i, payload) in payloads.iter().enumerate() {
-        insert.execute(params![id, first + i as i64, timestamp, &payload[..]])?;
+    for (i, record) in records.iter().enumerate() {
+        insert.execute(params![
+            id,
+            first + i as i64,
+            timestamp,
+            &record.payload[..]
+        ])?;
     }
-    let next = first + payloads.len() as i64;
-    let bytes: i64 = payloads.iter().map(|p| p.len() as i64).sum();
+    let next = first + records.len() as i64;
+    let bytes: i64 = records.iter().map(|r| r.payload.len() as i64).sum();
     transaction
         .prepare_cached("UPDATE topics SET next_offset = ?2, newest_timestamp = ?3, size_bytes = size_bytes + ?4, oldest_timestamp = CASE WHEN ?5 THEN ?3 ELSE oldest_timestamp END WHERE id = ?1")?
         .execute(params![id, next, timestamp, bytes, was_empty])?;

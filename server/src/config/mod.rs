@@ -16,7 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use minikafka_backends::{FileOptions, RetentionAge, SqliteOptions, StoreConfig, StoreKind};
+use minikafka_backends::{
+    FileOptions, MemoryOptions, RetentionAge, SqliteOptions, StoreConfig, StoreKind,
+};
 
 pub use parse::Problem;
 pub use variables::{
@@ -82,6 +84,12 @@ pub struct Limits {
     /// The most bytes of request messages held at once across the server;
     /// more requests wait, unread, for their share.
     pub max_inflight_request_bytes: usize,
+    /// The largest message key accepted, in bytes.
+    pub max_key_bytes: usize,
+    /// The most headers one message may carry.
+    pub max_headers: usize,
+    /// The most bytes of header names and values one message may carry.
+    pub max_header_bytes: usize,
 }
 
 impl Limits {
@@ -110,15 +118,28 @@ pub struct Retention {
     pub max_age: Option<Duration>,
     /// How often the retention sweeper runs.
     pub sweep_interval: Duration,
+    /// How long a producer that sends nothing to a topic is remembered
+    /// there for safe retries; `None`: until the cap on producers forgets
+    /// it.
+    pub producer_expiry: Option<Duration>,
 }
 
 impl Retention {
     /// The age after which a topic without its own retention loses its
     /// messages.
     pub fn default_age(&self) -> RetentionAge {
-        self.max_age
-            .map_or(RetentionAge::Forever, RetentionAge::MaxAge)
+        age(self.max_age)
     }
+
+    /// How long a producer that sends nothing to a topic is remembered.
+    pub fn producer_expiry_age(&self) -> RetentionAge {
+        age(self.producer_expiry)
+    }
+}
+
+/// An age limit as a retention: `None` is forever.
+fn age(max_age: Option<Duration>) -> RetentionAge {
+    max_age.map_or(RetentionAge::Forever, RetentionAge::MaxAge)
 }
 
 /// A variable with a value the server cannot use.
@@ -178,13 +199,18 @@ impl Config {
         };
         let tls = tls_identity(values.tls_cert, values.tls_key, values.tls_client_ca, raw)?;
         let store = match values.store {
-            StoreKind::Memory => StoreConfig::Memory,
+            StoreKind::Memory => StoreConfig::Memory {
+                options: MemoryOptions {
+                    max_producers: values.max_producers,
+                },
+            },
             StoreKind::File => StoreConfig::File {
                 root: values.root_dir,
                 options: FileOptions {
                     durability: values.durability,
                     segment_bytes: values.segment_bytes,
                     recovery: values.recovery,
+                    max_producers: values.max_producers,
                     ..FileOptions::default()
                 },
             },
@@ -192,6 +218,7 @@ impl Config {
                 root: values.root_dir,
                 options: SqliteOptions {
                     durability: values.durability,
+                    max_producers: values.max_producers,
                 },
             },
         };
@@ -208,6 +235,9 @@ impl Config {
                 max_streams_per_connection: values.max_streams_per_connection,
                 max_connections: values.max_connections,
                 max_inflight_request_bytes: values.max_inflight_request_bytes,
+                max_key_bytes: values.max_key_bytes,
+                max_headers: values.max_headers,
+                max_header_bytes: values.max_header_bytes,
             },
             store,
             topics: Topics {
@@ -218,6 +248,7 @@ impl Config {
                 sweep_interval: values
                     .sweep_interval
                     .unwrap_or_else(|| default_sweep_interval(values.max_age)),
+                producer_expiry: values.producer_expiry.unwrap_or(values.max_age),
             },
             auth: values.auth.map(Arc::new),
         })

@@ -129,6 +129,14 @@ pub(super) fn parse_connection_limit(value: &str) -> Result<usize, &'static str>
     parse_count(value, "a whole number of connections, at least 1")
 }
 
+pub(super) fn parse_header_count(value: &str) -> Result<usize, &'static str> {
+    parse_count(value, "a whole number of headers, at least 1")
+}
+
+pub(super) fn parse_producer_count(value: &str) -> Result<usize, &'static str> {
+    parse_count(value, "a whole number of producers, at least 1")
+}
+
 /// A whole number above 0, such as a limit on things held at once.
 fn parse_count<T: std::str::FromStr + Default + PartialEq>(
     value: &str,

@@ -20,6 +20,7 @@ fn defaults_match_the_documented_table() {
         Retention {
             max_age: Some(Duration::from_secs(7 * 86_400)),
             sweep_interval: Duration::from_secs(60),
+            producer_expiry: Some(Duration::from_secs(7 * 86_400)),
         }
     );
     assert_eq!(
@@ -42,6 +43,9 @@ fn defaults_match_the_documented_table() {
             max_streams_per_connection: 1000,
             max_connections: 512,
             max_inflight_request_bytes: 64 * 1024 * 1024,
+            max_key_bytes: 16 * 1024,
+            max_headers: 64,
+            max_header_bytes: 64 * 1024,
         }
     );
     assert!(c.auth.is_none());
@@ -68,6 +72,11 @@ fn every_variable_is_read() {
         ("MINIKAFKA_KEEPALIVE_INTERVAL", "1m"),
         ("MINIKAFKA_KEEPALIVE_TIMEOUT", "500ms"),
         ("MINIKAFKA_AUTO_CREATE_TOPICS", "false"),
+        ("MINIKAFKA_MAX_KEY_BYTES", "1KiB"),
+        ("MINIKAFKA_MAX_HEADERS", "3"),
+        ("MINIKAFKA_MAX_HEADER_BYTES", "2KiB"),
+        ("MINIKAFKA_MAX_PRODUCERS", "7"),
+        ("MINIKAFKA_PRODUCER_EXPIRY", "1h"),
     ])
     .expect("valid");
     assert!(!c.topics.auto_create);
@@ -76,7 +85,8 @@ fn every_variable_is_read() {
         c.retention,
         Retention {
             max_age: None,
-            sweep_interval: Duration::from_secs(5)
+            sweep_interval: Duration::from_secs(5),
+            producer_expiry: Some(Duration::from_secs(3600)),
         }
     );
     assert_eq!(
@@ -84,7 +94,8 @@ fn every_variable_is_read() {
         StoreConfig::Sqlite {
             root: PathBuf::from("/var/lib/mkfk"),
             options: SqliteOptions {
-                durability: Durability::Interval(Duration::from_millis(250))
+                durability: Durability::Interval(Duration::from_millis(250)),
+                max_producers: 7,
             },
         }
     );
@@ -96,6 +107,9 @@ fn every_variable_is_read() {
             max_streams_per_connection: 20,
             max_connections: 50,
             max_inflight_request_bytes: 2 << 30,
+            max_key_bytes: 1024,
+            max_headers: 3,
+            max_header_bytes: 2048,
         }
     );
     assert_eq!(c.listener.keepalive_interval, Duration::from_secs(60));
@@ -116,8 +130,13 @@ fn every_variable_is_read() {
         config(&[("MINIKAFKA_BACKEND", "memory")])
             .expect("valid")
             .store,
-        StoreConfig::Memory
+        StoreConfig::Memory { .. }
     ));
+    let forever = config(&[("MINIKAFKA_RETENTIONTIME", "forever")]).expect("valid");
+    assert_eq!(
+        forever.retention.producer_expiry, None,
+        "producers are remembered as long as messages by default"
+    );
 }
 
 #[test]

@@ -208,6 +208,15 @@ variables! {
         "largest payload accepted";
     max_request_bytes: usize = "MINIKAFKA_MAX_REQUEST_BYTES", Limits, Value("16MiB"), parse_size,
         "largest gRPC request accepted";
+    max_key_bytes: usize = "MINIKAFKA_MAX_KEY_BYTES", Limits, Value("16KiB"), parse_size,
+        "largest message key accepted";
+    max_headers: usize = "MINIKAFKA_MAX_HEADERS", Limits, Value("64"), parse_header_count,
+        "most headers on one message";
+    max_header_bytes: usize = "MINIKAFKA_MAX_HEADER_BYTES", Limits, Value("64KiB"), parse_size,
+        "most bytes of header names and values on one message";
+    max_producers: usize = "MINIKAFKA_MAX_PRODUCERS", Limits, Value("10000"),
+        parse_producer_count,
+        "most producers per topic remembered for safe retries (the least recently active is forgotten)";
     max_streams_per_connection: u32 = "MINIKAFKA_MAX_STREAMS_PER_CONNECTION", Limits,
         Value("1000"), parse_stream_limit,
         "most calls open at once on one connection";
@@ -239,6 +248,9 @@ variables! {
     sweep_interval: Option<Duration> = "MINIKAFKA_SWEEP_INTERVAL", Retention,
         Derived("retention/10, within 100ms..60s"), parse_positive_duration,
         "how often retention runs";
+    producer_expiry: Option<Option<Duration>> = "MINIKAFKA_PRODUCER_EXPIRY", Retention,
+        Derived("MINIKAFKA_RETENTIONTIME"), parse_retention,
+        "how long a producer that sends nothing is remembered for safe retries, or 'forever'";
 
     auth: Option<Tokens> = "MINIKAFKA_AUTH_FILE", Auth, Off, load_auth_file,
         "TOML file of [[token]] tables: tokens and topic permissions";

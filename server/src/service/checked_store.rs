@@ -103,8 +103,8 @@ impl CheckedStore {
         let topic = validate::topic(topic)?;
         validate::payloads(&payloads, self.defaults.max_message_bytes)?;
         let batch = Batch {
-            payloads,
             create_topic: self.auto_create_topics,
+            ..Batch::new(payloads)
         };
         self.store
             .append(&topic, batch, self.clock.now())

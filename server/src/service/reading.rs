@@ -68,6 +68,15 @@ pub fn message(m: Message) -> v1::Message {
         offset: m.offset,
         timestamp: Some(timestamp(m.timestamp)),
         payload: m.payload,
+        key: m.key,
+        headers: m
+            .headers
+            .into_iter()
+            .map(|h| v1::Header {
+                name: h.name.into(),
+                value: h.value,
+            })
+            .collect(),
     }
 }
 
@@ -94,6 +103,8 @@ mod tests {
                 offset,
                 timestamp: Timestamp::default(),
                 payload: Bytes::new(),
+                key: Bytes::new(),
+                headers: Vec::new(),
             })
             .collect();
         ReadResult {
@@ -151,6 +162,7 @@ mod tests {
                     nanos: 999_999_999,
                 }),
                 payload: Bytes::from(vec![0; payload]),
+                ..v1::Message::default()
             }],
         }
         .encoded_len()

@@ -176,6 +176,7 @@ mod tests {
         let defaults = ServerDefaults {
             retention: RetentionAge::Forever,
             max_message_bytes: 1 << 20,
+            producer_expiry: RetentionAge::Forever,
         };
         let checked = CheckedStore::new(
             Arc::clone(&store),
@@ -349,9 +350,8 @@ mod tests {
         let old = minikafka_backends::Timestamp::from_nanos(1_000);
         let batch = Batch::new(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
         store.append(&topic, batch, old).await.expect("append");
-        let one_microsecond = RetentionDefaults {
-            age: RetentionAge::MaxAge(Duration::from_micros(1)),
-        };
+        let one_microsecond =
+            RetentionDefaults::by_age(RetentionAge::MaxAge(Duration::from_micros(1)));
         store
             .enforce_retention(
                 minikafka_backends::Timestamp::from_nanos(2_001),

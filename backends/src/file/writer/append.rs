@@ -5,7 +5,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use bytes::Bytes;
+use crate::Record;
 
 use super::publish::publish;
 use super::roll::roll;
@@ -32,7 +32,7 @@ impl Writer {
     pub fn append_here(
         &mut self,
         name: &TopicName,
-        payloads: &[Bytes],
+        records: &[Record],
         now: Timestamp,
     ) -> Option<Result<OffsetRange, StoreError>> {
         let durability_allows = match self.options.durability {
@@ -41,15 +41,15 @@ impl Writer {
             Durability::Never => true,
         };
         let topic = self.topics.get(name)?;
-        let encoded: u64 = payloads
+        let encoded: u64 = records
             .iter()
-            .map(|p| (format::RECORD_HEADER_LEN + p.len()) as u64)
+            .map(|p| (format::RECORD_HEADER_LEN + p.payload.len()) as u64)
             .sum();
         let rolls = topic.rolls_for(encoded, self.options.segment_bytes);
         if !(durability_allows && topic.published && !rolls && encoded <= INLINE_MAX_BYTES) {
             return None;
         }
-        let written = self.write_batch(name, payloads, now);
+        let written = self.write_batch(name, records, now);
         if written.is_ok()
             && let Some(topic) = self.topics.get_mut(name)
         {
@@ -75,7 +75,7 @@ impl Writer {
             let writer = self.new_topic(name, &TopicSettings::default())?;
             self.topics.insert(name.clone(), writer);
         }
-        let written = self.write_batch(name, &batch.payloads, now);
+        let written = self.write_batch(name, &batch.records, now);
         if written.is_err() && created {
             // A failed request changes nothing: not even a new, empty topic.
             self.abandon_topic(name);
@@ -96,7 +96,7 @@ impl Writer {
     fn write_batch(
         &mut self,
         name: &TopicName,
-        payloads: &[Bytes],
+        records: &[Record],
         now: Timestamp,
     ) -> Result<OffsetRange, StoreError> {
         let options = self.options;
@@ -122,23 +122,23 @@ impl Writer {
             .settings
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .check_sizes(payloads)?;
+            .check_sizes(records)?;
         let timestamp = now.max(topic.newest_timestamp);
         let first = topic.active.end;
-        if first.saturating_add(payloads.len() as u64 - 1) > format::MAX_OFFSET {
+        if first.saturating_add(records.len() as u64 - 1) > format::MAX_OFFSET {
             return Err(StoreError::OffsetsExhausted {
                 topic: name.clone(),
                 last_offset: format::MAX_OFFSET,
             });
         }
         buffer.clear();
-        for (i, payload) in payloads.iter().enumerate() {
+        for (i, record) in records.iter().enumerate() {
             format::encode_record(
                 buffer,
                 first + i as u64,
                 timestamp,
-                payload,
-                i + 1 == payloads.len(),
+                &record.payload,
+                i + 1 == records.len(),
             );
         }
         if topic.rolls_for(buffer.len() as u64, options.segment_bytes) {
@@ -162,16 +162,16 @@ impl Writer {
             ));
         }
         let mut record_position = position;
-        for (i, payload) in payloads.iter().enumerate() {
+        for (i, record) in records.iter().enumerate() {
             topic.index.observe(first + i as u64, record_position);
-            record_position += (format::RECORD_HEADER_LEN + payload.len()) as u64;
+            record_position += (format::RECORD_HEADER_LEN + record.payload.len()) as u64;
         }
         topic.active.len += buffer.len() as u64;
-        topic.active.end += payloads.len() as u64;
+        topic.active.end += records.len() as u64;
         topic.active.newest_timestamp = timestamp;
         topic.newest_timestamp = timestamp;
         topic.first_unpublished_timestamp.get_or_insert(timestamp);
-        topic.unpublished_bytes += payloads.iter().map(|p| p.len() as u64).sum::<u64>();
+        topic.unpublished_bytes += records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
         if !self.unsynced.contains(name) {
             // Cloned only the first time: no allocation per append.
             self.unsynced.insert(name.clone());
@@ -179,7 +179,7 @@ impl Writer {
         self.unsynced_since.get_or_insert_with(Instant::now);
         Ok(OffsetRange {
             first,
-            last: first + payloads.len() as u64 - 1,
+            last: first + records.len() as u64 - 1,
         })
     }
 
