@@ -473,8 +473,14 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
             })
             .collect()
     };
-    assert_eq!(plain_messages(&*store, "events").await, expect_old("events"));
-    assert_eq!(plain_messages(&*store, "orders").await, expect_old("orders"));
+    assert_eq!(
+        plain_messages(&*store, "events").await,
+        expect_old("events")
+    );
+    assert_eq!(
+        plain_messages(&*store, "orders").await,
+        expect_old("orders")
+    );
     let infos = store.list(None, 10).await.expect("list");
     let summary: Vec<_> = infos
         .iter()
@@ -533,7 +539,11 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
         .expect("append to an old topic");
     assert_eq!((stored.first, stored.last), (7, 7));
     let plain = store
-        .append(&t("events"), Batch::new(vec![Bytes::from_static(b"e5")]), later)
+        .append(
+            &t("events"),
+            Batch::new(vec![Bytes::from_static(b"e5")]),
+            later,
+        )
         .await
         .expect("append plain");
     assert_eq!(plain.first, 5);
@@ -564,7 +574,11 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
     assert_eq!(plain_messages(&*store, "events").await, events);
     let orders = store.describe(&t("orders")).await.expect("describe");
     assert_eq!(
-        (orders.earliest_offset, orders.next_offset, orders.size_bytes),
+        (
+            orders.earliest_offset,
+            orders.next_offset,
+            orders.size_bytes
+        ),
         (5, 8, 14 + keyed.size() as u64)
     );
 }
@@ -583,4 +597,82 @@ fn the_v1_fixture_is_unchanged() {
     assert_eq!(&bytes[..16], b"SQLite format 3\0");
     // user_version, at byte 60 of the header: schema version 2.
     assert_eq!(&bytes[60..64], &[0, 0, 0, 2]);
+}
+
+/// The database keeps what the producer tables keep: a producer's latest
+/// five batches; the sweep deletes the rows of producers idle past the
+/// expiry and of those past the cap, so a reopen does not bring back what
+/// was forgotten.
+#[tokio::test]
+async fn producer_rows_are_bounded_and_forgetting_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = SqliteOptions {
+        max_producers: 2,
+        ..SqliteOptions::default()
+    };
+    let open =
+        || -> Arc<dyn Store> { Arc::new(SqliteStore::open(dir.path(), options).expect("open")) };
+    let produce = |store: Arc<dyn Store>, producer_id, sequence, now| async move {
+        let batch = Batch {
+            producer: Some(crate::ProducerSequence {
+                producer_id,
+                sequence,
+            }),
+            ..Batch::new(vec![Bytes::from_static(b"m")])
+        };
+        store.append(&t("t"), batch, now).await
+    };
+    let rows = |store: Arc<dyn Store>| {
+        drop(store);
+        let connection = Connection::open(dir.path().join(DATABASE_FILE)).expect("open");
+        let mut statement = connection
+            .prepare("SELECT producer_id, count(*) FROM producer_batches GROUP BY producer_id")
+            .expect("prepare");
+        statement
+            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows")
+    };
+
+    let store = open();
+    for sequence in 0..8 {
+        produce(Arc::clone(&store), 1, sequence, at(0))
+            .await
+            .expect("1");
+    }
+    produce(Arc::clone(&store), 2, 0, at(10)).await.expect("2");
+    produce(Arc::clone(&store), 3, 0, at(20)).await.expect("3");
+    assert_eq!(rows(store), [(1, 5), (2, 1), (3, 1)]);
+
+    // Producer 1 was forgotten for the cap in memory: the sweep forgets it
+    // in the database too.
+    let store = open();
+    let keep_all = RetentionDefaults::by_age(RetentionAge::Forever);
+    store
+        .enforce_retention(at(30), keep_all)
+        .await
+        .expect("sweep");
+    assert_eq!(rows(store), [(2, 1), (3, 1)]);
+
+    let store = open();
+    let expire_producers = RetentionDefaults {
+        age: RetentionAge::Forever,
+        producer_expiry: RetentionAge::MaxAge(Duration::from_nanos(5)),
+    };
+    store
+        .enforce_retention(at(20), expire_producers)
+        .await
+        .expect("sweep");
+    drop(store);
+    let store = open();
+    let anew = produce(Arc::clone(&store), 2, 9, at(21))
+        .await
+        .expect("producer 2 was forgotten, so any sequence is new");
+    assert_eq!((anew.first, anew.last), (11, 11));
+    match produce(Arc::clone(&store), 3, 9, at(21)).await {
+        Err(StoreError::SequenceOutOfOrder { expected: 1, .. }) => {}
+        other => panic!("producer 3 is remembered: {other:?}"),
+    }
+    assert_eq!(rows(store), [(2, 1), (3, 1)]);
 }
