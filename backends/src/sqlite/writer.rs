@@ -564,8 +564,8 @@ fn forget_producers(
 /// Inserts one batch, checking first, in this order: the payloads against
 /// the topic's own limit ([`StoreError::MessageTooLarge`]), that the topic
 /// exists or may be created ([`StoreError::TopicNotFound`]), the producer's
-/// sequence (a batch stored already is answered with its offsets and
-/// stored again: not at all; [`StoreError::SequenceOutOfOrder`]), the
+/// sequence (a batch stored already is answered with its offsets and not
+/// stored again; [`StoreError::SequenceOutOfOrder`]), the
 /// condition ([`StoreError::NextOffsetMismatch`]; a missing topic's next
 /// offset is 1, and it is created only once that passes), and that its
 /// offsets fit ([`StoreError::OffsetsExhausted`] past [`LAST_OFFSET`]).
