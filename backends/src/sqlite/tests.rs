@@ -676,3 +676,36 @@ async fn producer_rows_are_bounded_and_forgetting_survives_reopening() {
     }
     assert_eq!(rows(store), [(2, 1), (3, 1)]);
 }
+
+/// Headers that are not what the store wrote (a tool changed the row) fail
+/// the read with `Corrupt`, naming the topic and the offset, rather than
+/// being served wrong.
+#[tokio::test]
+async fn damaged_headers_are_reported_not_served() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    let record = crate::Record {
+        headers: vec![crate::Header {
+            name: "trace".to_owned(),
+            value: Bytes::from_static(b"t"),
+        }],
+        ..crate::Record::from_payload(Bytes::from_static(b"p"))
+    };
+    store
+        .append(&t("damaged"), Batch::of_records(vec![record]), at(0))
+        .await
+        .expect("append");
+    drop(store);
+    Connection::open(dir.path().join(DATABASE_FILE))
+        .expect("open")
+        .execute("UPDATE messages SET headers = x'000000ff'", [])
+        .expect("damage the headers");
+    let store = store_at(dir.path(), Durability::Always);
+    match store.read(&t("damaged"), 0, crate::test_support::ALL).await {
+        Err(StoreError::Corrupt { detail, .. }) => assert_eq!(
+            detail,
+            "topic 'damaged', offset 1: a header's name is cut short"
+        ),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
