@@ -613,14 +613,8 @@ fn insert_batch(
             Err(error) => return Ok(Err(error)),
         }
     }
-    if let Some(expected) = batch.expected_next_offset
-        && expected != first as u64
-    {
-        return Ok(Err(StoreError::NextOffsetMismatch {
-            topic: topic.clone(),
-            expected,
-            actual: first as u64,
-        }));
+    if let Err(mismatch) = batch.check_next_offset(topic, first as u64) {
+        return Ok(Err(mismatch));
     }
     let fits = i64::try_from(records.len())
         .ok()
