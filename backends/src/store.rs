@@ -24,14 +24,24 @@ use async_trait::async_trait;
 /// - A failed call changes nothing.
 #[async_trait]
 pub trait Store: fmt::Debug + Send + Sync + 'static {
-    /// Appends `batch.payloads`, in order and atomically (all or none), to
-    /// `topic` with timestamp `now`. A missing topic is created when
+    /// Appends `batch.records` (payload, key and headers each, exactly), in
+    /// order and atomically (all or none), to `topic` with timestamp `now`.
+    /// Checked in this order, nothing stored on a failure: an empty batch
+    /// fails with [`StoreError::EmptyBatch`]; a payload over the topic's own
+    /// `max_message_bytes` (or what the store can hold) with
+    /// [`StoreError::MessageTooLarge`]; a missing topic is created when
     /// `batch.create_topic`, and otherwise fails with
-    /// [`StoreError::TopicNotFound`]. A payload over the topic's own
-    /// `max_message_bytes` (or what the store can hold) fails with
-    /// [`StoreError::MessageTooLarge`]. Returns once the batch is as durable
-    /// as the store is configured to make it. An empty batch fails with
-    /// [`StoreError::EmptyBatch`].
+    /// [`StoreError::TopicNotFound`]; with `batch.producer`, the topic's
+    /// [`ProducerTable`](crate::ProducerTable) decides: a batch it has
+    /// stored is answered with its original offsets (once they are durable)
+    /// and not stored again, one out of order fails with
+    /// [`StoreError::SequenceOutOfOrder`]; with
+    /// `batch.expected_next_offset`, a topic whose next offset (1 when it
+    /// does not exist) differs fails with [`StoreError::NextOffsetMismatch`]
+    /// and is not created. The producer's batch is recorded in the same
+    /// atomic write as the records, so the table is rebuilt from what is
+    /// stored after a reopen. Returns once the batch is as durable as the
+    /// store is configured to make it.
     async fn append(
         &self,
         topic: &TopicName,
