@@ -1,7 +1,6 @@
 //! Reads: from a topic's published view, through the sparse indexes to the
 //! records, and past damage in the log where that is possible.
 
-use bytes::Bytes;
 use std::fs::{self, File};
 use std::sync::{Arc, PoisonError};
 
@@ -153,19 +152,20 @@ pub fn read_blocking(
             if record.header.offset < cursor {
                 continue;
             }
+            let size = record.body.size() as usize;
             let full = messages.len() >= max_messages
-                || (!messages.is_empty() && bytes + record.payload.len() > limits.max_bytes);
+                || (!messages.is_empty() && bytes + size > limits.max_bytes);
             if full || record.header.offset >= next {
                 break 'segments;
             }
-            bytes += record.payload.len();
+            bytes += size;
             cursor = record.header.offset + 1;
             messages.push(Message {
                 offset: record.header.offset,
                 timestamp: record.header.timestamp,
-                payload: record.payload,
-                key: Bytes::new(),
-                headers: Vec::new(),
+                payload: record.body.payload,
+                key: record.body.key,
+                headers: record.body.headers,
             });
         }
     }

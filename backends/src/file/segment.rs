@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 
 use super::disk::{self, Disk};
-use super::format::{self, RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN};
+use super::format::{
+    self, ProducerMark, RECORD_HEADER_LEN, RecordBody, RecordHeader, SEGMENT_HEADER_LEN,
+    SegmentFormat,
+};
 use super::handles::{FileCache, FileIdentity};
 use super::published::{SegmentId, SegmentView};
 use crate::{StoreError, Timestamp};
@@ -30,8 +33,9 @@ pub struct Record {
     pub position: u64,
     /// Its decoded header.
     pub header: RecordHeader,
-    /// Its payload, a slice of the chunk it was read in.
-    pub payload: Bytes,
+    /// Its payload, key, headers and producer; the bytes are slices of
+    /// the chunk it was read in.
+    pub body: RecordBody,
 }
 
 /// Why the bytes at a position are not the record expected there.
@@ -147,10 +151,15 @@ impl<'a> RecordCursor<'a> {
             }
             self.expected_offset = Some(expected + 1);
         }
+        let whole = self.chunk.slice(at..at + header.record_len());
+        let body = match format::decode_body(&header, whole) {
+            Ok(body) => body,
+            Err(reason) => return damage(self.position, reason),
+        };
         let record = Record {
             position: self.position,
             header,
-            payload: format::payload_of(&self.chunk, at, &header),
+            body,
         };
         self.position += record_len;
         Ok(Ok(Some(record)))
@@ -202,10 +211,40 @@ pub struct Scan {
     pub good_len: u64,
     /// The timestamp of the last whole batch.
     pub newest_timestamp: Timestamp,
+    /// The message bytes of the records up to `good_len`.
+    pub size_bytes: u64,
     /// Sparse index entries of the records up to `good_len`.
     pub index: Vec<(u64, u64)>,
+    /// The producer batches up to `good_len`, in order: their producer,
+    /// offsets and timestamp, to rebuild the producer table.
+    pub producer_batches: Vec<ProducerBatch>,
     /// What stopped the scan before the file's end, if anything.
     pub damage: Option<Damage>,
+}
+
+/// A stored batch of a producer, as a scan finds it on its last record.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerBatch {
+    /// The producer and sequence.
+    pub producer: crate::ProducerSequence,
+    /// The batch's offsets.
+    pub offsets: crate::OffsetRange,
+    /// When it was stored.
+    pub timestamp: Timestamp,
+}
+
+impl ProducerBatch {
+    /// The batch a producer mark on the record at `last_offset` describes.
+    pub fn of(mark: ProducerMark, last_offset: u64, timestamp: Timestamp) -> Self {
+        Self {
+            producer: mark.producer,
+            offsets: crate::OffsetRange {
+                first: last_offset + 1 - u64::from(mark.record_count),
+                last: last_offset,
+            },
+            timestamp,
+        }
+    }
 }
 
 /// Reads every record of a segment from its header to `len`, checking each.
@@ -216,9 +255,13 @@ pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Sca
         end_offset: base,
         good_len: SEGMENT_HEADER_LEN,
         newest_timestamp: Timestamp::default(),
+        size_bytes: 0,
         index: Vec::new(),
+        producer_batches: Vec::new(),
         damage: None,
     };
+    // Counted per batch, so the totals cover whole batches only.
+    let (mut batch_bytes, mut batches) = (0, Vec::new());
     loop {
         match cursor
             .next_record()
@@ -226,10 +269,17 @@ pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Sca
         {
             Ok(Some(record)) => {
                 builder.observe(record.header.offset, record.position);
+                batch_bytes += record.body.size();
+                if let Some(mark) = record.body.producer {
+                    let (offset, timestamp) = (record.header.offset, record.header.timestamp);
+                    batches.push(ProducerBatch::of(mark, offset, timestamp));
+                }
                 if record.header.batch_end {
                     scan.end_offset = record.header.offset + 1;
                     scan.good_len = cursor.position();
                     scan.newest_timestamp = record.header.timestamp;
+                    scan.size_bytes += std::mem::take(&mut batch_bytes);
+                    scan.producer_batches.append(&mut batches);
                 }
             }
             Ok(None) => break,
@@ -274,7 +324,7 @@ pub fn create_segment(
         let _ = disk.remove_file(&path);
         return Err(error);
     }
-    empty_segment(files, file, base, path)
+    empty_segment(files, file, base, path, SegmentFormat::V2)
 }
 
 /// A segment holding only its header, whose file `files` keeps open.
@@ -283,34 +333,47 @@ pub fn empty_segment(
     file: File,
     base: u64,
     path: PathBuf,
+    format: SegmentFormat,
 ) -> Result<SegmentView, StoreError> {
-    segment_view(
-        files,
-        file,
-        base,
-        base,
-        SEGMENT_HEADER_LEN,
-        Timestamp::default(),
-        path,
-    )
+    let contents = Contents {
+        end: base,
+        len: SEGMENT_HEADER_LEN,
+        newest_timestamp: Timestamp::default(),
+        size_bytes: 0,
+    };
+    segment_view(files, file, base, format, contents, path)
 }
 
-/// The view of the segment in `file` (at `path`) holding offsets
-/// `base..end` in its first `len` bytes; `files` keeps the file open.
+/// What a segment holds, as far as it is known.
+#[derive(Debug, Clone, Copy)]
+pub struct Contents {
+    /// The offset after its last record.
+    pub end: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The timestamp of its last record.
+    pub newest_timestamp: Timestamp,
+    /// The message bytes of its records.
+    pub size_bytes: u64,
+}
+
+/// The view of the segment in `file` (at `path`) holding offsets from
+/// `base` with `contents`; `files` keeps the file open.
 pub fn segment_view(
     files: &FileCache,
     file: File,
     base: u64,
-    end: u64,
-    len: u64,
-    newest_timestamp: Timestamp,
+    format: SegmentFormat,
+    contents: Contents,
     path: PathBuf,
 ) -> Result<SegmentView, StoreError> {
     let segment = SegmentView {
         base,
-        end,
-        len,
-        newest_timestamp,
+        format,
+        end: contents.end,
+        len: contents.len,
+        newest_timestamp: contents.newest_timestamp,
+        size_bytes: contents.size_bytes,
         identity: FileIdentity::of(&file, &path)?,
         path,
         id: SegmentId::new(),
@@ -436,7 +499,7 @@ mod tests {
         let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(5), 32);
         let mut got = Vec::new();
         while let Some(record) = cursor.next_record().expect("io").expect("intact") {
-            got.push((record.header.offset, record.payload.len()));
+            got.push((record.header.offset, record.body.payload.len()));
         }
         assert_eq!(got, vec![(5, 1), (6, 300), (7, 0), (8, 3)]);
         assert_eq!(cursor.position(), len);

@@ -152,7 +152,7 @@ fn verify_segment(
     };
     let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
     let header_ok = file.read_exact_at(&mut header, 0).is_ok()
-        && format::decode_segment_header(&header) == Some(base);
+        && format::decode_segment_header(&header).is_some_and(|(found, _)| found == base);
     if !header_ok {
         // A last segment shorter than its header: its creation was cut
         // short, and recovery rewrites it; it never held a record.
