@@ -31,8 +31,18 @@ mod default_options {
         store_at(path, FileOptions::default())
     }
 
+    async fn open_capped(max_producers: usize) -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let options = FileOptions {
+            max_producers,
+            ..FileOptions::default()
+        };
+        (store_at(dir.path(), options), dir)
+    }
+
     crate::conformance_tests!(open);
     crate::conformance_tests!(persistent open_at);
+    crate::conformance_tests!(capped open_capped);
 }
 
 /// Segments of a few records each, so every scenario crosses segments.
