@@ -473,8 +473,14 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
             })
             .collect()
     };
-    assert_eq!(plain_messages(&*store, "events").await, expect_old("events"));
-    assert_eq!(plain_messages(&*store, "orders").await, expect_old("orders"));
+    assert_eq!(
+        plain_messages(&*store, "events").await,
+        expect_old("events")
+    );
+    assert_eq!(
+        plain_messages(&*store, "orders").await,
+        expect_old("orders")
+    );
     let infos = store.list(None, 10).await.expect("list");
     let summary: Vec<_> = infos
         .iter()
@@ -533,7 +539,11 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
         .expect("append to an old topic");
     assert_eq!((stored.first, stored.last), (7, 7));
     let plain = store
-        .append(&t("events"), Batch::new(vec![Bytes::from_static(b"e5")]), later)
+        .append(
+            &t("events"),
+            Batch::new(vec![Bytes::from_static(b"e5")]),
+            later,
+        )
         .await
         .expect("append plain");
     assert_eq!(plain.first, 5);
@@ -564,7 +574,11 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
     assert_eq!(plain_messages(&*store, "events").await, events);
     let orders = store.describe(&t("orders")).await.expect("describe");
     assert_eq!(
-        (orders.earliest_offset, orders.next_offset, orders.size_bytes),
+        (
+            orders.earliest_offset,
+            orders.next_offset,
+            orders.size_bytes
+        ),
         (5, 8, 14 + keyed.size() as u64)
     );
 }
