@@ -60,7 +60,7 @@ fn add(report: &mut RemovalReport, removed: RemovalReport) {
 }
 
 /// Deletes the oldest sealed segments while the topic holds more than
-/// `limit` payload bytes.
+/// `limit` bytes (message sizes).
 fn trim_to_size(
     shared: &Shared,
     disk: &dyn Disk,
