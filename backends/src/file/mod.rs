@@ -399,6 +399,8 @@ mod faults;
 #[cfg(test)]
 mod management;
 #[cfg(test)]
+mod safe_retries;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod upgrade;
