@@ -166,31 +166,13 @@ impl MemoryStore {
         if !batch.create_topic {
             return Err(StoreError::TopicNotFound(name.clone()));
         }
-        check_next_offset(name, batch.expected_next_offset, 1)?;
+        batch.check_next_offset(name, 1)?;
         Ok(self.topic_or_create(name))
     }
 
     fn topic_or_not_found(&self, name: &TopicName) -> Result<Arc<RwLock<TopicLog>>, StoreError> {
         self.topic(name)
             .ok_or_else(|| StoreError::TopicNotFound(name.clone()))
-    }
-}
-
-/// [`StoreError::NextOffsetMismatch`] unless a conditional append's
-/// `expected` next offset is the topic's `actual` one (or there is no
-/// condition).
-fn check_next_offset(
-    topic: &TopicName,
-    expected: Option<u64>,
-    actual: u64,
-) -> Result<(), StoreError> {
-    match expected {
-        Some(expected) if expected != actual => Err(StoreError::NextOffsetMismatch {
-            topic: topic.clone(),
-            expected,
-            actual,
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -256,7 +238,7 @@ impl Store for MemoryStore {
         {
             return Ok(offsets);
         }
-        check_next_offset(topic, batch.expected_next_offset, log.next_offset())?;
+        batch.check_next_offset(topic, log.next_offset())?;
         let timestamp = now.max(log.newest_timestamp);
         let first = log.next_offset();
         for (offset, record) in (first..).zip(compact(batch.records)) {

@@ -277,11 +277,11 @@ impl RecordBody {
     }
 }
 
-/// Decodes the body of a record whose checksum matched: `record` is the
-/// whole record (header and body), a slice of a chunk it shares. An error
-/// says why the body is malformed (only a bug could checksum one).
-pub fn decode_body(header: &RecordHeader, record: Bytes) -> Result<RecordBody, String> {
-    let body = record.slice(RECORD_HEADER_LEN..);
+/// Decodes the body of a record whose checksum matched, which starts at
+/// `at` in `chunk`; its fields are slices of the chunk. An error says why
+/// the body is malformed (only a bug could checksum one).
+pub fn decode_body(header: &RecordHeader, chunk: &Bytes, at: usize) -> Result<RecordBody, String> {
+    let body = chunk.slice(at + RECORD_HEADER_LEN..at + header.record_len());
     if !header.extended {
         return Ok(RecordBody {
             payload: body,
@@ -860,7 +860,7 @@ mod tests {
             let decoded_header = decode_record_header(&out);
             assert_eq!(decoded_header.offset, offset);
             assert!(record_crc_matches(&decoded_header, &out));
-            let body = decode_body(&decoded_header, Bytes::from(out.clone())).expect("decodes");
+            let body = decode_body(&decoded_header, &Bytes::from(out.clone()), 0).expect("decodes");
             assert_eq!(
                 (body.payload, body.key, body.headers, body.producer),
                 (
@@ -871,7 +871,7 @@ mod tests {
                 )
             );
             assert_eq!(
-                decode_body(&decoded_header, Bytes::from(out.clone()))
+                decode_body(&decoded_header, &Bytes::from(out.clone()), 0)
                     .expect("decodes")
                     .size(),
                 record.size() as u64
@@ -959,7 +959,7 @@ mod tests {
                 true,
             ),
         ] {
-            let decoded = decode_body(&header(body.len(), batch_end), record(body));
+            let decoded = decode_body(&header(body.len(), batch_end), &record(body), 0);
             assert!(decoded.is_err(), "{body:?} {batch_end}");
         }
     }

@@ -151,8 +151,7 @@ impl<'a> RecordCursor<'a> {
             }
             self.expected_offset = Some(expected + 1);
         }
-        let whole = self.chunk.slice(at..at + header.record_len());
-        let body = match format::decode_body(&header, whole) {
+        let body = match format::decode_body(&header, &self.chunk, at) {
             Ok(body) => body,
             Err(reason) => return damage(self.position, reason),
         };

@@ -97,7 +97,7 @@ impl Writer {
                 // A new topic knows no producer, has the defaults' sizes
                 // (none of its own), and its next offset is 1: a failed
                 // condition creates nothing.
-                check_next_offset(name, batch.expected_next_offset, 1)?;
+                batch.check_next_offset(name, 1)?;
                 let writer = self.new_topic(name, &TopicSettings::default())?;
                 self.topics.insert(name.clone(), writer);
                 true
@@ -325,23 +325,6 @@ fn admit(name: &TopicName, topic: &TopicWriter, batch: &Batch) -> Result<Admitte
     {
         return Ok(Admitted::Duplicate(range));
     }
-    check_next_offset(name, batch.expected_next_offset, topic.active.end)?;
+    batch.check_next_offset(name, topic.active.end)?;
     Ok(Admitted::Write)
-}
-
-/// [`StoreError::NextOffsetMismatch`] when the batch expects a next
-/// offset other than `actual`.
-fn check_next_offset(
-    name: &TopicName,
-    expected: Option<u64>,
-    actual: u64,
-) -> Result<(), StoreError> {
-    match expected {
-        Some(expected) if expected != actual => Err(StoreError::NextOffsetMismatch {
-            topic: name.clone(),
-            expected,
-            actual,
-        }),
-        _ => Ok(()),
-    }
 }
