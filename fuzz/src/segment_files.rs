@@ -26,8 +26,9 @@
 //! One flags byte, then parts, each `kind: u8, length: u16 LE, bytes` (a
 //! part cut short takes what is left). Flags: bit 0 recomputes the
 //! checksum of every whole record in segments, bit 1 the checksums of
-//! index files, bit 2 that of the start file, so mutations reach the checks
-//! behind the checksums. `kind & 3`:
+//! index files, bit 2 that of the start file (each by the layout, v1 or
+//! v2, its magic names), so mutations reach the checks behind the
+//! checksums. `kind & 3`:
 //! - 0: a segment, named by the base in its header (the previous segment's
 //!   base + 1 when it has none); `kind & 4` names it one higher instead;
 //! - 1: the index of the `(kind >> 4)`-th segment so far (skipped if none);
