@@ -182,6 +182,7 @@ pub fn open_topic(
         write_atomically(disk, &dir.join(START_FILE), &start, true)?;
     }
     let producers = rebuild_producers(
+        disk,
         files,
         &view.sealed,
         &index_headers,
@@ -509,8 +510,11 @@ fn recover_active(
 /// one's from its start-up scan. A v1 segment holds no producers, and
 /// nothing before it does either, so the walk back stops there. Only
 /// when the newest snapshot is missing or damaged are sealed segments
-/// read, back to an older snapshot, a v1 segment or the log's start.
+/// read, back to an older snapshot, a v1 segment or the log's start; the
+/// newest sealed segment's index then gets the snapshot it lacked, so the
+/// next start-up does not read them again.
 fn rebuild_producers(
+    disk: &dyn Disk,
     files: &FileCache,
     sealed: &VecDeque<SegmentView>,
     index_headers: &[Option<format::IndexHeader>],
@@ -538,16 +542,35 @@ fn rebuild_producers(
         }
         tracing::warn!(file = %segment.path.display(), "no producer snapshot in this segment's index: reading the segment to rebuild the producers");
     }
+    let mut newest_scan = None;
     for segment in sealed.iter().skip(replay_from) {
         let file = files.require(segment)?;
         let scan = scan_segment(&file, segment.base, segment.len, &segment.path)?;
-        if let Some(damage) = scan.damage {
+        if let Some(damage) = &scan.damage {
             // Damage in a sealed segment is the reads' to report; the
             // producers stored after it are still remembered.
             tracing::warn!(file = %segment.path.display(), position = damage.position, reason = %damage.reason, "damage while rebuilding the producer table: batches after it are not remembered");
         }
         for batch in &scan.producer_batches {
             table.record(batch.producer, batch.offsets, batch.timestamp);
+        }
+        newest_scan = Some((segment, scan));
+    }
+    if let Some((segment, scan)) = newest_scan
+        && scan.damage.is_none()
+    {
+        let index = SegmentIndex {
+            end_offset: scan.end_offset,
+            log_len: segment.len,
+            newest_timestamp: scan.newest_timestamp,
+            size_bytes: scan.size_bytes,
+            entries: scan.index,
+            producers: Some(table.remembered()),
+        };
+        let path = segment.path.with_extension("index");
+        // Like a rebuilt index, it only spares the next start-up a scan.
+        if let Err(error) = write_atomically(disk, &path, &format::encode_index(&index), true) {
+            tracing::warn!(file = %path.display(), %error, "could not save the rebuilt producer snapshot; the next start-up rebuilds it again");
         }
     }
     for batch in active_batches {

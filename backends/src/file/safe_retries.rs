@@ -220,4 +220,9 @@ async fn damaged_or_missing_snapshots_fall_back_to_reading_segments() {
     fs::write(&newest, bytes).expect("damage the snapshot");
     fs::remove_file(indexes.pop().expect("another index")).expect("remove an index");
     assert_producer_remembered(root.path()).await;
+    let index = format::decode_index(&fs::read(&newest).expect("read index"));
+    assert!(
+        index.and_then(|i| i.producers).is_some(),
+        "the newest index has its snapshot again"
+    );
 }
