@@ -13,6 +13,8 @@ ALTER TABLE messages ADD COLUMN headers BLOB;
 -- read's byte limit: payload + key + every header's name and value bytes.
 -- NULL when it has no key and no headers: then it is length(payload).
 ALTER TABLE messages ADD COLUMN size INTEGER CHECK (size IS NULL OR size >= 0);
+-- topics.size_bytes is from now on the sum of these sizes: for every
+-- message stored before, that is its payload bytes, as it was counted.
 
 -- The latest batches (at most 5) of each producer that sent a producer id,
 -- per topic, written in the transaction that stores the batch: what the

@@ -598,3 +598,114 @@ fn the_v1_fixture_is_unchanged() {
     // user_version, at byte 60 of the header: schema version 2.
     assert_eq!(&bytes[60..64], &[0, 0, 0, 2]);
 }
+
+/// The database keeps what the producer tables keep: a producer's latest
+/// five batches; the sweep deletes the rows of producers idle past the
+/// expiry and of those past the cap, so a reopen does not bring back what
+/// was forgotten.
+#[tokio::test]
+async fn producer_rows_are_bounded_and_forgetting_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = SqliteOptions {
+        max_producers: 2,
+        ..SqliteOptions::default()
+    };
+    let open =
+        || -> Arc<dyn Store> { Arc::new(SqliteStore::open(dir.path(), options).expect("open")) };
+    let produce = |store: Arc<dyn Store>, producer_id, sequence, now| async move {
+        let batch = Batch {
+            producer: Some(crate::ProducerSequence {
+                producer_id,
+                sequence,
+            }),
+            ..Batch::new(vec![Bytes::from_static(b"m")])
+        };
+        store.append(&t("t"), batch, now).await
+    };
+    let rows = |store: Arc<dyn Store>| {
+        drop(store);
+        let connection = Connection::open(dir.path().join(DATABASE_FILE)).expect("open");
+        let mut statement = connection
+            .prepare("SELECT producer_id, count(*) FROM producer_batches GROUP BY producer_id")
+            .expect("prepare");
+        statement
+            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows")
+    };
+
+    let store = open();
+    for sequence in 0..8 {
+        produce(Arc::clone(&store), 1, sequence, at(0))
+            .await
+            .expect("1");
+    }
+    produce(Arc::clone(&store), 2, 0, at(10)).await.expect("2");
+    produce(Arc::clone(&store), 3, 0, at(20)).await.expect("3");
+    assert_eq!(rows(store), [(1, 5), (2, 1), (3, 1)]);
+
+    // Producer 1 was forgotten for the cap in memory: the sweep forgets it
+    // in the database too.
+    let store = open();
+    let keep_all = RetentionDefaults::by_age(RetentionAge::Forever);
+    store
+        .enforce_retention(at(30), keep_all)
+        .await
+        .expect("sweep");
+    assert_eq!(rows(store), [(2, 1), (3, 1)]);
+
+    let store = open();
+    let expire_producers = RetentionDefaults {
+        age: RetentionAge::Forever,
+        producer_expiry: RetentionAge::MaxAge(Duration::from_nanos(5)),
+    };
+    store
+        .enforce_retention(at(20), expire_producers)
+        .await
+        .expect("sweep");
+    drop(store);
+    let store = open();
+    let anew = produce(Arc::clone(&store), 2, 9, at(21))
+        .await
+        .expect("producer 2 was forgotten, so any sequence is new");
+    assert_eq!((anew.first, anew.last), (11, 11));
+    match produce(Arc::clone(&store), 3, 9, at(21)).await {
+        Err(StoreError::SequenceOutOfOrder { expected: 1, .. }) => {}
+        other => panic!("producer 3 is remembered: {other:?}"),
+    }
+    assert_eq!(rows(store), [(2, 1), (3, 1)]);
+}
+
+/// Headers that are not what the store wrote (a tool changed the row) fail
+/// the read with `Corrupt`, naming the topic and the offset, rather than
+/// being served wrong.
+#[tokio::test]
+async fn damaged_headers_are_reported_not_served() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    let record = crate::Record {
+        headers: vec![crate::Header {
+            name: "trace".to_owned(),
+            value: Bytes::from_static(b"t"),
+        }],
+        ..crate::Record::from_payload(Bytes::from_static(b"p"))
+    };
+    store
+        .append(&t("damaged"), Batch::of_records(vec![record]), at(0))
+        .await
+        .expect("append");
+    drop(store);
+    Connection::open(dir.path().join(DATABASE_FILE))
+        .expect("open")
+        .execute("UPDATE messages SET headers = x'000000ff'", [])
+        .expect("damage the headers");
+    let store = store_at(dir.path(), Durability::Always);
+    match store.read(&t("damaged"), 0, crate::test_support::ALL).await {
+        Err(StoreError::Corrupt { detail, .. }) => assert_eq!(
+            detail,
+            "topic 'damaged', offset 1: a header's name is cut short"
+        ),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}

@@ -564,8 +564,8 @@ fn forget_producers(
 /// Inserts one batch, checking first, in this order: the payloads against
 /// the topic's own limit ([`StoreError::MessageTooLarge`]), that the topic
 /// exists or may be created ([`StoreError::TopicNotFound`]), the producer's
-/// sequence (a batch stored already is answered with its offsets and
-/// stored again: not at all; [`StoreError::SequenceOutOfOrder`]), the
+/// sequence (a batch stored already is answered with its offsets and not
+/// stored again; [`StoreError::SequenceOutOfOrder`]), the
 /// condition ([`StoreError::NextOffsetMismatch`]; a missing topic's next
 /// offset is 1, and it is created only once that passes), and that its
 /// offsets fit ([`StoreError::OffsetsExhausted`] past [`LAST_OFFSET`]).
@@ -613,14 +613,8 @@ fn insert_batch(
             Err(error) => return Ok(Err(error)),
         }
     }
-    if let Some(expected) = batch.expected_next_offset
-        && expected != first as u64
-    {
-        return Ok(Err(StoreError::NextOffsetMismatch {
-            topic: topic.clone(),
-            expected,
-            actual: first as u64,
-        }));
+    if let Err(mismatch) = batch.check_next_offset(topic, first as u64) {
+        return Ok(Err(mismatch));
     }
     let fits = i64::try_from(records.len())
         .ok()
@@ -676,4 +670,130 @@ fn insert_batch(
             .record(producer, offsets, Timestamp::from_nanos(timestamp as u64));
     }
     Ok(Ok((offsets, next as u64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use tokio::sync::{Semaphore, oneshot};
+
+    use super::*;
+    use crate::sqlite::{DATABASE_FILE, open_for_writing};
+    use crate::test_support::{t, ts};
+    use crate::{AppendNotifier, Batch};
+
+    fn writer_at(root: &std::path::Path) -> Writer {
+        let path = root.join(DATABASE_FILE);
+        let connection = open_for_writing(&path, Durability::Always).expect("open");
+        let producers = load_producers(&connection, 10).expect("load");
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            readers: Mutex::new(Vec::new()),
+            permits: Semaphore::new(1),
+            notifier: AppendNotifier::new(),
+        });
+        let lock = crate::lock::lock_root(root).expect("lock");
+        let options = SqliteOptions {
+            max_producers: 10,
+            ..SqliteOptions::default()
+        };
+        Writer::new(connection, shared, options, producers, lock, path)
+    }
+
+    type Answer = oneshot::Receiver<Result<OffsetRange, StoreError>>;
+
+    fn from_producer(sequence: u64, payloads: &[&'static str]) -> (AppendRequest, Answer) {
+        let (reply, answer) = oneshot::channel();
+        let batch = Batch {
+            producer: Some(ProducerSequence {
+                producer_id: 7,
+                sequence,
+            }),
+            ..Batch::new(
+                payloads
+                    .iter()
+                    .map(|p| Bytes::from_static(p.as_bytes()))
+                    .collect(),
+            )
+        };
+        let request = AppendRequest {
+            topic: t("t"),
+            batch,
+            now: ts(1),
+            reply,
+        };
+        (request, answer)
+    }
+
+    fn stored_messages(writer: &Writer) -> i64 {
+        writer
+            .connection
+            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+            .expect("count")
+    }
+
+    /// A retry queued in the same group as its original is its duplicate:
+    /// stored once, and both answered with the same offsets only once the
+    /// group is committed.
+    #[test]
+    fn a_retry_in_its_originals_group_is_answered_with_it_after_the_commit() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut writer = writer_at(dir.path());
+        let (original, mut original_answer) = from_producer(0, &["a", "b"]);
+        let (retry, mut retry_answer) = from_producer(0, &["a", "b"]);
+        let (next, mut next_answer) = from_producer(1, &["c"]);
+        let mut group = Vec::new();
+        for request in [original, retry, next] {
+            writer.take(request, &mut group);
+        }
+        assert!(original_answer.try_recv().is_err() && retry_answer.try_recv().is_err());
+        assert_eq!(
+            stored_messages(&writer),
+            0,
+            "nothing written before the commit"
+        );
+        writer.commit(&mut group);
+        let answer = |a: &mut Answer| a.try_recv().expect("answered").expect("stored");
+        let first = OffsetRange { first: 1, last: 2 };
+        assert_eq!(answer(&mut original_answer), first);
+        assert_eq!(answer(&mut retry_answer), first);
+        assert_eq!(answer(&mut next_answer), OffsetRange { first: 3, last: 3 });
+        assert_eq!(stored_messages(&writer), 3);
+    }
+
+    /// After a failed commit the tables are reread from the database: a
+    /// batch remembered in memory but never committed is forgotten, and the
+    /// committed ones are remembered.
+    #[test]
+    fn rereading_the_producers_forgets_what_was_not_committed() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut writer = writer_at(dir.path());
+        let (original, _answer) = from_producer(0, &["a"]);
+        let mut group = vec![original];
+        writer.commit(&mut group);
+        let id = *writer.producers.keys().next().expect("a table");
+        let phantom = ProducerSequence {
+            producer_id: 7,
+            sequence: 1,
+        };
+        let nowhere = OffsetRange { first: 2, last: 2 };
+        let table = writer.producers.get_mut(&id).expect("table");
+        table.record(phantom, nowhere, ts(2));
+        writer.reload_producers();
+        let table = &writer.producers[&id];
+        assert_eq!(
+            table.admit(&t("t"), phantom).expect("admitted"),
+            Admission::Append
+        );
+        let committed = ProducerSequence {
+            sequence: 0,
+            ..phantom
+        };
+        assert_eq!(
+            table.admit(&t("t"), committed).expect("admitted"),
+            Admission::Duplicate(OffsetRange { first: 1, last: 1 })
+        );
+    }
 }
