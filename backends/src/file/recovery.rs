@@ -5,7 +5,9 @@
 //! data stored. The active segment is scanned record by record: a torn or
 //! corrupt tail, or a batch cut short, is cut back to the last whole batch
 //! with a warning. Damage anywhere else stops the store from opening,
-//! unless [`Recovery::Truncate`] allows cutting the log there.
+//! unless [`Recovery::Truncate`] allows cutting the log there. The
+//! producer table comes from the newest sealed segment's snapshot and the
+//! active segment's scan.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
