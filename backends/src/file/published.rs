@@ -147,6 +147,7 @@ impl TopicView {
             segment.len,
             Some(self.start_offset),
             4096,
+            segment.format,
         );
         match cursor.next_record() {
             Ok(Ok(Some(record))) => Some(record.header.timestamp),

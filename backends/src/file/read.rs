@@ -96,7 +96,14 @@ pub fn read_blocking(
                 std::io::ErrorKind::NotFound.into(),
             ));
         };
-        let mut records = RecordCursor::new(&file, position, segment.len, Some(offset), chunk);
+        let mut records = RecordCursor::new(
+            &file,
+            position,
+            segment.len,
+            Some(offset),
+            chunk,
+            segment.format,
+        );
         loop {
             let record = match records.next_record() {
                 Err(e) => {
@@ -130,6 +137,7 @@ pub fn read_blocking(
                         segment.len,
                         Some(resumed.offset),
                         chunk,
+                        segment.format,
                     );
                     continue;
                 }

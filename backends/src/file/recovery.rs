@@ -233,7 +233,14 @@ fn position_holds(
     }
     let segment = view.segment_of(offset);
     let file = files.require(segment)?;
-    let mut cursor = RecordCursor::new(&file, position, segment.len, Some(offset), 4096);
+    let mut cursor = RecordCursor::new(
+        &file,
+        position,
+        segment.len,
+        Some(offset),
+        4096,
+        segment.format,
+    );
     Ok(matches!(cursor.next_record(), Ok(Ok(Some(_)))))
 }
 
@@ -251,6 +258,7 @@ pub fn locate(files: &FileCache, view: &TopicView, offset: u64) -> Result<(u64, 
         segment.len,
         Some(segment.base),
         SCAN_CHUNK,
+        segment.format,
     );
     let mut skipped = 0;
     loop {
@@ -360,7 +368,7 @@ fn open_sealed(
             }),
         },
         None => {
-            let scan = scan_segment(&file, base, len, &path)?;
+            let scan = scan_segment(&file, base, len, segment_format, &path)?;
             if let Some(damage) = scan.damage {
                 return Ok(Err((file, path, scan.good_len, damage)));
             }
@@ -443,7 +451,7 @@ fn recover_active(
         ));
     }
     let mut segment_format = header.unwrap_or(SegmentFormat::V2);
-    let scan = scan_segment(&file, base, len, &path)?;
+    let scan = scan_segment(&file, base, len, segment_format, &path)?;
     if let Some(damage) = &scan.damage {
         let cut = read_range(&file, scan.good_len, len, &path)?;
         let after_damage = (damage.position - scan.good_len) as usize;
@@ -547,7 +555,13 @@ fn rebuild_producers(
     let mut newest_scan = None;
     for segment in sealed.iter().skip(replay_from) {
         let file = files.require(segment)?;
-        let scan = scan_segment(&file, segment.base, segment.len, &segment.path)?;
+        let scan = scan_segment(
+            &file,
+            segment.base,
+            segment.len,
+            segment.format,
+            &segment.path,
+        )?;
         if let Some(damage) = &scan.damage {
             // Damage in a sealed segment is the reads' to report; the
             // producers stored after it are still remembered.

@@ -206,7 +206,14 @@ fn expire_within_first_segment(
     // Most passes find nothing to remove: the first record's header is
     // enough to know, so the first read is small.
     let file = shared.files.require(&first)?;
-    let mut cursor = RecordCursor::new(&file, start_position, first.len, Some(start), 4096);
+    let mut cursor = RecordCursor::new(
+        &file,
+        start_position,
+        first.len,
+        Some(start),
+        4096,
+        first.format,
+    );
     loop {
         let record = match cursor.next_record() {
             Err(e) => {

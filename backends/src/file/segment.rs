@@ -62,6 +62,9 @@ impl Damage {
 /// Reads consecutive records from `position` up to `end` in one file.
 pub struct RecordCursor<'a> {
     file: &'a File,
+    /// The layout of the segment read: an extended record in a v1 segment
+    /// is damage.
+    format: SegmentFormat,
     position: u64,
     end: u64,
     expected_offset: Option<u64>,
@@ -71,18 +74,21 @@ pub struct RecordCursor<'a> {
 }
 
 impl<'a> RecordCursor<'a> {
-    /// A cursor over `file[position..end]`, reading `chunk_size` bytes at a
-    /// time (more when one record is larger). When `expected_offset` is
-    /// given, the first record must have it and each next one the next.
+    /// A cursor over `file[position..end]`, a segment of `format`, reading
+    /// `chunk_size` bytes at a time (more when one record is larger). When
+    /// `expected_offset` is given, the first record must have it and each
+    /// next one the next.
     pub fn new(
         file: &'a File,
         position: u64,
         end: u64,
         expected_offset: Option<u64>,
         chunk_size: usize,
+        format: SegmentFormat,
     ) -> Self {
         Self {
             file,
+            format,
             position,
             end,
             expected_offset,
@@ -141,6 +147,9 @@ impl<'a> RecordCursor<'a> {
         let bytes = &self.chunk[at..at + header.record_len()];
         if !format::record_crc_matches(&header, bytes) {
             return damage(self.position, "checksum mismatch".to_owned());
+        }
+        if header.extended && self.format == SegmentFormat::V1 {
+            return damage(self.position, "an extended record in a v1 segment".into());
         }
         if let Some(expected) = self.expected_offset {
             if header.offset != expected {
@@ -246,9 +255,23 @@ impl ProducerBatch {
     }
 }
 
-/// Reads every record of a segment from its header to `len`, checking each.
-pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Scan, StoreError> {
-    let mut cursor = RecordCursor::new(file, SEGMENT_HEADER_LEN, len, Some(base), SCAN_CHUNK);
+/// Reads every record of a segment of `format` from its header to `len`,
+/// checking each.
+pub fn scan_segment(
+    file: &File,
+    base: u64,
+    len: u64,
+    format: SegmentFormat,
+    path: &Path,
+) -> Result<Scan, StoreError> {
+    let mut cursor = RecordCursor::new(
+        file,
+        SEGMENT_HEADER_LEN,
+        len,
+        Some(base),
+        SCAN_CHUNK,
+        format,
+    );
     let mut builder = IndexBuilder::default();
     let mut scan = Scan {
         end_offset: base,
@@ -414,7 +437,10 @@ pub fn resume_after_damage(
         .map(|&(offset, position)| (Some(offset), position));
     for (anchor_offset, anchor_at) in entries.chain([(end_offset, len)]) {
         if let (Some(offset), true) = (anchor_offset, anchor_at < len) {
-            let mut cursor = RecordCursor::new(file, anchor_at, len, Some(offset), 4096);
+            // Only whether a record verifies there: its layout is the
+            // reads' to check.
+            let mut cursor =
+                RecordCursor::new(file, anchor_at, len, Some(offset), 4096, SegmentFormat::V2);
             if !matches!(cursor.next_record()?, Ok(Some(_))) {
                 continue; // the entry points into the damage too
             }
@@ -495,7 +521,7 @@ mod tests {
     fn reads_records_across_chunk_boundaries() {
         let big = vec![7u8; 300];
         let (file, len) = file_of(&[(5, b"a"), (6, &big), (7, b""), (8, b"end")]);
-        let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(5), 32);
+        let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(5), 32, SegmentFormat::V2);
         let mut got = Vec::new();
         while let Some(record) = cursor.next_record().expect("io").expect("intact") {
             got.push((record.header.offset, record.body.payload.len()));
@@ -507,7 +533,8 @@ mod tests {
     #[test]
     fn a_torn_tail_is_damage_at_the_record_that_tore() {
         let (file, len) = file_of(&[(1, b"whole"), (2, b"torn off")]);
-        let mut cursor = RecordCursor::new(file.as_file(), 0, len - 3, Some(1), 4096);
+        let mut cursor =
+            RecordCursor::new(file.as_file(), 0, len - 3, Some(1), 4096, SegmentFormat::V2);
         assert!(cursor.next_record().expect("io").expect("intact").is_some());
         let damage = cursor.next_record().expect("io").expect_err("torn");
         assert_eq!(damage.position, (RECORD_HEADER_LEN + 5) as u64);
@@ -517,7 +544,8 @@ mod tests {
     #[test]
     fn corrupt_bytes_and_wrong_offsets_are_damage() {
         let (file, len) = file_of(&[(1, b"abc"), (3, b"skipped one")]);
-        let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(1), 4096);
+        let mut cursor =
+            RecordCursor::new(file.as_file(), 0, len, Some(1), 4096, SegmentFormat::V2);
         assert!(cursor.next_record().expect("io").expect("intact").is_some());
         let damage = cursor
             .next_record()
@@ -533,7 +561,7 @@ mod tests {
         bytes[RECORD_HEADER_LEN] ^= 0xff;
         std::fs::write(file.path(), &bytes).expect("write");
         let reopened = File::open(file.path()).expect("open");
-        let mut cursor = RecordCursor::new(&reopened, 0, len, None, 4096);
+        let mut cursor = RecordCursor::new(&reopened, 0, len, None, 4096, SegmentFormat::V2);
         let damage = cursor
             .next_record()
             .expect("io")
@@ -542,6 +570,30 @@ mod tests {
             (damage.position, damage.reason.as_str()),
             (0, "checksum mismatch")
         );
+    }
+
+    /// A v1 segment is read by the v1 rules: a record with the extension
+    /// flag (which v1 never wrote) is damage there, and read in a v2 one.
+    #[test]
+    fn an_extended_record_is_damage_in_a_v1_segment() {
+        let mut bytes = Vec::new();
+        let record = crate::Record {
+            key: Bytes::from_static(b"key"),
+            ..crate::Record::from_payload(Bytes::from_static(b"payload"))
+        };
+        format::encode_full_record(&mut bytes, 1, Timestamp::from_nanos(1), &record, true, None);
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(&bytes).expect("write");
+        let len = bytes.len() as u64;
+        let read = |format| {
+            RecordCursor::new(file.as_file(), 0, len, Some(1), 4096, format)
+                .next_record()
+                .expect("io")
+        };
+        let damage = read(SegmentFormat::V1).expect_err("damage in v1");
+        assert!(damage.reason.contains("v1"), "{}", damage.reason);
+        let record = read(SegmentFormat::V2).expect("intact").expect("a record");
+        assert_eq!(&record.body.key[..], b"key");
     }
 
     /// Flips a byte at `at` of `file`.
