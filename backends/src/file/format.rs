@@ -539,8 +539,31 @@ pub fn decode_index_header(bytes: &[u8]) -> Option<IndexHeader> {
 }
 
 /// Decodes a whole index file; `None` if any part is torn or corrupt. A
-/// v1 index has no size (`size_bytes` is 0) and no snapshot.
+/// v1 index has no size (`size_bytes` is 0) and no snapshot. The store
+/// reads the parts it needs instead (start-up the header and snapshot,
+/// reads the entries); tests check whole files.
+#[cfg(test)]
 pub fn decode_index(file: &[u8]) -> Option<SegmentIndex> {
+    let (header, entries) = decode_index_entries(file)?;
+    let entries_end = header.header_len() + entries.len() * INDEX_ENTRY_LEN;
+    let producers = match header.snapshot {
+        Some((_, _, crc)) => Some(decode_snapshot(&file[entries_end..], crc)?),
+        None => None,
+    };
+    Some(SegmentIndex {
+        end_offset: header.end_offset,
+        log_len: header.log_len,
+        newest_timestamp: header.newest_timestamp,
+        size_bytes: header.size_bytes.unwrap_or_default(),
+        entries,
+        producers,
+    })
+}
+
+/// Decodes an index file's header and entries, all that reads need: a
+/// damaged producer snapshot does not cost a segment its index. `None`
+/// if the file is torn or they are corrupt.
+pub fn decode_index_entries(file: &[u8]) -> Option<(IndexHeader, Vec<(u64, u64)>)> {
     let header = decode_index_header(file)?;
     if file.len() as u64 != header.file_len() {
         return None;
@@ -550,22 +573,11 @@ pub fn decode_index(file: &[u8]) -> Option<SegmentIndex> {
     if crc32c::crc32c(entries) != header.entries_crc {
         return None;
     }
-    let producers = match header.snapshot {
-        Some((_, _, crc)) => Some(decode_snapshot(&file[entries_end..], crc)?),
-        None => None,
-    };
     let entries = entries
         .chunks_exact(INDEX_ENTRY_LEN)
         .map(|entry| (u64_at(entry, 0), u64_at(entry, 8)))
         .collect();
-    Some(SegmentIndex {
-        end_offset: header.end_offset,
-        log_len: header.log_len,
-        newest_timestamp: header.newest_timestamp,
-        size_bytes: header.size_bytes.unwrap_or_default(),
-        entries,
-        producers,
-    })
+    Some((header, entries))
 }
 
 /// Encodes a snapshot of a topic's producers: per producer, its id (u64),
@@ -1007,6 +1019,11 @@ mod tests {
         let mut damaged = file.clone();
         *damaged.last_mut().expect("a byte") ^= 1;
         assert_eq!(decode_index(&damaged), None, "flipped snapshot bit");
+        assert_eq!(
+            decode_index_entries(&damaged).map(|(_, entries)| entries),
+            Some(index.entries.clone()),
+            "reads keep the entries"
+        );
 
         let rebuilt = SegmentIndex {
             producers: None,

@@ -250,9 +250,9 @@ fn sealed_index(shared: &Shared, segment: &SegmentView) -> IndexEntries {
     let index_path = path.with_extension("index");
     let entries = match fs::read(&index_path)
         .ok()
-        .and_then(|bytes| format::decode_index(&bytes))
+        .and_then(|bytes| format::decode_index_entries(&bytes))
     {
-        Some(index) => Arc::new(index.entries),
+        Some((_, entries)) => Arc::new(entries),
         None => {
             // Remembered, so the warning comes once and not per read.
             tracing::warn!(file = %index_path.display(), "index unreadable; reads of this segment start at its first record");

@@ -236,7 +236,7 @@ fn verify_segment(
 fn index_entries(segment: &Path) -> Vec<(u64, u64)> {
     std::fs::read(segment.with_extension("index"))
         .ok()
-        .and_then(|bytes| format::decode_index(&bytes))
-        .map(|index| index.entries)
+        .and_then(|bytes| format::decode_index_entries(&bytes))
+        .map(|(_, entries)| entries)
         .unwrap_or_default()
 }
