@@ -325,7 +325,9 @@ async fn a_poll_of_messages_with_many_headers_stays_within_what_default_clients_
     // A generated client with gRPC's default 4 MiB receive limit.
     let mut grpc = grpc(&server).await;
     let mut read_from = 1;
+    let mut polls = 0;
     while read_from <= 8_000 {
+        polls += 1;
         let reply = grpc
             .poll(v1::PollRequest {
                 topic: "headers".into(),
@@ -343,4 +345,5 @@ async fn a_poll_of_messages_with_many_headers_stays_within_what_default_clients_
         read_from = reply.new_read_from;
     }
     assert_eq!(read_from, 8_001);
+    assert!(polls > 1, "the first reply was cut short of the limits");
 }
