@@ -173,6 +173,24 @@ impl Producer {
     /// offset: optimistic concurrency, as for an event-sourced aggregate
     /// that must append after the events it read. A retry of a conditional
     /// append that was stored gets its offsets, not a mismatch.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: minikafka_client::Producer) -> Result<(), minikafka_client::ClientError> {
+    /// use minikafka_client::{ClientError, Record};
+    ///
+    /// let offset = producer.send_record(Record::new("opened").with_key("account-9")).await?;
+    /// match producer
+    ///     .send_records_expecting(offset + 1, [Record::new("deposited 10")])
+    ///     .await
+    /// {
+    ///     Ok(range) => println!("appended at {}", range.first),
+    ///     Err(ClientError::NextOffsetMismatch { next_offset, .. }) => {
+    ///         println!("another writer went first; read up to {next_offset} and decide again");
+    ///     }
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn send_records_expecting(
         &self,
         expected_next_offset: u64,
