@@ -23,10 +23,11 @@ use crate::{Client, ClientError, Record};
 ///
 /// A producer is idempotent unless [`with_idempotence(false)`](Self::with_idempotence):
 /// each request carries a producer id and a sequence number, and a request
-/// that fails in a way that may have stored it (no connection, the
-/// connection lost, `UNAVAILABLE`, a timeout) is sent again, with the same
-/// id and sequence, until it is answered or [`with_retry_for`](Self::with_retry_for)
-/// (30 s by default) has passed. The server stores each batch once and
+/// whose answer is lost (no connection, the connection lost, the server
+/// restarting: `UNAVAILABLE`; a timeout) is sent again, with the same id
+/// and sequence, until it is answered or [`with_retry_for`](Self::with_retry_for)
+/// (30 s by default) has passed. Other errors are the server's answer,
+/// and are returned at once. The server stores each batch once and
 /// answers a repeat with the offsets the batch got the first time, so a
 /// batch is stored exactly once (docs/api.md says when a retry can still
 /// duplicate one). An answer lost on a connection that stays open is
@@ -34,9 +35,9 @@ use crate::{Client, ClientError, Record};
 ///
 /// Requests in flight at once each use a producer id of their own (a
 /// "lane"), so none waits for another. A request whose outcome is still
-/// unknown when its retry time runs out fails with the last error, and its
-/// producer id is never used again, so no later batch can be mistaken for
-/// it.
+/// unknown when its retry time runs out fails with the last error (the
+/// batch may or may not be stored); the producer id of a failed request
+/// is never used again, so no later batch can be mistaken for it.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), minikafka_client::ClientError> {

@@ -8,13 +8,18 @@
 //! the server restarting) is sent again with the same id and sequence
 //! until it is answered or the retry time runs out.
 //!
+//! Only a lost answer is retried: `UNAVAILABLE` (no connection, a lost
+//! one, a server shutting down) and `DEADLINE_EXCEEDED`; any other answer
+//! is the server's last word on the batch.
+//!
 //! Requests in flight at once each hold a lane of their own, so none waits
 //! for another's answer to keep its sequence in order. A lane goes back to
-//! the pool once its request is answered (its sequence moves on when the
-//! batch was stored). A lane whose request's outcome stays unknown, its
-//! retries exhausted, is retired: a later batch on it would reuse the
+//! the pool, its sequence moved on, once its batch is stored. A lane whose
+//! request failed is retired, never used again: when the outcome is
+//! unknown (the retries ran out) a later batch on it would reuse the
 //! sequence of a batch the server may have stored, and be answered with
-//! that batch's offsets instead of being stored.
+//! that batch's offsets instead of being stored; and a fresh id costs
+//! nothing, so no failure is trusted to have stored nothing.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,6 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use minikafka_proto::v1;
 use tokio::time::Instant;
+use tonic::Code;
 
 use crate::{Client, ClientError, OffsetRange, Record};
 
@@ -54,16 +60,6 @@ struct Lane {
     next_sequence: u64,
 }
 
-/// How a request ended.
-enum Outcome {
-    /// Stored (now or by an earlier attempt) at these offsets.
-    Stored(OffsetRange),
-    /// Refused, or failed before reaching the server: nothing stored.
-    NotStored(ClientError),
-    /// Perhaps stored, perhaps not: the last failure.
-    Unknown(ClientError),
-}
-
 impl Sender {
     /// An idempotent sender to `topic` through `client`.
     pub(crate) fn new(client: Client, topic: String) -> Self {
@@ -77,8 +73,9 @@ impl Sender {
     }
 
     /// Stores `records` in order and atomically (if the topic's next
-    /// offset is `expected_next_offset`, when given), retrying transient
-    /// failures with the same producer id and sequence when idempotent.
+    /// offset is `expected_next_offset`, when given); when idempotent, on a
+    /// lane, sending again with the same producer id and sequence while
+    /// the answer is lost.
     pub(crate) async fn send(
         &self,
         records: Vec<Record>,
@@ -88,43 +85,29 @@ impl Sender {
         if !self.idempotent {
             return self.client.produce(request).await;
         }
-        let retry_for = self.retry_for;
         let mut lane = self.take_lane();
         request.producer_id = lane.producer_id;
         request.sequence = lane.next_sequence;
-        match self.send_retrying(&request, retry_for).await {
-            Outcome::Stored(range) => {
-                lane.next_sequence = lane.next_sequence.wrapping_add(1);
-                self.put_lane(lane);
-                Ok(range)
-            }
-            Outcome::NotStored(error) => {
-                self.put_lane(lane);
-                Err(error)
-            }
-            Outcome::Unknown(error) => {
-                tracing::warn!(
-                    topic = %self.topic,
-                    producer_id = lane.producer_id,
-                    sequence = lane.next_sequence,
-                    %error,
-                    "produce outcome unknown after retrying for {retry_for:?}; the batch may be \
-                     stored; its producer id is retired"
-                );
-                Err(error)
-            }
-        }
+        // On an error the lane is dropped: retired.
+        let range = self.send_retrying(&request, self.retry_for).await?;
+        lane.next_sequence = lane.next_sequence.wrapping_add(1);
+        self.put_lane(lane);
+        Ok(range)
     }
 
-    /// Sends `request` until it is answered, a failure is not transient,
-    /// or `retry_for` has passed since the first attempt (which bounds
-    /// every attempt too).
-    async fn send_retrying(&self, request: &v1::ProduceRequest, retry_for: Duration) -> Outcome {
+    /// Sends `request` until the server answers it (with offsets or an
+    /// error), or `retry_for` has passed since the first attempt (which
+    /// bounds every attempt too).
+    async fn send_retrying(
+        &self,
+        request: &v1::ProduceRequest,
+        retry_for: Duration,
+    ) -> Result<OffsetRange, ClientError> {
         let deadline = Instant::now() + retry_for;
         let mut backoff = FIRST_BACKOFF;
-        // Whether an earlier attempt may have stored the batch.
-        let mut uncertain = false;
+        let mut attempts = 0;
         loop {
+            attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             let attempt = self.client.produce(request.clone());
             // Only a producer that retries for no time at all (zero) has
@@ -135,17 +118,24 @@ impl Sender {
                 tokio::time::timeout(left, attempt).await
             };
             let error = match answer {
-                Ok(Ok(range)) => return Outcome::Stored(range),
-                Ok(Err(error)) if !error.is_transient() && !uncertain => {
-                    return Outcome::NotStored(error);
-                }
-                Ok(Err(error)) if !error.is_transient() => return Outcome::Unknown(error),
+                Ok(Ok(range)) => return Ok(range),
+                Ok(Err(error)) if !answer_lost(&error) => return Err(error),
                 Ok(Err(error)) => error,
                 Err(_) => ClientError::Timeout(retry_for),
             };
-            uncertain = true;
             if deadline.saturating_duration_since(Instant::now()) <= backoff {
-                return Outcome::Unknown(error);
+                if attempts > 1 {
+                    tracing::warn!(
+                        topic = %self.topic,
+                        producer_id = request.producer_id,
+                        sequence = request.sequence,
+                        attempts,
+                        %error,
+                        "produce still unanswered after retrying for {retry_for:?}; the batch may \
+                         or may not be stored"
+                    );
+                }
+                return Err(error);
             }
             tracing::debug!(
                 topic = %self.topic,
@@ -153,7 +143,7 @@ impl Sender {
                 sequence = request.sequence,
                 %error,
                 retry_in = ?backoff,
-                "produce failed; retrying with the same sequence"
+                "produce answer lost; retrying with the same sequence"
             );
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -199,6 +189,13 @@ impl Sender {
             .unwrap_or_else(PoisonError::into_inner)
             .push(lane);
     }
+}
+
+/// Whether a failed attempt's answer was lost, rather than given: the
+/// server may or may not have stored the batch, and a retry can tell.
+fn answer_lost(error: &ClientError) -> bool {
+    !matches!(error, ClientError::Tls { .. })
+        && matches!(error.code(), Code::Unavailable | Code::DeadlineExceeded)
 }
 
 /// A random non-zero producer id: std's randomly keyed hasher (fresh keys
