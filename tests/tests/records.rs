@@ -4,6 +4,7 @@
 //! record's index, the limit, the expected number) and its trailer, and
 //! stores nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,8 +12,8 @@ use futures::StreamExt;
 use minikafka_client::{Client, ClientError, Code, Header, Position, Record};
 use minikafka_proto::trailers::{EXPECTED_SEQUENCE, NEXT_OFFSET};
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
-use minikafka_server::Config;
-use minikafka_tests::TestServer;
+use minikafka_server::{Config, ManualClock};
+use minikafka_tests::{TestServer, at, clock_at};
 use tonic::transport::Channel;
 
 /// A server whose limits a few bytes cross: payloads of 16 bytes, keys of
@@ -346,4 +347,98 @@ async fn a_poll_of_messages_with_many_headers_stays_within_what_default_clients_
     }
     assert_eq!(read_from, 8_001);
     assert!(polls > 1, "the first reply was cut short of the limits");
+}
+
+/// A server on the store its configuration (`vars`) opens, on `clock`.
+async fn configured(vars: &[(&str, &str)], clock: Arc<ManualClock>) -> TestServer {
+    let config = Config::from_vars(vars.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())))
+        .expect("a valid configuration");
+    let store = minikafka_server::open_store(&config.store).expect("open the store");
+    TestServer::start_with(config, store, clock).await
+}
+
+/// A one-message batch of `producer_id` with `sequence` to `topic`.
+fn sequenced(topic: &str, producer_id: u64, sequence: u64) -> v1::ProduceRequest {
+    v1::ProduceRequest {
+        producer_id,
+        sequence,
+        ..records_request(topic, vec![record("p", "", vec![])])
+    }
+}
+
+async fn first_offset(grpc: &mut MiniKafkaClient<Channel>, request: v1::ProduceRequest) -> u64 {
+    let reply = grpc.produce(request).await.expect("produce");
+    reply.into_inner().first_offset
+}
+
+/// docs/api.md: a producer idle for longer than MINIKAFKA_PRODUCER_EXPIRY
+/// is forgotten by the sweep, and a retry after that is stored again.
+#[tokio::test]
+async fn a_producer_idle_past_the_expiry_is_forgotten_by_the_sweep() {
+    let clock = clock_at(0);
+    let vars = [
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_RETENTIONTIME", "forever"),
+        ("MINIKAFKA_PRODUCER_EXPIRY", "1h"),
+        ("MINIKAFKA_SWEEP_INTERVAL", "10ms"),
+    ];
+    let server = configured(&vars, Arc::clone(&clock)).await;
+    let mut grpc = grpc(&server).await;
+    assert_eq!(first_offset(&mut grpc, sequenced("idle", 5, 0)).await, 1);
+    clock.set(at(3_599));
+    // Sweeps run meanwhile; within the hour the producer is remembered.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(first_offset(&mut grpc, sequenced("idle", 5, 0)).await, 1);
+
+    clock.set(at(3_601));
+    let deadline = std::time::Instant::now() + minikafka_tests::DEADLINE;
+    loop {
+        match first_offset(&mut grpc, sequenced("idle", 5, 0)).await {
+            1 => assert!(
+                std::time::Instant::now() < deadline,
+                "the sweep did not forget the producer"
+            ),
+            offset => {
+                assert_eq!(
+                    offset, 2,
+                    "the retry of a forgotten producer is stored again"
+                );
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// docs/api.md: past MINIKAFKA_MAX_PRODUCERS in a topic, the least
+/// recently active producer is forgotten.
+#[tokio::test]
+async fn past_the_producer_cap_the_least_recently_active_is_forgotten() {
+    let vars = [
+        ("MINIKAFKA_BACKEND", "memory"),
+        ("MINIKAFKA_MAX_PRODUCERS", "2"),
+    ];
+    let server = configured(&vars, clock_at(0)).await;
+    let mut grpc = grpc(&server).await;
+    for (producer, offset) in [(1, 1), (2, 2), (3, 3)] {
+        assert_eq!(
+            first_offset(&mut grpc, sequenced("cap", producer, 0)).await,
+            offset
+        );
+    }
+    assert_eq!(
+        first_offset(&mut grpc, sequenced("cap", 3, 0)).await,
+        3,
+        "the latest two are remembered"
+    );
+    assert_eq!(
+        first_offset(&mut grpc, sequenced("cap", 1, 0)).await,
+        4,
+        "the first was forgotten: its retry is stored again"
+    );
+    assert_eq!(
+        first_offset(&mut grpc, sequenced("other", 1, 0)).await,
+        1,
+        "each topic has producers of its own"
+    );
 }
