@@ -418,9 +418,12 @@ async fn past_the_producer_cap_the_least_recently_active_is_forgotten() {
         ("MINIKAFKA_BACKEND", "memory"),
         ("MINIKAFKA_MAX_PRODUCERS", "2"),
     ];
-    let server = configured(&vars, clock_at(0)).await;
+    let clock = clock_at(0);
+    let server = configured(&vars, Arc::clone(&clock)).await;
     let mut grpc = grpc(&server).await;
+    // A second apart, so which is least recently active is clear.
     for (producer, offset) in [(1, 1), (2, 2), (3, 3)] {
+        clock.set(at(producer));
         assert_eq!(
             first_offset(&mut grpc, sequenced("cap", producer, 0)).await,
             offset
