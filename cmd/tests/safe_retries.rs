@@ -415,6 +415,34 @@ async fn an_answer_lost_with_its_connection_is_retried_and_stored_once() {
     dropped_answer_is_retried(true).await;
 }
 
+/// Safe retries are checked before the condition: the retry of a stored
+/// conditional append finds the topic moved on by its own first attempt,
+/// and gets that attempt's offsets, not a mismatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_conditional_append_gets_its_offsets_not_a_mismatch() {
+    let server = Server::start();
+    let direct = server.client().await;
+    fill(&direct, "ledger", 2).await;
+    let proxy = Proxy::start(&server.address).await;
+    let producer = proxy.producer("ledger", Duration::from_secs(1)).await;
+    proxy.drop_answers(1, false);
+    let batch = records("event", 2);
+    let range = producer
+        .send_records_expecting(3, batch.clone())
+        .await
+        .expect("the retry is answered with the first attempt's offsets");
+    assert_eq!(range, OffsetRange { first: 3, last: 4 });
+    let seen = proxy.exchanges();
+    assert!(seen[0].dropped && seen[0].answer == Some(range), "{seen:?}");
+    assert!(seen.len() >= 2, "retried: {seen:?}");
+    assert!(
+        seen.iter()
+            .all(|e| e.request.expected_next_offset == Some(3)),
+        "every attempt carried the condition"
+    );
+    assert_one_copy(&direct, "ledger", 2, &batch, range).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_answers_all_drop_is_stored_once_and_its_producer_id_retired() {
     let server = Server::start();
