@@ -9,7 +9,8 @@ use tonic::Status;
 
 use crate::validate::MessageLimits;
 
-/// The server's defaults for the settings a topic does not set itself.
+/// The server's defaults for the settings a topic does not set itself, and
+/// its limits on each message's key and headers (which topics do not set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerDefaults {
     /// Removal by age (`MINIKAFKA_RETENTIONTIME`).
