@@ -53,6 +53,17 @@ struct ProducerState {
     last_stored: Timestamp,
 }
 
+/// What a [`ProducerTable`] remembers of one producer, for saving it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RememberedProducer {
+    /// The producer.
+    pub producer_id: u64,
+    /// When its latest batch was stored.
+    pub last_stored: Timestamp,
+    /// Its latest batches as (sequence, offsets), oldest first.
+    pub batches: Vec<(u64, OffsetRange)>,
+}
+
 /// The producers of one topic and their latest batches.
 #[derive(Clone, Debug)]
 pub struct ProducerTable {
@@ -145,6 +156,41 @@ impl ProducerTable {
     /// Whether no producer is remembered.
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
+    }
+
+    /// Everything the table remembers, least recently active producer
+    /// first: what a store saves to rebuild the table without replaying
+    /// every stored batch. [`record`](Self::record)ing each producer's
+    /// batches in this order, at its `last_stored`, rebuilds an equal
+    /// table (and the cap forgets the same producers it would have).
+    pub fn remembered(&self) -> Vec<RememberedProducer> {
+        let mut producers: Vec<RememberedProducer> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, state)| RememberedProducer {
+                producer_id,
+                last_stored: state.last_stored,
+                batches: state
+                    .batches
+                    .iter()
+                    .map(|b| (b.sequence, b.offsets))
+                    .collect(),
+            })
+            .collect();
+        producers.sort_by_key(|p| (p.last_stored, p.producer_id));
+        producers
+    }
+
+    /// Rebuilds the remembered state of one producer, as
+    /// [`remembered`](Self::remembered) gave it.
+    pub fn restore(&mut self, producer: &RememberedProducer) {
+        for &(sequence, offsets) in &producer.batches {
+            let batch = ProducerSequence {
+                producer_id: producer.producer_id,
+                sequence,
+            };
+            self.record(batch, offsets, producer.last_stored);
+        }
     }
 
     /// Forgets the producer whose latest batch is the oldest. A scan, but

@@ -302,6 +302,25 @@ impl Batch {
         Self::of_records(payloads.into_iter().map(Record::from_payload).collect())
     }
 
+    /// [`StoreError::NextOffsetMismatch`](crate::StoreError::NextOffsetMismatch)
+    /// unless the batch's `expected_next_offset` is `actual`, the topic's
+    /// next offset (or the batch has no condition): the one check every
+    /// store makes for a conditional append.
+    pub fn check_next_offset(
+        &self,
+        topic: &TopicName,
+        actual: u64,
+    ) -> Result<(), crate::StoreError> {
+        match self.expected_next_offset {
+            Some(expected) if expected != actual => Err(crate::StoreError::NextOffsetMismatch {
+                topic: topic.clone(),
+                expected,
+                actual,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// A batch of `records` that creates its topic if it is missing, with
     /// no producer and no condition.
     pub fn of_records(records: Vec<Record>) -> Self {

@@ -26,8 +26,9 @@
 //! One flags byte, then parts, each `kind: u8, length: u16 LE, bytes` (a
 //! part cut short takes what is left). Flags: bit 0 recomputes the
 //! checksum of every whole record in segments, bit 1 the checksums of
-//! index files, bit 2 that of the start file, so mutations reach the checks
-//! behind the checksums. `kind & 3`:
+//! index files, bit 2 that of the start file (each by the layout, v1 or
+//! v2, its magic names), so mutations reach the checks behind the
+//! checksums. `kind & 3`:
 //! - 0: a segment, named by the base in its header (the previous segment's
 //!   base + 1 when it has none); `kind & 4` names it one higher instead;
 //! - 1: the index of the `(kind >> 4)`-th segment so far (skipped if none);
@@ -40,8 +41,8 @@ use std::path::Path;
 
 use bytes::Bytes;
 use minikafka_backends::{
-    Batch, Durability, FileOptions, FileStore, ReadLimits, Recovery, RetentionAge,
-    RetentionDefaults, Store, StoreError, Timestamp, TopicName,
+    Batch, Durability, FileOptions, FileStore, Header, ProducerSequence, ReadLimits, Record,
+    Recovery, RetentionAge, RetentionDefaults, Store, StoreError, Timestamp, TopicName,
 };
 
 /// The one topic the files belong to.
@@ -63,8 +64,12 @@ const RANDOM_READS: u64 = 48;
 const SEGMENT_HEADER_LEN: usize = 16;
 const RECORD_HEADER_LEN: usize = 24;
 const BATCH_END: u32 = 1 << 31;
-const INDEX_HEADER_LEN: usize = 44;
-const START_LEN: usize = 28;
+const INDEX_HEADER_LEN_V1: usize = 44;
+const INDEX_HEADER_LEN: usize = 64;
+const START_LEN_V1: usize = 28;
+const START_LEN: usize = 36;
+/// Bit 63 of a v2 record's offset word: its body starts with an extension.
+const EXTENDED: u64 = 1 << 63;
 /// Offsets end here (docs/storage.md): a batch numbered past it fails.
 const MAX_OFFSET: u64 = i64::MAX as u64;
 
@@ -126,9 +131,8 @@ fn layout(data: &[u8]) -> (u8, Vec<Part>) {
                 push(&mut parts, format!("{base:020}.index"), Some(bytes));
             }
             START => {
-                if flags & FIX_START != 0 && bytes.len() >= START_LEN {
-                    let crc = crc32c::crc32c(&bytes[..24]);
-                    bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+                if flags & FIX_START != 0 {
+                    fix_start(&mut bytes);
                 }
                 push(&mut parts, "start".to_owned(), Some(bytes));
             }
@@ -149,7 +153,8 @@ fn layout(data: &[u8]) -> (u8, Vec<Part>) {
 
 /// The base offset in a segment header, if the bytes start with one.
 fn header_base(bytes: &[u8]) -> Option<u64> {
-    (bytes.len() >= SEGMENT_HEADER_LEN && &bytes[..8] == b"MKFKLOG1").then(|| u64_at(bytes, 8))
+    (bytes.len() >= SEGMENT_HEADER_LEN && matches!(&bytes[..8], b"MKFKLOG1" | b"MKFKLOG2"))
+        .then(|| u64_at(bytes, 8))
 }
 
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
@@ -178,15 +183,42 @@ fn fix_records(segment: &mut [u8]) {
     }
 }
 
-/// Recomputes an index file's entries checksum and header checksum.
+/// Recomputes an index file's checksums: of its entries, its producer
+/// snapshot (v2) and its header, by the layout its magic names (v1 when
+/// it names none).
 fn fix_index(index: &mut [u8]) {
-    if index.len() < INDEX_HEADER_LEN {
+    if index.len() >= INDEX_HEADER_LEN && &index[..8] == b"MKFKIDX2" {
+        let count = u32::from_le_bytes([index[40], index[41], index[42], index[43]]) as usize;
+        let entries_end = (INDEX_HEADER_LEN + count.saturating_mul(16)).min(index.len());
+        let entries = crc32c::crc32c(&index[INDEX_HEADER_LEN..entries_end]);
+        index[44..48].copy_from_slice(&entries.to_le_bytes());
+        let snapshot = crc32c::crc32c(&index[entries_end..]);
+        index[52..56].copy_from_slice(&snapshot.to_le_bytes());
+        let header = crc32c::crc32c(&index[..60]);
+        index[60..64].copy_from_slice(&header.to_le_bytes());
         return;
     }
-    let entries = crc32c::crc32c(&index[INDEX_HEADER_LEN..]);
+    if index.len() < INDEX_HEADER_LEN_V1 {
+        return;
+    }
+    let entries = crc32c::crc32c(&index[INDEX_HEADER_LEN_V1..]);
     index[36..40].copy_from_slice(&entries.to_le_bytes());
     let header = crc32c::crc32c(&index[..40]);
     index[40..44].copy_from_slice(&header.to_le_bytes());
+}
+
+/// Recomputes a start file's checksum, by the layout its magic names (v1
+/// when it names none).
+fn fix_start(start: &mut [u8]) {
+    let len = if start.starts_with(b"MKFKSTR2") {
+        START_LEN
+    } else {
+        START_LEN_V1
+    };
+    if start.len() >= len {
+        let crc = crc32c::crc32c(&start[..len - 4]);
+        start[len - 4..len].copy_from_slice(&crc.to_le_bytes());
+    }
 }
 
 /// Packs files into an input for [`check`]: `flags`, then each
@@ -253,6 +285,8 @@ struct Snapshot {
     messages: Vec<Read>,
     /// The offset at which a read failed on a sealed segment, if one did.
     unreadable: Option<u64>,
+    /// The size (payload, key and headers) of `messages`.
+    size_bytes: u64,
 }
 
 /// Writes the files into a fresh root, opens it with `recovery`, checks
@@ -460,6 +494,7 @@ async fn snapshot(store: &FileStore, checks: &Checks<'_>) -> Option<Snapshot> {
                 next,
                 messages: Vec::new(),
                 unreadable: Some(0),
+                size_bytes: 0,
             });
         }
         Err(e) => panic!("reading from the earliest offset after an open: {e}"),
@@ -471,6 +506,7 @@ async fn snapshot(store: &FileStore, checks: &Checks<'_>) -> Option<Snapshot> {
         next,
         messages: Vec::new(),
         unreadable: None,
+        size_bytes: 0,
     };
 
     // Everything, in small reads that cross records, chunks and segments.
@@ -503,6 +539,7 @@ async fn snapshot(store: &FileStore, checks: &Checks<'_>) -> Option<Snapshot> {
                 message.offset
             );
             cursor += 1;
+            snapshot.size_bytes += message.size() as u64;
             snapshot.messages.push((
                 message.offset,
                 message.timestamp.as_nanos(),
@@ -556,8 +593,10 @@ async fn snapshot(store: &FileStore, checks: &Checks<'_>) -> Option<Snapshot> {
                 "describe agrees with the reads"
             );
             if exact && snapshot.unreadable.is_none() {
-                let bytes: u64 = snapshot.messages.iter().map(|m| m.2.len() as u64).sum();
-                assert_eq!(info.size_bytes, bytes, "size_bytes counts the payloads");
+                assert_eq!(
+                    info.size_bytes, snapshot.size_bytes,
+                    "size_bytes counts payloads, keys and headers"
+                );
             }
         }
         Err(e) if sealed_damage(&e, dir) => {}
@@ -580,10 +619,10 @@ struct Checks<'a> {
 }
 
 /// Every place in the input's segment files where a whole record could
-/// start, by its stored checksum.
+/// start, by the offset it names.
 struct Records {
     logs: Vec<Vec<u8>>,
-    by_crc: HashMap<u32, Vec<(usize, usize)>>,
+    by_offset: HashMap<u64, Vec<(usize, usize)>>,
 }
 
 impl Records {
@@ -593,48 +632,104 @@ impl Records {
             .filter(|p| p.name.ends_with(".log"))
             .filter_map(|p| p.bytes.clone())
             .collect();
-        let mut by_crc: HashMap<u32, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_offset: HashMap<u64, Vec<(usize, usize)>> = HashMap::new();
         for (i, log) in logs.iter().enumerate() {
             for at in 0..log.len().saturating_sub(RECORD_HEADER_LEN - 1) {
-                let word = |w: usize| {
-                    u32::from_le_bytes([
-                        log[at + w],
-                        log[at + w + 1],
-                        log[at + w + 2],
-                        log[at + w + 3],
-                    ])
-                };
-                let payload_len = (word(4) & !BATCH_END) as usize;
-                if at + RECORD_HEADER_LEN + payload_len <= log.len() {
-                    by_crc.entry(word(0)).or_default().push((i, at));
+                let word = u32::from_le_bytes([log[at + 4], log[at + 5], log[at + 6], log[at + 7]]);
+                let body_len = (word & !BATCH_END) as usize;
+                if at + RECORD_HEADER_LEN + body_len <= log.len() {
+                    let offset = u64_at(log, at + 8) & !EXTENDED;
+                    by_offset.entry(offset).or_default().push((i, at));
                 }
             }
         }
-        Self { logs, by_crc }
+        Self { logs, by_offset }
     }
 
-    /// Whether `message` is, byte for byte, a record with a valid checksum
-    /// somewhere in the input's segment files (as either batch-end flag).
+    /// Whether `message` is a record with a valid checksum somewhere in the
+    /// input's segment files, with its offset, timestamp, payload, key and
+    /// headers (decoded here by docs/storage.md, independently of the
+    /// store).
     fn contains(&self, message: &minikafka_backends::Message) -> bool {
-        let Ok(len) = u32::try_from(message.payload.len()) else {
+        let Some(places) = self.by_offset.get(&message.offset) else {
             return false;
         };
-        [0, BATCH_END].into_iter().any(|flag| {
-            let mut record = Vec::with_capacity(RECORD_HEADER_LEN + message.payload.len());
-            record.extend_from_slice(&[0; 4]);
-            record.extend_from_slice(&(len | flag).to_le_bytes());
-            record.extend_from_slice(&message.offset.to_le_bytes());
-            record.extend_from_slice(&message.timestamp.as_nanos().to_le_bytes());
-            record.extend_from_slice(&message.payload);
-            let crc = crc32c::crc32c(&record[4..]);
-            record[..4].copy_from_slice(&crc.to_le_bytes());
-            self.by_crc.get(&crc).is_some_and(|places| {
-                places
-                    .iter()
-                    .any(|&(i, at)| self.logs[i].get(at..at + record.len()) == Some(&record[..]))
-            })
+        places.iter().any(|&(i, at)| {
+            let log = &self.logs[i];
+            let word = u32::from_le_bytes([log[at + 4], log[at + 5], log[at + 6], log[at + 7]]);
+            let end = at + RECORD_HEADER_LEN + (word & !BATCH_END) as usize;
+            let crc = u32::from_le_bytes([log[at], log[at + 1], log[at + 2], log[at + 3]]);
+            crc32c::crc32c(&log[at + 4..end]) == crc
+                && u64_at(log, at + 16) == message.timestamp.as_nanos()
+                && decode_body(
+                    u64_at(log, at + 8) & EXTENDED != 0,
+                    &log[at + RECORD_HEADER_LEN..end],
+                )
+                .is_some_and(|(payload, key, headers)| {
+                    payload == &message.payload[..]
+                        && key == &message.key[..]
+                        && headers.len() == message.headers.len()
+                        && headers
+                            .iter()
+                            .zip(&message.headers)
+                            .all(|((name, value), h)| {
+                                *name == h.name.as_bytes() && *value == &h.value[..]
+                            })
+                })
         })
     }
+}
+
+/// A record body's payload, key and headers (docs/storage.md): the body
+/// itself when not extended; else a flags byte, then the key (u32 length
+/// and bytes) if flag 1, the headers (u32 count, then u32 length and bytes
+/// of each name and value) if flag 2, the producer (20 bytes) if flag 4,
+/// and the payload. `None` if it does not add up.
+#[allow(clippy::type_complexity)]
+fn decode_body(extended: bool, body: &[u8]) -> Option<(&[u8], &[u8], Vec<(&[u8], &[u8])>)> {
+    if !extended {
+        return Some((body, &[], Vec::new()));
+    }
+    let flags = *body.first()?;
+    if flags & !7 != 0 {
+        return None;
+    }
+    let mut at = 1;
+    let key = if flags & 1 != 0 {
+        field_at(body, &mut at)?
+    } else {
+        &[]
+    };
+    let mut headers = Vec::new();
+    if flags & 2 != 0 {
+        for _ in 0..u32_field(body, &mut at)? {
+            let name = field_at(body, &mut at)?;
+            headers.push((name, field_at(body, &mut at)?));
+        }
+    }
+    if flags & 4 != 0 {
+        bytes_at(body, &mut at, 20)?;
+    }
+    Some((&body[at..], key, headers))
+}
+
+/// `len` bytes of `body` at `at`, moving `at` past them.
+fn bytes_at<'a>(body: &'a [u8], at: &mut usize, len: usize) -> Option<&'a [u8]> {
+    let field = body.get(*at..at.checked_add(len)?)?;
+    *at += len;
+    Some(field)
+}
+
+/// A u32 of `body` at `at`, moving `at` past it.
+fn u32_field(body: &[u8], at: &mut usize) -> Option<u32> {
+    let b = bytes_at(body, at, 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A u32 length and that many bytes of `body` at `at`, moving `at` past.
+fn field_at<'a>(body: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let len = u32_field(body, at)? as usize;
+    bytes_at(body, at, len)
 }
 
 /// Inputs made from real stores, for the fuzzer to start from and for the
@@ -642,7 +737,7 @@ impl Records {
 /// one active segment, a torn tail, and nothing at all.
 pub fn seeds() -> Vec<Vec<u8>> {
     let sizes = [0usize, 1, 5, 40, 120, 3, 300, 7, 64, 0, 90, 2];
-    let batches: Vec<Vec<Bytes>> = sizes
+    let batches: Vec<Batch> = sizes
         .chunks(3)
         .cycle()
         .take(12)
@@ -654,6 +749,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
                 .map(|&n| Bytes::from(vec![fill; n]))
                 .collect()
         })
+        .map(Batch::new)
         .collect();
     let mut seeds = Vec::new();
     // Several sealed segments, their indexes, and retention's start file.
@@ -685,8 +781,44 @@ pub fn seeds() -> Vec<Vec<u8>> {
         bytes.truncate(bytes.len() - 5);
     }
     seeds.push(pack_files(0, &torn));
-    // A header alone, and no files at all.
+    // Records with keys, headers and producers (v2 extensions), in sealed
+    // segments whose indexes hold producer snapshots.
+    let extended: Vec<Batch> = batches
+        .iter()
+        .enumerate()
+        .map(|(i, batch)| {
+            let records = batch
+                .records
+                .iter()
+                .enumerate()
+                .map(|(j, record)| Record {
+                    key: if j % 2 == 0 {
+                        Bytes::from(vec![b'k'; i])
+                    } else {
+                        Bytes::new()
+                    },
+                    headers: (0..j % 3)
+                        .map(|h| Header {
+                            name: format!("h{h}"),
+                            value: Bytes::from(vec![0xff; h]),
+                        })
+                        .collect(),
+                    ..record.clone()
+                })
+                .collect();
+            Batch {
+                producer: Some(ProducerSequence {
+                    producer_id: 1 + i as u64 % 2,
+                    sequence: i as u64 / 2,
+                }),
+                ..Batch::of_records(records)
+            }
+        })
+        .collect();
+    seeds.push(pack_files(0, &store_files(400, &extended, None)));
+    // A header alone (of each layout), and no files at all.
     seeds.push(pack(0, &[(SEGMENT, b"MKFKLOG1\x01\0\0\0\0\0\0\0")]));
+    seeds.push(pack(0, &[(SEGMENT, b"MKFKLOG2\x01\0\0\0\0\0\0\0")]));
     seeds.push(vec![0]);
     seeds
 }
@@ -696,7 +828,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
 /// (file name, bytes), sorted by name.
 fn store_files(
     segment_bytes: u64,
-    batches: &[Vec<Bytes>],
+    batches: &[Batch],
     cutoff: Option<Timestamp>,
 ) -> Vec<(String, Vec<u8>)> {
     let root = tempfile::tempdir().expect("a temporary directory");
@@ -711,7 +843,7 @@ fn store_files(
     let rt = runtime();
     for (i, batch) in (1u64..).zip(batches) {
         let now = Timestamp::from_nanos(i * 1_000);
-        rt.block_on(store.append(&topic(), Batch::new(batch.clone()), now))
+        rt.block_on(store.append(&topic(), batch.clone(), now))
             .expect("appending a seed batch");
     }
     if let Some(cutoff) = cutoff {

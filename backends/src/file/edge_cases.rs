@@ -511,7 +511,11 @@ async fn a_stale_start_file_without_segments_does_not_hide_a_new_topic() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let topic = topic_dir(dir.path(), "t");
     fs::create_dir_all(&topic).expect("topic directory");
-    fs::write(topic.join(format::START_FILE), format::encode_start(2, 40)).expect("start file");
+    fs::write(
+        topic.join(format::START_FILE),
+        format::encode_start(2, 40, 0),
+    )
+    .expect("start file");
     let store = FileStore::open(dir.path(), options(1 << 20)).expect("open");
     let appended = store
         .append(

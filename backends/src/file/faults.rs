@@ -174,7 +174,7 @@ async fn a_failed_sync_stops_a_topic_written_without_syncs() {
     disk.heal(Operation::SyncFile);
     let here = store.writer.lock().expect("writer").append_here(
         &t("t"),
-        &Batch::new(batch("c", 1)).records,
+        &Batch::new(batch("c", 1)),
         ts(2),
     );
     assert_stopped(here.expect("a write the caller's thread takes"), "t");

@@ -127,13 +127,20 @@ mod tests {
 
     use super::*;
     use crate::Timestamp;
-    use crate::file::segment::segment_view;
+    use crate::file::format::SegmentFormat;
+    use crate::file::segment::{Contents, segment_view};
 
     /// A segment view of a new file `name` in `dir`, its handle in `files`.
     fn segment(files: &FileCache, dir: &Path, name: &str) -> SegmentView {
         let path = dir.join(name);
         let file = File::create(&path).expect("create");
-        segment_view(files, file, 1, 1, 0, Timestamp::default(), path).expect("view")
+        let contents = Contents {
+            end: 1,
+            len: 0,
+            newest_timestamp: Timestamp::default(),
+            size_bytes: 0,
+        };
+        segment_view(files, file, 1, SegmentFormat::V2, contents, path).expect("view")
     }
 
     #[test]

@@ -161,7 +161,13 @@ impl FileStore {
                 tracing::warn!(path = %dir.display(), "ignoring an entry that is not a topic directory");
                 continue;
             };
-            if let Some(topic) = recovery::open_topic(&*disk, &files, &dir, options.recovery)? {
+            if let Some(topic) = recovery::open_topic(
+                &*disk,
+                &files,
+                &dir,
+                options.recovery,
+                options.max_producers,
+            )? {
                 recovered.push((name, topic));
             }
         }
@@ -275,6 +281,19 @@ impl Store for FileStore {
                 limit: format::MAX_PAYLOAD_LEN,
             });
         }
+        // A record's key and headers share its length field with the
+        // payload: together they must fit it too.
+        let producer = batch.producer.is_some();
+        if let Some(large) = batch
+            .records
+            .iter()
+            .find(|r| format::body_len(r, producer) > format::MAX_PAYLOAD_LEN)
+        {
+            return Err(StoreError::MessageTooLarge {
+                size: large.size(),
+                limit: format::MAX_PAYLOAD_LEN,
+            });
+        }
         if batch.records.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
@@ -282,7 +301,7 @@ impl Store for FileStore {
         // wake-ups) is most of a lone append's cost when it needs no sync;
         // a writer busy with a group, a roll or retention is not waited for.
         if let Ok(mut writer) = self.writer.try_lock()
-            && let Some(appended) = writer.append_here(topic, &batch.records, now)
+            && let Some(appended) = writer.append_here(topic, &batch, now)
         {
             return appended;
         }
@@ -380,4 +399,8 @@ mod faults;
 #[cfg(test)]
 mod management;
 #[cfg(test)]
+mod safe_retries;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::format::{SEGMENT_HEADER_LEN, SegmentFormat};
 use super::handles::{FileCache, FileIdentity};
 use super::segment::RecordCursor;
 use crate::{AppendNotifier, Timestamp, TopicName, TopicSettings};
@@ -35,12 +35,16 @@ pub struct Shared {
 pub struct SegmentView {
     /// The offset of its first record.
     pub base: u64,
+    /// Its record layout.
+    pub format: SegmentFormat,
     /// The offset after its last published record.
     pub end: u64,
     /// Its published length in bytes.
     pub len: u64,
     /// The timestamp of its last published record.
     pub newest_timestamp: Timestamp,
+    /// The message bytes of its published records.
+    pub size_bytes: u64,
     /// Which file it is, to open it through the [`FileCache`] (a read in
     /// flight keeps its handle, so a deleted segment stays readable to it).
     pub identity: FileIdentity,
@@ -76,7 +80,10 @@ pub struct TopicView {
     pub start_offset: u64,
     /// Where the record at `start_offset` starts, in its segment.
     pub start_position: u64,
-    /// The payload bytes from `start_offset` to the end.
+    /// The message bytes of the records before `start_offset` in its
+    /// segment: removed from the topic, still in the file.
+    pub start_skipped_bytes: u64,
+    /// The message bytes from `start_offset` to the end.
     pub size_bytes: u64,
     /// The timestamp of the message at `start_offset`; `None` when the
     /// topic holds none (or it is damaged). Kept here so that describing
@@ -97,26 +104,26 @@ impl TopicView {
     pub fn normalize_start(&mut self) {
         if self.segment_of(self.start_offset).base == self.start_offset {
             self.start_position = SEGMENT_HEADER_LEN;
+            self.start_skipped_bytes = 0;
         }
     }
 
     /// The records of `segment` from the start offset on: how many there
-    /// are, and their payload bytes (none if it lies wholly before the
+    /// are, and their message bytes (none if it lies wholly before the
     /// start).
     pub fn readable_in(&self, segment: &SegmentView) -> (u64, u64) {
         if segment.end <= self.start_offset {
             return (0, 0);
         }
-        let (from, position) = if segment.base <= self.start_offset {
-            (self.start_offset, self.start_position)
+        if segment.base <= self.start_offset {
+            let bytes = segment.size_bytes.saturating_sub(self.start_skipped_bytes);
+            (segment.end - self.start_offset, bytes)
         } else {
-            (segment.base, SEGMENT_HEADER_LEN)
-        };
-        let count = segment.end - from;
-        (count, payload_bytes(position, segment.len, count))
+            (segment.end - segment.base, segment.size_bytes)
+        }
     }
 
-    /// The payload bytes from the start offset to the end.
+    /// The message bytes from the start offset to the end.
     pub fn readable_bytes(&self) -> u64 {
         self.sealed
             .iter()
@@ -140,6 +147,7 @@ impl TopicView {
             segment.len,
             Some(self.start_offset),
             4096,
+            segment.format,
         );
         match cursor.next_record() {
             Ok(Ok(Some(record))) => Some(record.header.timestamp),
@@ -186,11 +194,6 @@ pub fn index_lookup(entries: &[(u64, u64)], offset: u64) -> Option<(u64, u64)> {
     after.checked_sub(1).map(|i| entries[i])
 }
 
-/// The payload bytes of `count` records spanning `from..to` in a file.
-pub fn payload_bytes(from: u64, to: u64, count: u64) -> u64 {
-    (to - from) - count * RECORD_HEADER_LEN as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,11 +207,5 @@ mod tests {
         assert_eq!(index_lookup(&entries, 1_000), Some((90, 8200)));
         assert_eq!(index_lookup(&entries, 0), None);
         assert_eq!(index_lookup(&[], 5), None);
-    }
-
-    #[test]
-    fn payload_bytes_exclude_record_headers() {
-        assert_eq!(payload_bytes(16, 16 + 24 * 3 + 10, 3), 10);
-        assert_eq!(payload_bytes(100, 100, 0), 0);
     }
 }

@@ -1,7 +1,6 @@
 //! Reads: from a topic's published view, through the sparse indexes to the
 //! records, and past damage in the log where that is possible.
 
-use bytes::Bytes;
 use std::fs::{self, File};
 use std::sync::{Arc, PoisonError};
 
@@ -97,7 +96,14 @@ pub fn read_blocking(
                 std::io::ErrorKind::NotFound.into(),
             ));
         };
-        let mut records = RecordCursor::new(&file, position, segment.len, Some(offset), chunk);
+        let mut records = RecordCursor::new(
+            &file,
+            position,
+            segment.len,
+            Some(offset),
+            chunk,
+            segment.format,
+        );
         loop {
             let record = match records.next_record() {
                 Err(e) => {
@@ -131,6 +137,7 @@ pub fn read_blocking(
                         segment.len,
                         Some(resumed.offset),
                         chunk,
+                        segment.format,
                     );
                     continue;
                 }
@@ -153,19 +160,20 @@ pub fn read_blocking(
             if record.header.offset < cursor {
                 continue;
             }
+            let size = record.body.size() as usize;
             let full = messages.len() >= max_messages
-                || (!messages.is_empty() && bytes + record.payload.len() > limits.max_bytes);
+                || (!messages.is_empty() && bytes + size > limits.max_bytes);
             if full || record.header.offset >= next {
                 break 'segments;
             }
-            bytes += record.payload.len();
+            bytes += size;
             cursor = record.header.offset + 1;
             messages.push(Message {
                 offset: record.header.offset,
                 timestamp: record.header.timestamp,
-                payload: record.payload,
-                key: Bytes::new(),
-                headers: Vec::new(),
+                payload: record.body.payload,
+                key: record.body.key,
+                headers: record.body.headers,
             });
         }
     }
@@ -242,9 +250,9 @@ fn sealed_index(shared: &Shared, segment: &SegmentView) -> IndexEntries {
     let index_path = path.with_extension("index");
     let entries = match fs::read(&index_path)
         .ok()
-        .and_then(|bytes| format::decode_index(&bytes))
+        .and_then(|bytes| format::decode_index_entries(&bytes))
     {
-        Some(index) => Arc::new(index.entries),
+        Some((_, entries)) => Arc::new(entries),
         None => {
             // Remembered, so the warning comes once and not per read.
             tracing::warn!(file = %index_path.display(), "index unreadable; reads of this segment start at its first record");

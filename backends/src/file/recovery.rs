@@ -5,7 +5,9 @@
 //! data stored. The active segment is scanned record by record: a torn or
 //! corrupt tail, or a batch cut short, is cut back to the last whole batch
 //! with a warning. Damage anywhere else stops the store from opening,
-//! unless [`Recovery::Truncate`] allows cutting the log there.
+//! unless [`Recovery::Truncate`] allows cutting the log there. The
+//! producer table comes from the newest sealed segment's snapshot and the
+//! active segment's scan.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -15,13 +17,17 @@ use std::sync::{Arc, RwLock};
 
 use super::Recovery;
 use super::disk::{Disk, sync_dir, write_atomically};
-use super::format::{self, SEGMENT_HEADER_LEN, SETTINGS_FILE, START_FILE, SegmentIndex};
+use super::format::{
+    self, SEGMENT_HEADER_LEN, SETTINGS_FILE, START_FILE, SegmentFormat, SegmentIndex,
+};
 use super::handles::FileCache;
 use super::published::{SegmentView, Topic, TopicView};
 use super::segment::{
-    Damage, IndexBuilder, RecordCursor, SCAN_CHUNK, empty_segment, scan_segment, segment_view,
+    Contents, Damage, IndexBuilder, ProducerBatch, RecordCursor, SCAN_CHUNK, empty_segment,
+    scan_segment, segment_view,
 };
-use crate::{StoreError, TopicSettings};
+use crate::producers::RememberedProducer;
+use crate::{ProducerTable, StoreError, TopicSettings};
 
 /// A recovered topic: its published state, and the active segment's
 /// index as the writer continues it.
@@ -30,6 +36,8 @@ pub struct Recovered {
     pub topic: Arc<Topic>,
     /// The active segment's index, to be extended by appends.
     pub active_index: IndexBuilder,
+    /// The topic's producers, rebuilt from what is stored.
+    pub producers: ProducerTable,
 }
 
 /// Opens the topic stored in `dir`; `None` if it holds no segment (a topic
@@ -39,6 +47,7 @@ pub fn open_topic(
     files: &FileCache,
     dir: &Path,
     recovery: Recovery,
+    max_producers: usize,
 ) -> Result<Option<Recovered>, StoreError> {
     let mut bases = Vec::new();
     let entries =
@@ -65,12 +74,16 @@ pub fn open_topic(
     };
 
     let mut sealed = VecDeque::new();
+    let mut index_headers = Vec::new();
     let mut active_base = last_base;
     for (i, pair) in bases.windows(2).enumerate() {
         let (base, next_base) = (pair[0], pair[1]);
         let path = dir.join(format::segment_file_name(base));
         match open_sealed(disk, files, open_segment(&path)?, base, path, next_base)? {
-            Ok(segment) => sealed.push_back(segment),
+            Ok((segment, header)) => {
+                sealed.push_back(segment);
+                index_headers.push(header);
+            }
             Err((file, path, good_len, damage)) => {
                 if recovery != Recovery::Truncate {
                     return Err(damage.into_corrupt(&path));
@@ -90,7 +103,7 @@ pub fn open_topic(
         }
     }
     let path = dir.join(format::segment_file_name(active_base));
-    let (active, active_index) = recover_active(
+    let (active, active_index, active_batches) = recover_active(
         disk,
         files,
         open_segment(&path)?,
@@ -101,10 +114,12 @@ pub fn open_topic(
 
     let first = sealed.front().unwrap_or(&active);
     let (mut start_offset, mut start_position) = (first.base, SEGMENT_HEADER_LEN);
+    let mut skipped_bytes = None;
     match fs::read(dir.join(START_FILE)) {
         Ok(bytes) => match format::decode_start(&bytes) {
-            Some((offset, position)) if offset >= first.base => {
-                (start_offset, start_position) = (offset, position)
+            Some(start) if start.offset >= first.base => {
+                (start_offset, start_position) = (start.offset, start.position);
+                skipped_bytes = start.skipped_bytes;
             }
             Some(_) => {}
             None => {
@@ -126,6 +141,7 @@ pub fn open_topic(
             "the log ends before its recorded start (a cut log, or a power cut with MINIKAFKA_FSYNC=never)"
         );
         (start_offset, start_position) = (active.end, active.len);
+        skipped_bytes = Some(active.size_bytes);
     }
 
     let mut view = TopicView {
@@ -134,19 +150,47 @@ pub fn open_topic(
         active_index: active_index.entries.clone(),
         start_offset,
         start_position,
+        start_skipped_bytes: skipped_bytes.unwrap_or_default(),
         size_bytes: 0,
         oldest_timestamp: None,
     };
     view.normalize_start();
-    if !position_holds(files, &view, view.start_offset, view.start_position)? {
-        view.start_position = locate(files, &view, start_offset)?;
+    let start_segment = view.segment_of(view.start_offset);
+    let in_segment = view.start_offset - start_segment.base;
+    if in_segment > 0 {
+        let holds = position_holds(files, &view, view.start_offset, view.start_position)?;
+        match skipped_bytes {
+            Some(_) if holds => {}
+            // A v1 start file in a v1 segment: its records' sizes follow
+            // from their positions.
+            None if holds && start_segment.format == SegmentFormat::V1 => {
+                view.start_skipped_bytes =
+                    format::v1_payload_bytes(SEGMENT_HEADER_LEN, view.start_position, in_segment);
+            }
+            _ => {
+                (view.start_position, view.start_skipped_bytes) =
+                    locate(files, &view, start_offset)?;
+            }
+        }
     }
     if lost_tail {
         // Recorded now, so the start is not found past the end again once
         // new messages fill the offsets up to it.
-        let start = format::encode_start(view.start_offset, view.start_position);
+        let start = format::encode_start(
+            view.start_offset,
+            view.start_position,
+            view.start_skipped_bytes,
+        );
         write_atomically(disk, &dir.join(START_FILE), &start, true)?;
     }
+    let producers = rebuild_producers(
+        disk,
+        files,
+        &view.sealed,
+        &index_headers,
+        &active_batches,
+        max_producers,
+    )?;
     view.size_bytes = view.readable_bytes();
     view.oldest_timestamp = view.read_oldest_timestamp(files);
     Ok(Some(Recovered {
@@ -157,6 +201,7 @@ pub fn open_topic(
             deleted: Default::default(),
         }),
         active_index,
+        producers,
     }))
 }
 
@@ -188,14 +233,22 @@ fn position_holds(
     }
     let segment = view.segment_of(offset);
     let file = files.require(segment)?;
-    let mut cursor = RecordCursor::new(&file, position, segment.len, Some(offset), 4096);
+    let mut cursor = RecordCursor::new(
+        &file,
+        position,
+        segment.len,
+        Some(offset),
+        4096,
+        segment.format,
+    );
     Ok(matches!(cursor.next_record(), Ok(Ok(Some(_)))))
 }
 
-/// Finds where the record with `offset` starts, from the segment's start.
-pub fn locate(files: &FileCache, view: &TopicView, offset: u64) -> Result<u64, StoreError> {
+/// Finds where the record with `offset` starts, from the segment's start,
+/// and the message bytes of the records before it there.
+pub fn locate(files: &FileCache, view: &TopicView, offset: u64) -> Result<(u64, u64), StoreError> {
     if offset >= view.next_offset() {
-        return Ok(view.active.len);
+        return Ok((view.active.len, view.active.size_bytes));
     }
     let segment = view.segment_of(offset);
     let file = files.require(segment)?;
@@ -205,16 +258,18 @@ pub fn locate(files: &FileCache, view: &TopicView, offset: u64) -> Result<u64, S
         segment.len,
         Some(segment.base),
         SCAN_CHUNK,
+        segment.format,
     );
+    let mut skipped = 0;
     loop {
         let position = cursor.position();
         match cursor
             .next_record()
             .map_err(|e| StoreError::io(format!("reading {}", segment.path.display()), e))?
         {
-            Ok(Some(record)) if record.header.offset == offset => return Ok(position),
-            Ok(Some(_)) => {}
-            Ok(None) => return Ok(segment.len),
+            Ok(Some(record)) if record.header.offset == offset => return Ok((position, skipped)),
+            Ok(Some(record)) => skipped += record.body.size(),
+            Ok(None) => return Ok((segment.len, skipped)),
             Err(damage) => return Err(damage.into_corrupt(&segment.path)),
         }
     }
@@ -260,10 +315,13 @@ fn remove_segment_files(disk: &dyn Disk, dir: &Path, base: u64) -> Result<(), St
     Ok(())
 }
 
-fn check_header(file: &File, base: u64, path: &Path) -> Result<(), Damage> {
+fn check_header(file: &File, base: u64, path: &Path) -> Result<SegmentFormat, Damage> {
     let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
-    match file.read_exact_at(&mut header, 0) {
-        Ok(()) if format::decode_segment_header(&header) == Some(base) => Ok(()),
+    match file
+        .read_exact_at(&mut header, 0)
+        .map(|()| format::decode_segment_header(&header))
+    {
+        Ok(Some((found, format))) if found == base => Ok(format),
         _ => Err(Damage {
             position: 0,
             reason: format!(
@@ -278,8 +336,9 @@ fn check_header(file: &File, base: u64, path: &Path) -> Result<(), Damage> {
 /// of its intact part, and what is wrong.
 type SealedFailure = (File, PathBuf, u64, Damage);
 
-/// Opens a sealed segment through its index; rebuilds a missing or damaged
-/// index by scanning the segment.
+/// Opens a sealed segment through its index (returning the index's
+/// header too); rebuilds a missing or damaged index by scanning the
+/// segment.
 fn open_sealed(
     disk: &dyn Disk,
     files: &FileCache,
@@ -287,20 +346,29 @@ fn open_sealed(
     base: u64,
     path: PathBuf,
     next_base: u64,
-) -> Result<Result<SegmentView, SealedFailure>, StoreError> {
+) -> Result<Result<(SegmentView, Option<format::IndexHeader>), SealedFailure>, StoreError> {
     let len = file_len(&file, &path)?;
-    if let Err(damage) = check_header(&file, base, &path) {
-        return Ok(Err((file, path, 0, damage)));
-    }
+    let segment_format = match check_header(&file, base, &path) {
+        Ok(segment_format) => segment_format,
+        Err(damage) => return Ok(Err((file, path, 0, damage))),
+    };
     // Only the index's header is read: it has its own checksum, and the
     // entries are checked when a read first loads them.
     let index_path = path.with_extension("index");
     let trusted = read_index_header(&index_path)
         .filter(|h| h.log_len == len && h.end_offset == next_base && h.entry_count > 0);
-    let (end_offset, newest_timestamp) = match trusted {
-        Some(header) => (header.end_offset, header.newest_timestamp),
+    let contents = match trusted {
+        Some(header) => Contents {
+            end: header.end_offset,
+            len,
+            newest_timestamp: header.newest_timestamp,
+            // A v1 index is only ever a v1 segment's.
+            size_bytes: header.size_bytes.unwrap_or_else(|| {
+                format::v1_payload_bytes(SEGMENT_HEADER_LEN, len, header.end_offset - base)
+            }),
+        },
         None => {
-            let scan = scan_segment(&file, base, len, &path)?;
+            let scan = scan_segment(&file, base, len, segment_format, &path)?;
             if let Some(damage) = scan.damage {
                 return Ok(Err((file, path, scan.good_len, damage)));
             }
@@ -319,7 +387,9 @@ fn open_sealed(
                 end_offset: scan.end_offset,
                 log_len: len,
                 newest_timestamp: scan.newest_timestamp,
+                size_bytes: scan.size_bytes,
                 entries: scan.index,
+                producers: None,
             };
             // The index only spares the next start-up this scan: a full
             // disk must not keep the store from opening.
@@ -329,18 +399,16 @@ fn open_sealed(
                 }
                 written => written?,
             }
-            (index.end_offset, index.newest_timestamp)
+            Contents {
+                end: index.end_offset,
+                len,
+                newest_timestamp: index.newest_timestamp,
+                size_bytes: index.size_bytes,
+            }
         }
     };
-    Ok(Ok(segment_view(
-        files,
-        file,
-        base,
-        end_offset,
-        len,
-        newest_timestamp,
-        path,
-    )?))
+    let view = segment_view(files, file, base, segment_format, contents, path)?;
+    Ok(Ok((view, trusted)))
 }
 
 /// Opens the active segment: scans it, and cuts a torn or corrupt tail back
@@ -352,9 +420,10 @@ fn recover_active(
     base: u64,
     path: PathBuf,
     recovery: Recovery,
-) -> Result<(SegmentView, IndexBuilder), StoreError> {
+) -> Result<(SegmentView, IndexBuilder, Vec<ProducerBatch>), StoreError> {
     let len = file_len(&file, &path)?;
-    if len < SEGMENT_HEADER_LEN || check_header(&file, base, &path).is_err() {
+    let header = check_header(&file, base, &path);
+    if len < SEGMENT_HEADER_LEN || header.is_err() {
         // Fewer bytes than a header: its creation was cut short, and it
         // never held a record.
         let empty = len < SEGMENT_HEADER_LEN;
@@ -376,11 +445,13 @@ fn recover_active(
         disk.sync_all(&file)
             .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))?;
         return Ok((
-            empty_segment(files, file, base, path)?,
+            empty_segment(files, file, base, path, SegmentFormat::V2)?,
             IndexBuilder::default(),
+            Vec::new(),
         ));
     }
-    let scan = scan_segment(&file, base, len, &path)?;
+    let mut segment_format = header.unwrap_or(SegmentFormat::V2);
+    let scan = scan_segment(&file, base, len, segment_format, &path)?;
     if let Some(damage) = &scan.damage {
         let cut = read_range(&file, scan.good_len, len, &path)?;
         let after_damage = (damage.position - scan.good_len) as usize;
@@ -416,21 +487,123 @@ fn recover_active(
         }
         truncate(disk, &file, scan.good_len, &path)?;
     }
-    let view = segment_view(
-        files,
-        file,
-        base,
-        scan.end_offset,
-        scan.good_len,
-        scan.newest_timestamp,
-        path,
-    )?;
+    if segment_format == SegmentFormat::V1 && scan.good_len == SEGMENT_HEADER_LEN {
+        // An empty v1 segment has nothing to keep in v1: it becomes v2 in
+        // place, where a v1 segment with records is sealed at the first
+        // append (a segment's records all have one layout).
+        disk.write_at(&file, &format::encode_segment_header(base), 0)
+            .and_then(|()| disk.sync_all(&file))
+            .map_err(|e| {
+                StoreError::io(format!("rewriting the header of {}", path.display()), e)
+            })?;
+        segment_format = SegmentFormat::V2;
+    }
+    let contents = Contents {
+        end: scan.end_offset,
+        len: scan.good_len,
+        newest_timestamp: scan.newest_timestamp,
+        size_bytes: scan.size_bytes,
+    };
+    let view = segment_view(files, file, base, segment_format, contents, path)?;
     Ok((
         view,
         IndexBuilder {
             entries: scan.index,
         },
+        scan.producer_batches,
     ))
+}
+
+/// Rebuilds a topic's producer table without reading every segment: from
+/// the snapshot in the index of the newest sealed segment that has one,
+/// then the producer batches of the (v2) segments after it, the active
+/// one's from its start-up scan. A v1 segment holds no producers, and
+/// nothing before it does either, so the walk back stops there. Only
+/// when the newest snapshot is missing or damaged are sealed segments
+/// read, back to an older snapshot, a v1 segment or the log's start; the
+/// newest sealed segment's index then gets the snapshot it lacked, so the
+/// next start-up does not read them again.
+fn rebuild_producers(
+    disk: &dyn Disk,
+    files: &FileCache,
+    sealed: &VecDeque<SegmentView>,
+    index_headers: &[Option<format::IndexHeader>],
+    active_batches: &[ProducerBatch],
+    max_producers: usize,
+) -> Result<ProducerTable, StoreError> {
+    let mut table = ProducerTable::new(max_producers);
+    let mut replay_from = 0;
+    for (i, segment) in sealed.iter().enumerate().rev() {
+        if segment.format == SegmentFormat::V1 {
+            replay_from = i + 1;
+            break;
+        }
+        let snapshot = index_headers
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|header| read_snapshot(&segment.path.with_extension("index"), header));
+        if let Some(producers) = snapshot {
+            for producer in &producers {
+                table.restore(producer);
+            }
+            replay_from = i + 1;
+            break;
+        }
+        tracing::warn!(file = %segment.path.display(), "no producer snapshot in this segment's index: reading the segment to rebuild the producers");
+    }
+    let mut newest_scan = None;
+    for segment in sealed.iter().skip(replay_from) {
+        let file = files.require(segment)?;
+        let scan = scan_segment(
+            &file,
+            segment.base,
+            segment.len,
+            segment.format,
+            &segment.path,
+        )?;
+        if let Some(damage) = &scan.damage {
+            // Damage in a sealed segment is the reads' to report; the
+            // producers stored after it are still remembered.
+            tracing::warn!(file = %segment.path.display(), position = damage.position, reason = %damage.reason, "damage while rebuilding the producer table: batches after it are not remembered");
+        }
+        for batch in &scan.producer_batches {
+            table.record(batch.producer, batch.offsets, batch.timestamp);
+        }
+        newest_scan = Some((segment, scan));
+    }
+    if let Some((segment, scan)) = newest_scan
+        && scan.damage.is_none()
+    {
+        let index = SegmentIndex {
+            end_offset: scan.end_offset,
+            log_len: segment.len,
+            newest_timestamp: scan.newest_timestamp,
+            size_bytes: scan.size_bytes,
+            entries: scan.index,
+            producers: Some(table.remembered()),
+        };
+        let path = segment.path.with_extension("index");
+        // Like a rebuilt index, it only spares the next start-up a scan.
+        if let Err(error) = write_atomically(disk, &path, &format::encode_index(&index), true) {
+            tracing::warn!(file = %path.display(), %error, "could not save the rebuilt producer snapshot; the next start-up rebuilds it again");
+        }
+    }
+    for batch in active_batches {
+        table.record(batch.producer, batch.offsets, batch.timestamp);
+    }
+    Ok(table)
+}
+
+/// The producer snapshot of the index file at `path`, whose header is
+/// `header`; `None` if it has none or it is damaged.
+fn read_snapshot(path: &Path, header: format::IndexHeader) -> Option<Vec<RememberedProducer>> {
+    let (at, len, crc) = header.snapshot?;
+    let mut bytes = vec![0u8; len as usize];
+    if len > 0 {
+        File::open(path).ok()?.read_exact_at(&mut bytes, at).ok()?;
+    }
+    format::decode_snapshot(&bytes, crc)
 }
 
 /// The bytes of `file[from..to]`.
@@ -458,9 +631,12 @@ fn valid_record_in(bytes: &[u8], from: usize, min_offset: u64) -> Option<usize> 
 /// missing, short or damaged.
 fn read_index_header(path: &Path) -> Option<format::IndexHeader> {
     let file = File::open(path).ok()?;
+    // Long enough for either version's header; a v1 index is 44 bytes
+    // and more (its first entry), so the read is whole either way.
     let mut bytes = [0u8; format::INDEX_HEADER_LEN];
-    file.read_exact_at(&mut bytes, 0).ok()?;
-    let header = format::decode_index_header(&bytes)?;
+    let read = file.read_at(&mut bytes, 0).ok()?;
+    let bytes = &bytes[..read];
+    let header = format::decode_index_header(bytes)?;
     let len = file.metadata().ok()?.len();
     (len == header.file_len()).then_some(header)
 }

@@ -60,7 +60,7 @@ fn add(report: &mut RemovalReport, removed: RemovalReport) {
 }
 
 /// Deletes the oldest sealed segments while the topic holds more than
-/// `limit` payload bytes.
+/// `limit` bytes (message sizes).
 fn trim_to_size(
     shared: &Shared,
     disk: &dyn Disk,
@@ -153,6 +153,7 @@ fn delete_expired_segments(
         if after_deleted > view.start_offset {
             view.start_offset = after_deleted;
             view.start_position = SEGMENT_HEADER_LEN;
+            view.start_skipped_bytes = 0;
         }
         view.size_bytes -= removed.bytes_removed;
     }
@@ -194,17 +195,25 @@ fn expire_within_first_segment(
     topic: &Topic,
     cutoff: Timestamp,
 ) -> Result<RemovalReport, StoreError> {
-    let (start, start_position, first) = {
+    let (start, start_position, skipped_before, first) = {
         let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
         let first = view.sealed.front().unwrap_or(&view.active).clone();
-        (view.start_offset, view.start_position, first)
+        let skipped = view.start_skipped_bytes;
+        (view.start_offset, view.start_position, skipped, first)
     };
     let (mut new_start, mut new_position) = (start, start_position);
     let mut removed = RemovalReport::default();
     // Most passes find nothing to remove: the first record's header is
     // enough to know, so the first read is small.
     let file = shared.files.require(&first)?;
-    let mut cursor = RecordCursor::new(&file, start_position, first.len, Some(start), 4096);
+    let mut cursor = RecordCursor::new(
+        &file,
+        start_position,
+        first.len,
+        Some(start),
+        4096,
+        first.format,
+    );
     loop {
         let record = match cursor.next_record() {
             Err(e) => {
@@ -220,7 +229,7 @@ fn expire_within_first_segment(
         if record.header.timestamp >= cutoff {
             break;
         }
-        removed.bytes_removed += record.payload.len() as u64;
+        removed.bytes_removed += record.body.size();
         removed.messages_removed += 1;
         new_start = record.header.offset + 1;
         new_position = cursor.position();
@@ -233,15 +242,17 @@ fn expire_within_first_segment(
     // power cut it never points past the end of the log.
     disk.sync_data(&file)
         .map_err(|e| StoreError::io(format!("syncing {}", first.path.display()), e))?;
+    let skipped_bytes = skipped_before + removed.bytes_removed;
     write_atomically(
         disk,
         &topic.dir.join(START_FILE),
-        &format::encode_start(new_start, new_position),
+        &format::encode_start(new_start, new_position, skipped_bytes),
         true,
     )?;
     let mut view = topic.view.write().unwrap_or_else(PoisonError::into_inner);
     view.start_offset = new_start;
     view.start_position = new_position;
+    view.start_skipped_bytes = skipped_bytes;
     view.normalize_start();
     view.size_bytes -= removed.bytes_removed;
     Ok(removed)

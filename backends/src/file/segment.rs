@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 
 use super::disk::{self, Disk};
-use super::format::{self, RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN};
+use super::format::{
+    self, ProducerMark, RECORD_HEADER_LEN, RecordBody, RecordHeader, SEGMENT_HEADER_LEN,
+    SegmentFormat,
+};
 use super::handles::{FileCache, FileIdentity};
 use super::published::{SegmentId, SegmentView};
 use crate::{StoreError, Timestamp};
@@ -30,8 +33,9 @@ pub struct Record {
     pub position: u64,
     /// Its decoded header.
     pub header: RecordHeader,
-    /// Its payload, a slice of the chunk it was read in.
-    pub payload: Bytes,
+    /// Its payload, key, headers and producer; the bytes are slices of
+    /// the chunk it was read in.
+    pub body: RecordBody,
 }
 
 /// Why the bytes at a position are not the record expected there.
@@ -58,6 +62,9 @@ impl Damage {
 /// Reads consecutive records from `position` up to `end` in one file.
 pub struct RecordCursor<'a> {
     file: &'a File,
+    /// The layout of the segment read: an extended record in a v1 segment
+    /// is damage.
+    format: SegmentFormat,
     position: u64,
     end: u64,
     expected_offset: Option<u64>,
@@ -67,18 +74,21 @@ pub struct RecordCursor<'a> {
 }
 
 impl<'a> RecordCursor<'a> {
-    /// A cursor over `file[position..end]`, reading `chunk_size` bytes at a
-    /// time (more when one record is larger). When `expected_offset` is
-    /// given, the first record must have it and each next one the next.
+    /// A cursor over `file[position..end]`, a segment of `format`, reading
+    /// `chunk_size` bytes at a time (more when one record is larger). When
+    /// `expected_offset` is given, the first record must have it and each
+    /// next one the next.
     pub fn new(
         file: &'a File,
         position: u64,
         end: u64,
         expected_offset: Option<u64>,
         chunk_size: usize,
+        format: SegmentFormat,
     ) -> Self {
         Self {
             file,
+            format,
             position,
             end,
             expected_offset,
@@ -138,6 +148,9 @@ impl<'a> RecordCursor<'a> {
         if !format::record_crc_matches(&header, bytes) {
             return damage(self.position, "checksum mismatch".to_owned());
         }
+        if header.extended && self.format == SegmentFormat::V1 {
+            return damage(self.position, "an extended record in a v1 segment".into());
+        }
         if let Some(expected) = self.expected_offset {
             if header.offset != expected {
                 return damage(
@@ -147,10 +160,14 @@ impl<'a> RecordCursor<'a> {
             }
             self.expected_offset = Some(expected + 1);
         }
+        let body = match format::decode_body(&header, &self.chunk, at) {
+            Ok(body) => body,
+            Err(reason) => return damage(self.position, reason),
+        };
         let record = Record {
             position: self.position,
             header,
-            payload: format::payload_of(&self.chunk, at, &header),
+            body,
         };
         self.position += record_len;
         Ok(Ok(Some(record)))
@@ -202,23 +219,71 @@ pub struct Scan {
     pub good_len: u64,
     /// The timestamp of the last whole batch.
     pub newest_timestamp: Timestamp,
+    /// The message bytes of the records up to `good_len`.
+    pub size_bytes: u64,
     /// Sparse index entries of the records up to `good_len`.
     pub index: Vec<(u64, u64)>,
+    /// The producer batches up to `good_len`, in order: their producer,
+    /// offsets and timestamp, to rebuild the producer table.
+    pub producer_batches: Vec<ProducerBatch>,
     /// What stopped the scan before the file's end, if anything.
     pub damage: Option<Damage>,
 }
 
-/// Reads every record of a segment from its header to `len`, checking each.
-pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Scan, StoreError> {
-    let mut cursor = RecordCursor::new(file, SEGMENT_HEADER_LEN, len, Some(base), SCAN_CHUNK);
+/// A stored batch of a producer, as a scan finds it on its last record.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerBatch {
+    /// The producer and sequence.
+    pub producer: crate::ProducerSequence,
+    /// The batch's offsets.
+    pub offsets: crate::OffsetRange,
+    /// When it was stored.
+    pub timestamp: Timestamp,
+}
+
+impl ProducerBatch {
+    /// The batch a producer mark on the record at `last_offset` describes.
+    pub fn of(mark: ProducerMark, last_offset: u64, timestamp: Timestamp) -> Self {
+        Self {
+            producer: mark.producer,
+            offsets: crate::OffsetRange {
+                first: last_offset + 1 - u64::from(mark.record_count),
+                last: last_offset,
+            },
+            timestamp,
+        }
+    }
+}
+
+/// Reads every record of a segment of `format` from its header to `len`,
+/// checking each.
+pub fn scan_segment(
+    file: &File,
+    base: u64,
+    len: u64,
+    format: SegmentFormat,
+    path: &Path,
+) -> Result<Scan, StoreError> {
+    let mut cursor = RecordCursor::new(
+        file,
+        SEGMENT_HEADER_LEN,
+        len,
+        Some(base),
+        SCAN_CHUNK,
+        format,
+    );
     let mut builder = IndexBuilder::default();
     let mut scan = Scan {
         end_offset: base,
         good_len: SEGMENT_HEADER_LEN,
         newest_timestamp: Timestamp::default(),
+        size_bytes: 0,
         index: Vec::new(),
+        producer_batches: Vec::new(),
         damage: None,
     };
+    // Counted per batch, so the totals cover whole batches only.
+    let (mut batch_bytes, mut batches) = (0, Vec::new());
     loop {
         match cursor
             .next_record()
@@ -226,10 +291,17 @@ pub fn scan_segment(file: &File, base: u64, len: u64, path: &Path) -> Result<Sca
         {
             Ok(Some(record)) => {
                 builder.observe(record.header.offset, record.position);
+                batch_bytes += record.body.size();
+                if let Some(mark) = record.body.producer {
+                    let (offset, timestamp) = (record.header.offset, record.header.timestamp);
+                    batches.push(ProducerBatch::of(mark, offset, timestamp));
+                }
                 if record.header.batch_end {
                     scan.end_offset = record.header.offset + 1;
                     scan.good_len = cursor.position();
                     scan.newest_timestamp = record.header.timestamp;
+                    scan.size_bytes += std::mem::take(&mut batch_bytes);
+                    scan.producer_batches.append(&mut batches);
                 }
             }
             Ok(None) => break,
@@ -274,7 +346,7 @@ pub fn create_segment(
         let _ = disk.remove_file(&path);
         return Err(error);
     }
-    empty_segment(files, file, base, path)
+    empty_segment(files, file, base, path, SegmentFormat::V2)
 }
 
 /// A segment holding only its header, whose file `files` keeps open.
@@ -283,34 +355,47 @@ pub fn empty_segment(
     file: File,
     base: u64,
     path: PathBuf,
+    format: SegmentFormat,
 ) -> Result<SegmentView, StoreError> {
-    segment_view(
-        files,
-        file,
-        base,
-        base,
-        SEGMENT_HEADER_LEN,
-        Timestamp::default(),
-        path,
-    )
+    let contents = Contents {
+        end: base,
+        len: SEGMENT_HEADER_LEN,
+        newest_timestamp: Timestamp::default(),
+        size_bytes: 0,
+    };
+    segment_view(files, file, base, format, contents, path)
 }
 
-/// The view of the segment in `file` (at `path`) holding offsets
-/// `base..end` in its first `len` bytes; `files` keeps the file open.
+/// What a segment holds, as far as it is known.
+#[derive(Debug, Clone, Copy)]
+pub struct Contents {
+    /// The offset after its last record.
+    pub end: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The timestamp of its last record.
+    pub newest_timestamp: Timestamp,
+    /// The message bytes of its records.
+    pub size_bytes: u64,
+}
+
+/// The view of the segment in `file` (at `path`) holding offsets from
+/// `base` with `contents`; `files` keeps the file open.
 pub fn segment_view(
     files: &FileCache,
     file: File,
     base: u64,
-    end: u64,
-    len: u64,
-    newest_timestamp: Timestamp,
+    format: SegmentFormat,
+    contents: Contents,
     path: PathBuf,
 ) -> Result<SegmentView, StoreError> {
     let segment = SegmentView {
         base,
-        end,
-        len,
-        newest_timestamp,
+        format,
+        end: contents.end,
+        len: contents.len,
+        newest_timestamp: contents.newest_timestamp,
+        size_bytes: contents.size_bytes,
         identity: FileIdentity::of(&file, &path)?,
         path,
         id: SegmentId::new(),
@@ -352,7 +437,10 @@ pub fn resume_after_damage(
         .map(|&(offset, position)| (Some(offset), position));
     for (anchor_offset, anchor_at) in entries.chain([(end_offset, len)]) {
         if let (Some(offset), true) = (anchor_offset, anchor_at < len) {
-            let mut cursor = RecordCursor::new(file, anchor_at, len, Some(offset), 4096);
+            // Only whether a record verifies there: its layout is the
+            // reads' to check.
+            let mut cursor =
+                RecordCursor::new(file, anchor_at, len, Some(offset), 4096, SegmentFormat::V2);
             if !matches!(cursor.next_record()?, Ok(Some(_))) {
                 continue; // the entry points into the damage too
             }
@@ -433,10 +521,10 @@ mod tests {
     fn reads_records_across_chunk_boundaries() {
         let big = vec![7u8; 300];
         let (file, len) = file_of(&[(5, b"a"), (6, &big), (7, b""), (8, b"end")]);
-        let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(5), 32);
+        let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(5), 32, SegmentFormat::V2);
         let mut got = Vec::new();
         while let Some(record) = cursor.next_record().expect("io").expect("intact") {
-            got.push((record.header.offset, record.payload.len()));
+            got.push((record.header.offset, record.body.payload.len()));
         }
         assert_eq!(got, vec![(5, 1), (6, 300), (7, 0), (8, 3)]);
         assert_eq!(cursor.position(), len);
@@ -445,7 +533,8 @@ mod tests {
     #[test]
     fn a_torn_tail_is_damage_at_the_record_that_tore() {
         let (file, len) = file_of(&[(1, b"whole"), (2, b"torn off")]);
-        let mut cursor = RecordCursor::new(file.as_file(), 0, len - 3, Some(1), 4096);
+        let mut cursor =
+            RecordCursor::new(file.as_file(), 0, len - 3, Some(1), 4096, SegmentFormat::V2);
         assert!(cursor.next_record().expect("io").expect("intact").is_some());
         let damage = cursor.next_record().expect("io").expect_err("torn");
         assert_eq!(damage.position, (RECORD_HEADER_LEN + 5) as u64);
@@ -455,7 +544,8 @@ mod tests {
     #[test]
     fn corrupt_bytes_and_wrong_offsets_are_damage() {
         let (file, len) = file_of(&[(1, b"abc"), (3, b"skipped one")]);
-        let mut cursor = RecordCursor::new(file.as_file(), 0, len, Some(1), 4096);
+        let mut cursor =
+            RecordCursor::new(file.as_file(), 0, len, Some(1), 4096, SegmentFormat::V2);
         assert!(cursor.next_record().expect("io").expect("intact").is_some());
         let damage = cursor
             .next_record()
@@ -471,7 +561,7 @@ mod tests {
         bytes[RECORD_HEADER_LEN] ^= 0xff;
         std::fs::write(file.path(), &bytes).expect("write");
         let reopened = File::open(file.path()).expect("open");
-        let mut cursor = RecordCursor::new(&reopened, 0, len, None, 4096);
+        let mut cursor = RecordCursor::new(&reopened, 0, len, None, 4096, SegmentFormat::V2);
         let damage = cursor
             .next_record()
             .expect("io")
@@ -480,6 +570,30 @@ mod tests {
             (damage.position, damage.reason.as_str()),
             (0, "checksum mismatch")
         );
+    }
+
+    /// A v1 segment is read by the v1 rules: a record with the extension
+    /// flag (which v1 never wrote) is damage there, and read in a v2 one.
+    #[test]
+    fn an_extended_record_is_damage_in_a_v1_segment() {
+        let mut bytes = Vec::new();
+        let record = crate::Record {
+            key: Bytes::from_static(b"key"),
+            ..crate::Record::from_payload(Bytes::from_static(b"payload"))
+        };
+        format::encode_full_record(&mut bytes, 1, Timestamp::from_nanos(1), &record, true, None);
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(&bytes).expect("write");
+        let len = bytes.len() as u64;
+        let read = |format| {
+            RecordCursor::new(file.as_file(), 0, len, Some(1), 4096, format)
+                .next_record()
+                .expect("io")
+        };
+        let damage = read(SegmentFormat::V1).expect_err("damage in v1");
+        assert!(damage.reason.contains("v1"), "{}", damage.reason);
+        let record = read(SegmentFormat::V2).expect("intact").expect("a record");
+        assert_eq!(&record.body.key[..], b"key");
     }
 
     /// Flips a byte at `at` of `file`.

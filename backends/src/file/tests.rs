@@ -31,8 +31,18 @@ mod default_options {
         store_at(path, FileOptions::default())
     }
 
+    async fn open_capped(max_producers: usize) -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let options = FileOptions {
+            max_producers,
+            ..FileOptions::default()
+        };
+        (store_at(dir.path(), options), dir)
+    }
+
     crate::conformance_tests!(open);
     crate::conformance_tests!(persistent open_at);
+    crate::conformance_tests!(capped open_capped);
 }
 
 /// Segments of a few records each, so every scenario crosses segments.
@@ -166,7 +176,7 @@ async fn only_appends_needing_no_sync_or_roll_are_made_on_the_callers_thread() {
         let append_here = |payloads: &[Bytes]| {
             let mut writer = store.writer.lock().expect("writer");
             writer
-                .append_here(&t("t"), &Batch::new(payloads.to_vec()).records, now())
+                .append_here(&t("t"), &Batch::new(payloads.to_vec()), now())
                 .map(|r| r.expect("append"))
         };
         assert!(
@@ -213,7 +223,7 @@ async fn appends_made_on_the_callers_thread_are_synced_on_the_interval() {
             .writer
             .lock()
             .expect("writer")
-            .append_here(&t("t"), &Batch::new(one("b")).records, now())
+            .append_here(&t("t"), &Batch::new(one("b")), now())
             .is_none(),
         "the first write after a sync starts the interval: the writer thread's"
     );
@@ -221,11 +231,12 @@ async fn appends_made_on_the_callers_thread_are_synced_on_the_interval() {
         .append(&t("t"), Batch::new(one("b")), now())
         .await
         .expect("append");
-    let here = store.writer.lock().expect("writer").append_here(
-        &t("t"),
-        &Batch::new(one("c")).records,
-        now(),
-    );
+    let here =
+        store
+            .writer
+            .lock()
+            .expect("writer")
+            .append_here(&t("t"), &Batch::new(one("c")), now());
     assert_eq!(
         here.map(|r| r.expect("append")),
         Some(OffsetRange { first: 3, last: 3 }),
@@ -307,7 +318,7 @@ async fn a_batch_never_spans_two_segments() {
     fill(&*store, "batches", 10, 4).await;
     for path in segment_files(dir.path(), "batches") {
         let bytes = fs::read(&path).expect("read segment");
-        let base = format::decode_segment_header(&bytes).expect("header");
+        let (base, _) = format::decode_segment_header(&bytes).expect("header");
         let mut at = SEGMENT_HEADER_LEN as usize;
         let mut last_ends_batch = true;
         while at < bytes.len() {
@@ -581,10 +592,12 @@ async fn a_segment_whose_creation_was_cut_short_is_repaired() {
         end_offset: 4,
         log_len: bytes.len() as u64,
         newest_timestamp: now(),
+        size_bytes: 3,
         entries: vec![(
-            format::decode_segment_header(&bytes).expect("header"),
+            format::decode_segment_header(&bytes).expect("header").0,
             SEGMENT_HEADER_LEN,
         )],
+        producers: Some(Vec::new()),
     };
     fs::write(last.with_extension("index"), format::encode_index(&index)).expect("index");
     fs::write(&next, b"MKFK").expect("a partial header");

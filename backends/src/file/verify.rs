@@ -151,9 +151,13 @@ fn verify_segment(
         detail,
     };
     let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
-    let header_ok = file.read_exact_at(&mut header, 0).is_ok()
-        && format::decode_segment_header(&header) == Some(base);
-    if !header_ok {
+    let segment_format = match file.read_exact_at(&mut header, 0) {
+        Ok(()) => format::decode_segment_header(&header)
+            .filter(|&(found, _)| found == base)
+            .map(|(_, segment_format)| segment_format),
+        Err(_) => None,
+    };
+    let Some(segment_format) = segment_format else {
         // A last segment shorter than its header: its creation was cut
         // short, and recovery rewrites it; it never held a record.
         if next_base.is_none() && len < SEGMENT_HEADER_LEN {
@@ -167,8 +171,15 @@ fn verify_segment(
             .damage
             .push(damaged(0, base, resumed.map(|r| r.offset), detail));
         return Ok(());
-    }
-    let mut cursor = RecordCursor::new(&file, SEGMENT_HEADER_LEN, len, Some(base), SCAN_CHUNK);
+    };
+    let mut cursor = RecordCursor::new(
+        &file,
+        SEGMENT_HEADER_LEN,
+        len,
+        Some(base),
+        SCAN_CHUNK,
+        segment_format,
+    );
     loop {
         let damage = match cursor.next_record()? {
             Ok(Some(_)) => {
@@ -204,6 +215,7 @@ fn verify_segment(
             len,
             Some(resumed.offset),
             SCAN_CHUNK,
+            segment_format,
         );
     }
     let end = cursor.expected_offset().unwrap_or(base);
@@ -224,7 +236,7 @@ fn verify_segment(
 fn index_entries(segment: &Path) -> Vec<(u64, u64)> {
     std::fs::read(segment.with_extension("index"))
         .ok()
-        .and_then(|bytes| format::decode_index(&bytes))
-        .map(|index| index.entries)
+        .and_then(|bytes| format::decode_index_entries(&bytes))
+        .map(|(_, entries)| entries)
         .unwrap_or_default()
 }

@@ -12,10 +12,19 @@
 //!   writer commits, and they only ever see committed (so, under `Always`,
 //!   durable) data.
 //!
-//! Schema: [`schema_v1.sql`](schema_v1.sql) and the migration
-//! [`schema_v2.sql`](schema_v2.sql) (each topic's settings), versioned with
-//! `PRAGMA user_version` and marked as ours with `PRAGMA application_id`.
+//! Schema: [`schema_v1.sql`](schema_v1.sql) and the migrations
+//! [`schema_v2.sql`](schema_v2.sql) (each topic's settings) and
+//! [`schema_v3.sql`](schema_v3.sql) (keys, headers and producers' latest
+//! batches), versioned with `PRAGMA user_version` and marked as ours with
+//! `PRAGMA application_id`.
+//!
+//! Safe retries: the writer thread keeps a [`ProducerTable`](crate::ProducerTable)
+//! per topic that has producers, changes it only for batches in the
+//! transaction being committed (and rebuilds it from the database if that
+//! commit fails), and answers a duplicate with the rest of its group, after
+//! the commit: never before the original is committed.
 
+mod headers;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -42,7 +51,11 @@ const APPLICATION_ID: i32 = 0x6D6B_666B;
 /// The schema of each version, applied in order: version N is
 /// `MIGRATIONS[N - 1]`. A later version adds a script that migrates from
 /// the one before.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 /// How many reads run at once, each on its own connection.
 const READERS: usize = 4;
 /// The largest payload SQLite stores in one value (its default
@@ -99,6 +112,8 @@ impl SqliteStore {
         let lock = crate::lock::lock_root(root)?;
         let path = root.join(DATABASE_FILE);
         let connection = open_for_writing(&path, options.durability)?;
+        let producers = writer::load_producers(&connection, options.max_producers)
+            .map_err(|e| sqlite_error(&path, "reading the producers of", e))?;
         let shared = Arc::new(Shared {
             path: path.clone(),
             readers: Mutex::new(Vec::new()),
@@ -108,7 +123,8 @@ impl SqliteStore {
         let writer = Writer::new(
             connection,
             Arc::clone(&shared),
-            options.durability,
+            options,
+            producers,
             lock,
             path,
         );
@@ -187,7 +203,7 @@ impl Store for SqliteStore {
     ) -> Result<ReadResult, StoreError> {
         let (topic, path) = (topic.clone(), self.shared.path.clone());
         self.with_reader(move |connection| {
-            read(connection, &topic, from, limits).map_err(|e| e.into_store_error(&path))
+            read(connection, &topic, from, limits, &path).map_err(|e| e.into_store_error(&path))
         })
         .await
     }
@@ -279,6 +295,7 @@ fn read(
     topic: &TopicName,
     from: u64,
     limits: ReadLimits,
+    path: &Path,
 ) -> Result<ReadResult, ReadError> {
     let snapshot = connection.unchecked_transaction()?;
     let bounds = snapshot
@@ -303,7 +320,7 @@ fn read(
     }
     let max_messages = limits.max_messages.max(1);
     let mut statement = snapshot.prepare_cached(
-        "SELECT offset, timestamp, payload FROM messages WHERE topic_id = ?1 AND offset >= ?2 ORDER BY offset LIMIT ?3",
+        "SELECT offset, timestamp, payload, key, headers FROM messages WHERE topic_id = ?1 AND offset >= ?2 ORDER BY offset LIMIT ?3",
     )?;
     let mut rows = statement.query(params![
         id,
@@ -313,18 +330,37 @@ fn read(
     let mut messages = Vec::new();
     let mut bytes = 0usize;
     while let Some(row) = rows.next()? {
-        let payload = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-        if !messages.is_empty() && bytes + payload.len() > limits.max_bytes {
+        let offset = row.get::<_, i64>(0)? as u64;
+        let blob = |column| -> rusqlite::Result<Option<Bytes>> {
+            let value = row.get_ref(column)?.as_blob_or_null()?;
+            Ok(value.map(Bytes::copy_from_slice))
+        };
+        let encoded = row
+            .get_ref(4)?
+            .as_blob_or_null()
+            .map_err(rusqlite::Error::from)?;
+        let headers = match encoded {
+            None => Vec::new(),
+            Some(encoded) => headers::decode(encoded).map_err(|detail| {
+                ReadError::Store(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    position: 0,
+                    detail: format!("topic '{topic}', offset {offset}: {detail}"),
+                })
+            })?,
+        };
+        let message = Message {
+            offset,
+            timestamp: Timestamp::from_nanos(row.get::<_, i64>(1)? as u64),
+            payload: blob(2)?.unwrap_or_default(),
+            key: blob(3)?.unwrap_or_default(),
+            headers,
+        };
+        if !messages.is_empty() && bytes + message.size() > limits.max_bytes {
             break;
         }
-        bytes += payload.len();
-        messages.push(Message {
-            offset: row.get::<_, i64>(0)? as u64,
-            timestamp: Timestamp::from_nanos(row.get::<_, i64>(1)? as u64),
-            payload: Bytes::copy_from_slice(payload),
-            key: Bytes::new(),
-            headers: Vec::new(),
-        });
+        bytes += message.size();
+        messages.push(message);
     }
     Ok(ReadResult {
         messages,

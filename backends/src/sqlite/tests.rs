@@ -38,9 +38,20 @@ mod always {
         store_at(path, Durability::Always)
     }
 
+    async fn open_capped(max_producers: usize) -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let options = SqliteOptions {
+            max_producers,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(dir.path(), options).expect("open the SQLite store");
+        (Arc::new(store), dir)
+    }
+
     crate::conformance_tests!(open);
     crate::conformance_tests!(exact_size_retention open);
     crate::conformance_tests!(persistent open_at);
+    crate::conformance_tests!(capped open_capped);
 }
 
 mod never_synced {
@@ -345,7 +356,7 @@ async fn a_version_1_database_is_migrated_to_topic_settings() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, MIGRATIONS.len() as i64);
 }
 
 /// Deleting a topic gives its space back to the file system in a new
@@ -393,4 +404,308 @@ async fn a_delete_gives_the_space_back_to_the_file_system() {
             .len(),
         1
     );
+}
+
+/// The checked-in database written by the release before keys, headers and
+/// producers (see backends/tests/fixtures/sqlite-v1/README.md).
+const V1_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sqlite-v1/minikafka.sqlite3"
+);
+
+/// A timestamp of the fixture: `seconds` after 1_800_000_000 s.
+fn fixture_time(seconds: u64) -> Timestamp {
+    Timestamp::from_nanos((1_800_000_000 + seconds) * 1_000_000_000)
+}
+
+/// What the fixture's topics hold: (topic, offset, seconds, payload).
+fn fixture_messages() -> Vec<(&'static str, u64, u64, &'static [u8])> {
+    vec![
+        ("events", 1, 3, &[0, 1, 2, 255]),
+        ("events", 2, 3, b""),
+        ("events", 3, 3, b"e3"),
+        ("events", 4, 11, b"e4"),
+        ("orders", 5, 10, b"order-5"),
+        ("orders", 6, 10, b"order-6"),
+    ]
+}
+
+/// Every message of `topic` as (offset, timestamp, payload), asserting
+/// none has a key or headers.
+async fn plain_messages(store: &dyn Store, topic: &str) -> Vec<(u64, Timestamp, Bytes)> {
+    let read = store
+        .read(&t(topic), 0, crate::test_support::ALL)
+        .await
+        .expect("read");
+    read.messages
+        .into_iter()
+        .map(|m| {
+            assert!(m.key.is_empty() && m.headers.is_empty(), "{m:?}");
+            (m.offset, m.timestamp, m.payload)
+        })
+        .collect()
+}
+
+/// A database written before issue #15 is migrated in place: every message,
+/// topic setting and retention start reads as it was; new messages with
+/// keys, headers and producers go on in the same topics; all of it
+/// survives reopening, and producers' retries get their original offsets.
+#[tokio::test]
+async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(DATABASE_FILE);
+    std::fs::copy(V1_FIXTURE, &path).expect("copy the fixture");
+    let version = |path: &Path| -> i64 {
+        Connection::open(path)
+            .expect("open")
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version")
+    };
+    assert_eq!(version(&path), 2, "the fixture is the schema before #15");
+
+    let store = store_at(dir.path(), Durability::Always);
+    let expect_old = |topic: &str| -> Vec<(u64, Timestamp, Bytes)> {
+        fixture_messages()
+            .into_iter()
+            .filter(|m| m.0 == topic)
+            .map(|(_, offset, seconds, payload)| {
+                (offset, fixture_time(seconds), Bytes::from_static(payload))
+            })
+            .collect()
+    };
+    assert_eq!(
+        plain_messages(&*store, "events").await,
+        expect_old("events")
+    );
+    assert_eq!(
+        plain_messages(&*store, "orders").await,
+        expect_old("orders")
+    );
+    let infos = store.list(None, 10).await.expect("list");
+    let summary: Vec<_> = infos
+        .iter()
+        .map(|i| {
+            (
+                i.name.as_str(),
+                i.earliest_offset,
+                i.next_offset,
+                i.size_bytes,
+                i.oldest_timestamp,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("events", 1, 5, 8, Some(fixture_time(3))),
+            ("orders", 5, 7, 14, Some(fixture_time(10))),
+            ("quiet", 1, 1, 0, None),
+        ]
+    );
+    assert_eq!(
+        infos[0].settings,
+        TopicSettings {
+            retention: Some(RetentionAge::Forever),
+            retention_bytes: Some(1_000_000),
+            max_message_bytes: Some(4096),
+        }
+    );
+    assert_eq!(infos[1].settings, TopicSettings::default());
+    assert_eq!(
+        infos[2].settings.retention,
+        Some(RetentionAge::MaxAge(Duration::from_secs(7 * 86_400)))
+    );
+
+    let keyed = crate::Record {
+        payload: Bytes::from_static(b"order-7"),
+        key: Bytes::from_static(b"customer-1"),
+        headers: vec![crate::Header {
+            name: "trace".to_owned(),
+            value: Bytes::from_static(b"t-1"),
+        }],
+    };
+    let from_producer = Batch {
+        producer: Some(crate::ProducerSequence {
+            producer_id: 42,
+            sequence: 0,
+        }),
+        expected_next_offset: Some(7),
+        ..Batch::of_records(vec![keyed.clone()])
+    };
+    let later = fixture_time(20);
+    let stored = store
+        .append(&t("orders"), from_producer.clone(), later)
+        .await
+        .expect("append to an old topic");
+    assert_eq!((stored.first, stored.last), (7, 7));
+    let plain = store
+        .append(
+            &t("events"),
+            Batch::new(vec![Bytes::from_static(b"e5")]),
+            later,
+        )
+        .await
+        .expect("append plain");
+    assert_eq!(plain.first, 5);
+    drop(store);
+    assert_eq!(version(&path), MIGRATIONS.len() as i64);
+
+    let store = store_at(dir.path(), Durability::Always);
+    assert_eq!(
+        store
+            .append(&t("orders"), from_producer, later)
+            .await
+            .expect("a retry"),
+        stored,
+        "the retry gets its original offsets after a reopen"
+    );
+    let orders = store
+        .read(&t("orders"), 0, crate::test_support::ALL)
+        .await
+        .expect("read")
+        .messages;
+    assert_eq!(orders.len(), 3);
+    assert_eq!(
+        (&orders[2].payload, &orders[2].key, &orders[2].headers),
+        (&keyed.payload, &keyed.key, &keyed.headers)
+    );
+    let mut events = expect_old("events");
+    events.push((5, later, Bytes::from_static(b"e5")));
+    assert_eq!(plain_messages(&*store, "events").await, events);
+    let orders = store.describe(&t("orders")).await.expect("describe");
+    assert_eq!(
+        (
+            orders.earliest_offset,
+            orders.next_offset,
+            orders.size_bytes
+        ),
+        (5, 8, 14 + keyed.size() as u64)
+    );
+}
+
+/// The checked-in fixture itself is never changed by the tests (they work
+/// on copies), so it stays what the old release wrote.
+#[test]
+fn the_v1_fixture_is_unchanged() {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(V1_FIXTURE)
+        .expect("the fixture")
+        .read_to_end(&mut bytes)
+        .expect("read");
+    assert_eq!(bytes.len(), 20_480);
+    assert_eq!(&bytes[..16], b"SQLite format 3\0");
+    // user_version, at byte 60 of the header: schema version 2.
+    assert_eq!(&bytes[60..64], &[0, 0, 0, 2]);
+}
+
+/// The database keeps what the producer tables keep: a producer's latest
+/// five batches; the sweep deletes the rows of producers idle past the
+/// expiry and of those past the cap, so a reopen does not bring back what
+/// was forgotten.
+#[tokio::test]
+async fn producer_rows_are_bounded_and_forgetting_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = SqliteOptions {
+        max_producers: 2,
+        ..SqliteOptions::default()
+    };
+    let open =
+        || -> Arc<dyn Store> { Arc::new(SqliteStore::open(dir.path(), options).expect("open")) };
+    let produce = |store: Arc<dyn Store>, producer_id, sequence, now| async move {
+        let batch = Batch {
+            producer: Some(crate::ProducerSequence {
+                producer_id,
+                sequence,
+            }),
+            ..Batch::new(vec![Bytes::from_static(b"m")])
+        };
+        store.append(&t("t"), batch, now).await
+    };
+    let rows = |store: Arc<dyn Store>| {
+        drop(store);
+        let connection = Connection::open(dir.path().join(DATABASE_FILE)).expect("open");
+        let mut statement = connection
+            .prepare("SELECT producer_id, count(*) FROM producer_batches GROUP BY producer_id")
+            .expect("prepare");
+        statement
+            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows")
+    };
+
+    let store = open();
+    for sequence in 0..8 {
+        produce(Arc::clone(&store), 1, sequence, at(0))
+            .await
+            .expect("1");
+    }
+    produce(Arc::clone(&store), 2, 0, at(10)).await.expect("2");
+    produce(Arc::clone(&store), 3, 0, at(20)).await.expect("3");
+    assert_eq!(rows(store), [(1, 5), (2, 1), (3, 1)]);
+
+    // Producer 1 was forgotten for the cap in memory: the sweep forgets it
+    // in the database too.
+    let store = open();
+    let keep_all = RetentionDefaults::by_age(RetentionAge::Forever);
+    store
+        .enforce_retention(at(30), keep_all)
+        .await
+        .expect("sweep");
+    assert_eq!(rows(store), [(2, 1), (3, 1)]);
+
+    let store = open();
+    let expire_producers = RetentionDefaults {
+        age: RetentionAge::Forever,
+        producer_expiry: RetentionAge::MaxAge(Duration::from_nanos(5)),
+    };
+    store
+        .enforce_retention(at(20), expire_producers)
+        .await
+        .expect("sweep");
+    drop(store);
+    let store = open();
+    let anew = produce(Arc::clone(&store), 2, 9, at(21))
+        .await
+        .expect("producer 2 was forgotten, so any sequence is new");
+    assert_eq!((anew.first, anew.last), (11, 11));
+    match produce(Arc::clone(&store), 3, 9, at(21)).await {
+        Err(StoreError::SequenceOutOfOrder { expected: 1, .. }) => {}
+        other => panic!("producer 3 is remembered: {other:?}"),
+    }
+    assert_eq!(rows(store), [(2, 1), (3, 1)]);
+}
+
+/// Headers that are not what the store wrote (a tool changed the row) fail
+/// the read with `Corrupt`, naming the topic and the offset, rather than
+/// being served wrong.
+#[tokio::test]
+async fn damaged_headers_are_reported_not_served() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), Durability::Always);
+    let record = crate::Record {
+        headers: vec![crate::Header {
+            name: "trace".to_owned(),
+            value: Bytes::from_static(b"t"),
+        }],
+        ..crate::Record::from_payload(Bytes::from_static(b"p"))
+    };
+    store
+        .append(&t("damaged"), Batch::of_records(vec![record]), at(0))
+        .await
+        .expect("append");
+    drop(store);
+    Connection::open(dir.path().join(DATABASE_FILE))
+        .expect("open")
+        .execute("UPDATE messages SET headers = x'000000ff'", [])
+        .expect("damage the headers");
+    let store = store_at(dir.path(), Durability::Always);
+    match store.read(&t("damaged"), 0, crate::test_support::ALL).await {
+        Err(StoreError::Corrupt { detail, .. }) => assert_eq!(
+            detail,
+            "topic 'damaged', offset 1: a header's name is cut short"
+        ),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }

@@ -1,7 +1,10 @@
 //! The SQLite writer thread: the only connection that writes. Every append
 //! queued while it was busy is committed in one transaction, each batch in
-//! its own savepoint so one failing batch fails alone.
+//! its own savepoint so one failing batch fails alone. It also owns the
+//! producer tables: only it reads or changes them, in the order it stores
+//! batches.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,13 +13,18 @@ use std::time::Instant;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{
-    Shared, TopicsWanted, settings_from_columns, settings_to_columns, sqlite_error, topic_infos,
+    Shared, SqliteOptions, TopicsWanted, headers, settings_from_columns, settings_to_columns,
+    sqlite_error, topic_infos,
 };
+use crate::producers::REMEMBERED_BATCHES;
 use crate::writer_thread::{AppendRequest, GroupCommit};
 use crate::{
-    Batch, Creation, Durability, OffsetRange, RemovalReport, RetentionDefaults, SettingsChange,
-    StoreError, Timestamp, TopicName, TopicSettings,
+    Admission, Creation, Durability, OffsetRange, ProducerSequence, ProducerTable, RemovalReport,
+    RetentionDefaults, SettingsChange, StoreError, Timestamp, TopicName, TopicSettings,
 };
+
+/// The producer table of each topic that has producers, by topic id.
+pub type Producers = HashMap<i64, ProducerTable>;
 
 /// The writer thread's state.
 pub struct Writer {
@@ -28,6 +36,11 @@ pub struct Writer {
     path: PathBuf,
     /// When the oldest commit not yet checkpointed happened (interval mode).
     unsynced_since: Option<Instant>,
+    /// What the database's `producer_batches` say, plus the batches of the
+    /// transaction being written.
+    producers: Producers,
+    /// The most producers a topic's table remembers.
+    max_producers: usize,
 }
 
 /// Nanoseconds as SQLite's signed integer (saturating: year 2262).
@@ -40,17 +53,20 @@ impl Writer {
     pub fn new(
         connection: Connection,
         shared: Arc<Shared>,
-        durability: Durability,
+        options: SqliteOptions,
+        producers: Producers,
         lock: File,
         path: PathBuf,
     ) -> Self {
         Self {
             connection,
             shared,
-            durability,
+            durability: options.durability,
             _lock: lock,
             path,
             unsynced_since: None,
+            producers,
+            max_producers: options.max_producers,
         }
     }
 
@@ -75,6 +91,8 @@ impl Writer {
                 }
             }
             Err(error) => {
+                // Rolled back: the tables may hold batches that were not stored.
+                self.reload_producers();
                 let (code, message) = (error.sqlite_error_code(), error.to_string());
                 for append in appends.drain(..) {
                     let error = rusqlite::Error::SqliteFailure(
@@ -93,18 +111,37 @@ impl Writer {
         }
     }
 
+    /// Rereads the producer tables from the database, after a failed
+    /// commit left in them batches it did not store.
+    fn reload_producers(&mut self) {
+        match load_producers(&self.connection, self.max_producers) {
+            Ok(producers) => self.producers = producers,
+            Err(error) => {
+                // Remembering a batch that was not stored would answer its
+                // retry with offsets holding nothing; forgetting can at
+                // worst store a retry twice.
+                tracing::error!(%error, "could not reread the producers after a failed commit; forgetting them all");
+                self.producers.clear();
+            }
+        }
+    }
+
     /// Writes each append in its own savepoint inside one transaction; the
     /// outcome of each, or the error that failed the whole transaction.
     #[allow(clippy::type_complexity)]
     fn write_group(
-        &self,
+        &mut self,
         appends: &[AppendRequest],
     ) -> rusqlite::Result<Vec<Result<(OffsetRange, u64), StoreError>>> {
         let transaction = self.connection.unchecked_transaction()?;
         let mut outcomes = Vec::with_capacity(appends.len());
         for append in appends {
             transaction.execute_batch("SAVEPOINT batch")?;
-            let outcome = insert_batch(&transaction, &append.topic, &append.batch, append.now)
+            let mut producers = ProducersOf {
+                tables: &mut self.producers,
+                max_producers: self.max_producers,
+            };
+            let outcome = insert_batch(&transaction, append, &mut producers)
                 .map_err(|e| sqlite_error(&self.path, "appending to", e))
                 .and_then(|outcome| outcome);
             if outcome.is_err() {
@@ -120,12 +157,16 @@ impl Writer {
     /// For each topic holding messages: deletes those stored before its
     /// retention's cutoff (its own age, else the default), found by binary
     /// search over offsets (timestamps never decrease along them), then the
-    /// oldest until it is within its `retention_bytes`. One transaction.
+    /// oldest until it is within its `retention_bytes`; and forgets the
+    /// producers idle past the producer expiry, and the rows of those past
+    /// the cap. One transaction.
     fn remove_expired(
         &mut self,
         now: Timestamp,
         defaults: RetentionDefaults,
     ) -> Result<RemovalReport, StoreError> {
+        let idle_cutoff = defaults.producer_expiry.cutoff(now);
+        let max_producers = self.max_producers;
         let remove = || -> rusqlite::Result<RemovalReport> {
             let transaction = self.connection.unchecked_transaction()?;
             let topics: Vec<(i64, i64, i64, TopicSettings)> = transaction
@@ -153,10 +194,19 @@ impl Writer {
                     report.bytes_removed += bytes;
                 }
             }
+            forget_producers(&transaction, idle_cutoff, max_producers)?;
             transaction.commit()?;
             Ok(report)
         };
-        remove().map_err(|e| sqlite_error(&self.path, "removing expired messages from", e))
+        let report =
+            remove().map_err(|e| sqlite_error(&self.path, "removing expired messages from", e))?;
+        if let Some(cutoff) = idle_cutoff {
+            self.producers.retain(|_, table| {
+                table.forget_idle(cutoff);
+                !table.is_empty()
+            });
+        }
+        Ok(report)
     }
 
     /// Gives the database's free pages back to the file system (where
@@ -245,11 +295,12 @@ impl GroupCommit for Writer {
             .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))
     }
 
-    /// Deletes the topic's row and its messages in one transaction: a crash
-    /// leaves it whole or gone. The freed pages are reused by later writes
-    /// (and given back to the file system where `auto_vacuum` is on).
+    /// Deletes the topic's row, its messages and its producers in one
+    /// transaction: a crash leaves it whole or gone. The freed pages are
+    /// reused by later writes (and given back to the file system where
+    /// `auto_vacuum` is on).
     fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError> {
-        let delete = || -> rusqlite::Result<Option<u64>> {
+        let delete = || -> rusqlite::Result<Option<(i64, u64)>> {
             let transaction = self.connection.unchecked_transaction()?;
             let found: Option<(i64, i64, i64)> = transaction
                 .prepare_cached("SELECT id, start_offset, next_offset FROM topics WHERE name = ?1")?
@@ -260,18 +311,22 @@ impl GroupCommit for Writer {
             let Some((id, start, next)) = found else {
                 return Ok(None);
             };
-            transaction
-                .prepare_cached("DELETE FROM messages WHERE topic_id = ?1")?
-                .execute([id])?;
+            for table in ["messages", "producer_batches"] {
+                transaction
+                    .prepare_cached(&format!("DELETE FROM {table} WHERE topic_id = ?1"))?
+                    .execute([id])?;
+            }
             transaction
                 .prepare_cached("DELETE FROM topics WHERE id = ?1")?
                 .execute([id])?;
             transaction.commit()?;
-            Ok(Some((next - start) as u64))
+            Ok(Some((id, (next - start) as u64)))
         };
-        let held = delete()
+        let (id, held) = delete()
             .map_err(|e| sqlite_error(&self.path, "deleting a topic from", e))?
             .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        // A topic created again may get the same id: it starts with none.
+        self.producers.remove(&id);
         // The delete is done; giving its pages back is a bonus.
         if let Err(error) = self.give_back_free_pages() {
             tracing::warn!(%error, "could not give a deleted topic's pages back to the file system");
@@ -353,17 +408,21 @@ fn first_at_or_after(
     Ok(low)
 }
 
+/// A message's size in SQL (see `schema_v3.sql`): what size_bytes and
+/// retention by size count.
+const MESSAGE_SIZE: &str = "coalesce(size, length(payload))";
+
 /// The first offset from which topic `id`'s messages (those from `from`
-/// on) hold at most `limit` payload bytes. Reads only the lengths, oldest
-/// first, and stops as soon as enough are counted.
+/// on) hold at most `limit` bytes. Reads only the sizes, oldest first, and
+/// stops as soon as enough are counted.
 fn first_within(transaction: &Connection, id: i64, from: i64, limit: u64) -> rusqlite::Result<i64> {
     let held: i64 = transaction
-        .prepare_cached("SELECT coalesce(sum(length(payload)), 0) FROM messages WHERE topic_id = ?1 AND offset >= ?2")?
+        .prepare_cached(&format!("SELECT coalesce(sum({MESSAGE_SIZE}), 0) FROM messages WHERE topic_id = ?1 AND offset >= ?2"))?
         .query_row(params![id, from], |row| row.get(0))?;
     let mut over = (held as u64).saturating_sub(limit);
-    let mut statement = transaction.prepare_cached(
-        "SELECT offset, length(payload) FROM messages WHERE topic_id = ?1 AND offset >= ?2 ORDER BY offset",
-    )?;
+    let mut statement = transaction.prepare_cached(&format!(
+        "SELECT offset, {MESSAGE_SIZE} FROM messages WHERE topic_id = ?1 AND offset >= ?2 ORDER BY offset",
+    ))?;
     let mut rows = statement.query(params![id, from])?;
     let mut keep_from = from;
     while over > 0 {
@@ -384,7 +443,7 @@ fn remove_before(
     keep_from: i64,
 ) -> rusqlite::Result<(u64, u64)> {
     let bytes: i64 = transaction
-        .prepare_cached("SELECT coalesce(sum(length(payload)), 0) FROM messages WHERE topic_id = ?1 AND offset < ?2")?
+        .prepare_cached(&format!("SELECT coalesce(sum({MESSAGE_SIZE}), 0) FROM messages WHERE topic_id = ?1 AND offset < ?2"))?
         .query_row(params![id, keep_from], |row| row.get(0))?;
     transaction
         .prepare_cached("DELETE FROM messages WHERE topic_id = ?1 AND offset < ?2")?
@@ -399,20 +458,128 @@ fn remove_before(
     Ok(((keep_from - start) as u64, bytes as u64))
 }
 
-/// Inserts one batch: creates the topic on first use when the batch may,
-/// checks the payloads against the topic's own limit, numbers the
-/// messages from the topic's next offset, and moves the topic on. Returns
-/// the batch's offsets and the topic's new next offset, or the store error
-/// that refuses it (inserting nothing): [`StoreError::TopicNotFound`],
-/// [`StoreError::MessageTooLarge`], or [`StoreError::OffsetsExhausted`]
-/// when the offsets would run past [`LAST_OFFSET`].
+/// The producer tables, for [`insert_batch`].
+struct ProducersOf<'a> {
+    tables: &'a mut Producers,
+    max_producers: usize,
+}
+
+/// Rebuilds every topic's producer table from `producer_batches`,
+/// replaying each topic's rows in the order their batches were stored.
+pub fn load_producers(
+    connection: &Connection,
+    max_producers: usize,
+) -> rusqlite::Result<Producers> {
+    let mut producers = Producers::new();
+    let mut statement = connection.prepare(
+        "SELECT topic_id, producer_id, sequence, first_offset, last_offset, timestamp
+         FROM producer_batches ORDER BY topic_id, first_offset",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let producer = ProducerSequence {
+            producer_id: row.get::<_, i64>(1)? as u64,
+            sequence: row.get::<_, i64>(2)? as u64,
+        };
+        let offsets = OffsetRange {
+            first: row.get::<_, i64>(3)? as u64,
+            last: row.get::<_, i64>(4)? as u64,
+        };
+        producers
+            .entry(row.get(0)?)
+            .or_insert_with(|| ProducerTable::new(max_producers))
+            .record(
+                producer,
+                offsets,
+                Timestamp::from_nanos(row.get::<_, i64>(5)? as u64),
+            );
+    }
+    Ok(producers)
+}
+
+/// Writes producer `producer`'s batch to `producer_batches`, keeping only
+/// its latest [`REMEMBERED_BATCHES`] there.
+fn remember_batch(
+    transaction: &Connection,
+    id: i64,
+    producer: ProducerSequence,
+    offsets: OffsetRange,
+    timestamp: i64,
+) -> rusqlite::Result<()> {
+    let producer_id = producer.producer_id as i64;
+    transaction
+        .prepare_cached(
+            "INSERT INTO producer_batches (topic_id, producer_id, sequence, first_offset, last_offset, timestamp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            id,
+            producer_id,
+            producer.sequence as i64,
+            offsets.first as i64,
+            offsets.last as i64,
+            timestamp
+        ])?;
+    transaction
+        .prepare_cached(
+            "DELETE FROM producer_batches WHERE topic_id = ?1 AND producer_id = ?2 AND first_offset < (
+                SELECT first_offset FROM producer_batches WHERE topic_id = ?1 AND producer_id = ?2
+                ORDER BY first_offset DESC LIMIT 1 OFFSET ?3)",
+        )?
+        .execute(params![id, producer_id, REMEMBERED_BATCHES as i64 - 1])?;
+    Ok(())
+}
+
+/// Deletes from `producer_batches` the rows of producers whose latest
+/// batch was stored before `idle_cutoff`, and in each topic those of the
+/// least recently active past `max_producers`: what the tables forget, so
+/// a restart does not bring them back.
+fn forget_producers(
+    transaction: &Connection,
+    idle_cutoff: Option<Timestamp>,
+    max_producers: usize,
+) -> rusqlite::Result<()> {
+    if let Some(cutoff) = idle_cutoff {
+        transaction
+            .prepare_cached(
+                "DELETE FROM producer_batches WHERE (topic_id, producer_id) IN (
+                    SELECT topic_id, producer_id FROM producer_batches
+                    GROUP BY topic_id, producer_id HAVING max(timestamp) < ?1)",
+            )?
+            .execute([nanos(cutoff)])?;
+    }
+    transaction
+        .prepare_cached(
+            "DELETE FROM producer_batches WHERE (topic_id, producer_id) IN (
+                SELECT topic_id, producer_id FROM (
+                    SELECT topic_id, producer_id, row_number() OVER (
+                        PARTITION BY topic_id ORDER BY max(timestamp) DESC) AS recency
+                    FROM producer_batches GROUP BY topic_id, producer_id)
+                WHERE recency > ?1)",
+        )?
+        .execute([i64::try_from(max_producers).unwrap_or(i64::MAX)])?;
+    Ok(())
+}
+
+/// Inserts one batch, checking first, in this order: the payloads against
+/// the topic's own limit ([`StoreError::MessageTooLarge`]), that the topic
+/// exists or may be created ([`StoreError::TopicNotFound`]), the producer's
+/// sequence (a batch stored already is answered with its offsets and not
+/// stored again; [`StoreError::SequenceOutOfOrder`]), the
+/// condition ([`StoreError::NextOffsetMismatch`]; a missing topic's next
+/// offset is 1, and it is created only once that passes), and that its
+/// offsets fit ([`StoreError::OffsetsExhausted`] past [`LAST_OFFSET`]).
+/// Then numbers the messages from the topic's next offset, moves the topic
+/// on, and records a producer's batch in `producer_batches` and its table.
+/// Returns the batch's offsets and the topic's next offset, or the store
+/// error that refuses it (having written nothing).
 #[allow(clippy::type_complexity)]
 fn insert_batch(
     transaction: &Connection,
-    topic: &TopicName,
-    batch: &Batch,
-    now: Timestamp,
+    append: &AppendRequest,
+    producers: &mut ProducersOf<'_>,
 ) -> rusqlite::Result<Result<(OffsetRange, u64), StoreError>> {
+    let (topic, batch) = (&append.topic, &append.batch);
     let records = &batch.records;
     let existing: Option<(i64, i64, i64, bool, Option<i64>)> = transaction
         .prepare_cached(
@@ -432,16 +599,23 @@ fn insert_batch(
             if let Err(error) = own.check_sizes(records) {
                 return Ok(Err(error));
             }
-            (id, first, newest, was_empty)
+            (Some(id), first, newest, was_empty)
         }
-        None if batch.create_topic => (
-            insert_topic(transaction, topic, &TopicSettings::default())?,
-            1,
-            0,
-            true,
-        ),
+        None if batch.create_topic => (None, 1, 0, true),
         None => return Ok(Err(StoreError::TopicNotFound(topic.clone()))),
     };
+    if let (Some(producer), Some(table)) =
+        (batch.producer, id.and_then(|id| producers.tables.get(&id)))
+    {
+        match table.admit(topic, producer) {
+            Ok(Admission::Append) => {}
+            Ok(Admission::Duplicate(offsets)) => return Ok(Ok((offsets, first as u64))),
+            Err(error) => return Ok(Err(error)),
+        }
+    }
+    if let Err(mismatch) = batch.check_next_offset(topic, first as u64) {
+        return Ok(Err(mismatch));
+    }
     let fits = i64::try_from(records.len())
         .ok()
         .and_then(|count| (first - 1).checked_add(count))
@@ -452,30 +626,174 @@ fn insert_batch(
             last_offset: LAST_OFFSET as u64,
         }));
     }
-    let timestamp = nanos(now).max(newest);
+    let id = match id {
+        Some(id) => id,
+        None => insert_topic(transaction, topic, &TopicSettings::default())?,
+    };
+    let timestamp = nanos(append.now).max(newest);
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO messages (topic_id, offset, timestamp, payload) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO messages (topic_id, offset, timestamp, payload, key, headers, size)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
+    let mut bytes = 0i64;
     // Not `(first..).zip(..)`: that steps past the last offset once more
     // than it yields, and overflows when the batch ends at i64::MAX.
     for (i, record) in records.iter().enumerate() {
+        let plain = record.key.is_empty() && record.headers.is_empty();
+        let size = record.size() as i64;
+        bytes += size;
         insert.execute(params![
             id,
             first + i as i64,
             timestamp,
-            &record.payload[..]
+            &record.payload[..],
+            (!record.key.is_empty()).then_some(&record.key[..]),
+            headers::encode(&record.headers),
+            (!plain).then_some(size),
         ])?;
     }
     let next = first + records.len() as i64;
-    let bytes: i64 = records.iter().map(|r| r.payload.len() as i64).sum();
     transaction
         .prepare_cached("UPDATE topics SET next_offset = ?2, newest_timestamp = ?3, size_bytes = size_bytes + ?4, oldest_timestamp = CASE WHEN ?5 THEN ?3 ELSE oldest_timestamp END WHERE id = ?1")?
         .execute(params![id, next, timestamp, bytes, was_empty])?;
-    Ok(Ok((
-        OffsetRange {
-            first: first as u64,
-            last: next as u64 - 1,
-        },
-        next as u64,
-    )))
+    let offsets = OffsetRange {
+        first: first as u64,
+        last: next as u64 - 1,
+    };
+    if let Some(producer) = batch.producer {
+        remember_batch(transaction, id, producer, offsets, timestamp)?;
+        let max_producers = producers.max_producers;
+        producers
+            .tables
+            .entry(id)
+            .or_insert_with(|| ProducerTable::new(max_producers))
+            .record(producer, offsets, Timestamp::from_nanos(timestamp as u64));
+    }
+    Ok(Ok((offsets, next as u64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use tokio::sync::{Semaphore, oneshot};
+
+    use super::*;
+    use crate::sqlite::{DATABASE_FILE, open_for_writing};
+    use crate::test_support::{t, ts};
+    use crate::{AppendNotifier, Batch};
+
+    fn writer_at(root: &std::path::Path) -> Writer {
+        let path = root.join(DATABASE_FILE);
+        let connection = open_for_writing(&path, Durability::Always).expect("open");
+        let producers = load_producers(&connection, 10).expect("load");
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            readers: Mutex::new(Vec::new()),
+            permits: Semaphore::new(1),
+            notifier: AppendNotifier::new(),
+        });
+        let lock = crate::lock::lock_root(root).expect("lock");
+        let options = SqliteOptions {
+            max_producers: 10,
+            ..SqliteOptions::default()
+        };
+        Writer::new(connection, shared, options, producers, lock, path)
+    }
+
+    type Answer = oneshot::Receiver<Result<OffsetRange, StoreError>>;
+
+    fn from_producer(sequence: u64, payloads: &[&'static str]) -> (AppendRequest, Answer) {
+        let (reply, answer) = oneshot::channel();
+        let batch = Batch {
+            producer: Some(ProducerSequence {
+                producer_id: 7,
+                sequence,
+            }),
+            ..Batch::new(
+                payloads
+                    .iter()
+                    .map(|p| Bytes::from_static(p.as_bytes()))
+                    .collect(),
+            )
+        };
+        let request = AppendRequest {
+            topic: t("t"),
+            batch,
+            now: ts(1),
+            reply,
+        };
+        (request, answer)
+    }
+
+    fn stored_messages(writer: &Writer) -> i64 {
+        writer
+            .connection
+            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+            .expect("count")
+    }
+
+    /// A retry queued in the same group as its original is its duplicate:
+    /// stored once, and both answered with the same offsets only once the
+    /// group is committed.
+    #[test]
+    fn a_retry_in_its_originals_group_is_answered_with_it_after_the_commit() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut writer = writer_at(dir.path());
+        let (original, mut original_answer) = from_producer(0, &["a", "b"]);
+        let (retry, mut retry_answer) = from_producer(0, &["a", "b"]);
+        let (next, mut next_answer) = from_producer(1, &["c"]);
+        let mut group = Vec::new();
+        for request in [original, retry, next] {
+            writer.take(request, &mut group);
+        }
+        assert!(original_answer.try_recv().is_err() && retry_answer.try_recv().is_err());
+        assert_eq!(
+            stored_messages(&writer),
+            0,
+            "nothing written before the commit"
+        );
+        writer.commit(&mut group);
+        let answer = |a: &mut Answer| a.try_recv().expect("answered").expect("stored");
+        let first = OffsetRange { first: 1, last: 2 };
+        assert_eq!(answer(&mut original_answer), first);
+        assert_eq!(answer(&mut retry_answer), first);
+        assert_eq!(answer(&mut next_answer), OffsetRange { first: 3, last: 3 });
+        assert_eq!(stored_messages(&writer), 3);
+    }
+
+    /// After a failed commit the tables are reread from the database: a
+    /// batch remembered in memory but never committed is forgotten, and the
+    /// committed ones are remembered.
+    #[test]
+    fn rereading_the_producers_forgets_what_was_not_committed() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut writer = writer_at(dir.path());
+        let (original, _answer) = from_producer(0, &["a"]);
+        let mut group = vec![original];
+        writer.commit(&mut group);
+        let id = *writer.producers.keys().next().expect("a table");
+        let phantom = ProducerSequence {
+            producer_id: 7,
+            sequence: 1,
+        };
+        let nowhere = OffsetRange { first: 2, last: 2 };
+        let table = writer.producers.get_mut(&id).expect("table");
+        table.record(phantom, nowhere, ts(2));
+        writer.reload_producers();
+        let table = &writer.producers[&id];
+        assert_eq!(
+            table.admit(&t("t"), phantom).expect("admitted"),
+            Admission::Append
+        );
+        let committed = ProducerSequence {
+            sequence: 0,
+            ..phantom
+        };
+        assert_eq!(
+            table.admit(&t("t"), committed).expect("admitted"),
+            Admission::Duplicate(OffsetRange { first: 1, last: 1 })
+        );
+    }
 }

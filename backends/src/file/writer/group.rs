@@ -77,7 +77,11 @@ impl GroupCommit for Writer {
     ) -> Result<RemovalReport, StoreError> {
         let mut report = RemovalReport::default();
         let mut first_error = None;
-        for (name, topic) in &self.topics {
+        let producer_cutoff = defaults.producer_expiry.cutoff(now);
+        for (name, topic) in &mut self.topics {
+            if let Some(cutoff) = producer_cutoff {
+                topic.producers.forget_idle(cutoff);
+            }
             if !topic.published || topic.stopped.is_some() {
                 continue;
             }

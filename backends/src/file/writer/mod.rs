@@ -35,10 +35,11 @@ use std::time::Instant;
 
 use super::FileOptions;
 use super::disk::Disk;
+use super::format::SegmentFormat;
 use super::published::{SegmentView, Shared, Topic};
 use super::recovery::Recovered;
 use super::segment::IndexBuilder;
-use crate::{StoreError, Timestamp, TopicName};
+use crate::{ProducerTable, StoreError, Timestamp, TopicName};
 
 /// The writer's own state of one topic: ahead of the published view by
 /// whatever the current group wrote.
@@ -61,14 +62,22 @@ struct TopicWriter {
     /// written may not be on disk, and no later write can be trusted to be
     /// either, so the topic takes no writes until a restart recovers it.
     stopped: Option<String>,
+    /// The topic's producers and their latest batches, for safe retries:
+    /// changed only with the batches written, saved in each sealed
+    /// segment's index, rebuilt at start-up.
+    producers: ProducerTable,
 }
 
 impl TopicWriter {
     /// Whether a batch of `encoded` bytes starts a new segment: when it
-    /// would grow a segment holding records past `segment_bytes`.
+    /// would grow a segment holding records past `segment_bytes`, or the
+    /// segment holds v1 records (one written before the upgrade: new
+    /// records go on in a v2 segment).
     fn rolls_for(&self, encoded: u64, segment_bytes: u64) -> bool {
         let has_records = self.active.end > self.active.base;
-        has_records && self.active.len + encoded > segment_bytes
+        has_records
+            && (self.active.format == SegmentFormat::V1
+                || self.active.len + encoded > segment_bytes)
     }
 
     /// Stops the topic after a sync of its data failed with `error`, saying
@@ -152,6 +161,7 @@ impl Writer {
                     first_unpublished_timestamp: None,
                     published: true,
                     stopped: None,
+                    producers: recovered.producers,
                 };
                 drop(view);
                 (name, writer)

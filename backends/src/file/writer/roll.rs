@@ -30,7 +30,11 @@ pub(super) fn roll(
         end_offset: active.end,
         log_len: active.len,
         newest_timestamp: active.newest_timestamp,
+        size_bytes: active.size_bytes,
         entries: topic.index.entries.clone(),
+        // The producers as of the segment's end: start-up begins from
+        // here and replays only the segments after it.
+        producers: Some(topic.producers.remembered()),
     };
     write_atomically(
         disk,
