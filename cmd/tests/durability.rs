@@ -115,7 +115,8 @@ async fn kill_9_under_load(root: &Path, env: &[(&str, &str)]) -> BTreeMap<u64, B
                 (server.address.clone(), acknowledged.clone(), stop.clone());
             tokio::spawn(async move {
                 let client = Client::connect(&address).await.expect("connect");
-                let producer_handle = client.producer("crash");
+                // Not retrying: once the server is killed, each send ends.
+                let producer_handle = client.producer("crash").with_idempotence(false);
                 for i in 0u64.. {
                     if stop.load(Ordering::SeqCst) {
                         return;
