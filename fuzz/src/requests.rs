@@ -7,11 +7,20 @@
 //! - nothing panics;
 //! - a request is accepted exactly when it is valid: its topic follows the
 //!   documented rules (1–249 characters of `[A-Za-z0-9._-]`, not `.` or
-//!   `..`), a batch is not empty and no payload is over the limit; an
-//!   invalid one is refused with INVALID_ARGUMENT and changes nothing;
-//! - produces number from 1 per topic; reads return what was stored from
-//!   where they asked, within the documented limits, NOT_FOUND for topics
-//!   never produced to and OUT_OF_RANGE past the end;
+//!   `..`), a batch has payloads or records (not both, not neither), no
+//!   payload, key or headers are over their limits, every header name is
+//!   non-empty UTF-8, a sequence comes with a producer id and an expected
+//!   next offset is not 0; an invalid one is refused with INVALID_ARGUMENT
+//!   and changes nothing;
+//! - produces number from 1 per topic; a producer's batch whose sequence
+//!   was stored (one of its last 5) answers the original offsets and
+//!   stores nothing, one out of order answers FAILED_PRECONDITION with the
+//!   expected sequence in a trailer; a conditional produce whose expected
+//!   next offset is wrong answers FAILED_PRECONDITION with the actual one
+//!   and stores nothing (not even the topic);
+//! - reads return what was stored, key and headers included, from where
+//!   they asked, within the documented limits, NOT_FOUND for topics never
+//!   produced to and OUT_OF_RANGE past the end;
 //! - the topics listed at the end are the ones produced to.
 //!
 //! This file is compiled twice: by the fuzz crate (`fuzz/`, nightly) and,
@@ -22,7 +31,9 @@
 //! # Input layout
 //! A number (the server's message size limit), then requests, each an
 //! operation byte (`% 6`: Produce, Poll, Subscribe, DescribeTopic, and the
-//! original API's Produce and Poll) and its fields in order. A number is
+//! original API's Produce and Poll) and its fields in order (a repeated
+//! field is a count and that many values; a Produce's records each a
+//! payload, a key, and a count of headers, each a name and a value). A number is
 //! one byte below `0xfc`, or a tag (`0xfc`, `0xfd`, `0xfe`) and 2, 4 or 8
 //! bytes LE; a string or bytes field is a length and that many bytes; an
 //! optional field a byte (odd: present) and the field. Input that runs
@@ -35,6 +46,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use minikafka_backends::{MemoryStore, RetentionAge, Timestamp};
 use minikafka_proto::protocol::mini_kafka_server::MiniKafka as _;
+use minikafka_proto::trailers::{EXPECTED_SEQUENCE, NEXT_OFFSET};
 use minikafka_proto::v1::mini_kafka_server::MiniKafka as _;
 use minikafka_proto::{protocol, v1};
 use minikafka_server::ManualClock;
@@ -52,8 +64,18 @@ const MAX_CALLS: usize = 32;
 /// A string or bytes field is cut to this many bytes: enough to cross the
 /// topic-name limit, small enough to keep executions fast.
 const MAX_FIELD: usize = 1024;
-/// At most this many payloads per produce.
+/// At most this many payloads (or records) per produce.
 const MAX_PAYLOADS: usize = 16;
+/// At most this many headers per record decoded: enough to cross the
+/// server's limit below.
+const MAX_DECODED_HEADERS: usize = 5;
+/// The server's limits on keys and headers in every run, small so inputs
+/// cross them.
+const MAX_KEY_BYTES: usize = 8;
+const MAX_HEADERS: usize = 3;
+const MAX_HEADER_BYTES: usize = 16;
+/// How many of a producer's batches the server remembers (docs/api.md).
+const REMEMBERED_BATCHES: usize = 5;
 /// docs/api.md: `max_messages` (and `max_batch`) 0 means 1,000, capped at
 /// 10,000; `max_bytes` 0 means 1 MiB, capped at 2 MiB; subscriptions'
 /// batches hold at most 1 MiB.
@@ -184,7 +206,21 @@ pub fn decode(data: &[u8]) -> Run {
                 payloads: (0..input.len().min(MAX_PAYLOADS))
                     .map(|_| input.bytes())
                     .collect(),
-                ..v1::ProduceRequest::default()
+                records: (0..input.len().min(MAX_PAYLOADS))
+                    .map(|_| v1::Record {
+                        payload: input.bytes(),
+                        key: input.bytes(),
+                        headers: (0..input.len().min(MAX_DECODED_HEADERS))
+                            .map(|_| v1::Header {
+                                name: input.bytes(),
+                                value: input.bytes(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                producer_id: input.number(),
+                sequence: input.number(),
+                expected_next_offset: input.present().then(|| input.number()),
             }),
             1 => Call::Poll(v1::PollRequest {
                 topic: input.string(),
@@ -240,6 +276,20 @@ pub fn encode(run: &Run) -> Vec<u8> {
                 out.number(r.payloads.len() as u64);
                 for payload in &r.payloads {
                     out.bytes(payload);
+                }
+                out.number(r.records.len() as u64);
+                for record in &r.records {
+                    out.bytes(&record.payload).bytes(&record.key);
+                    out.number(record.headers.len() as u64);
+                    for header in &record.headers {
+                        out.bytes(&header.name).bytes(&header.value);
+                    }
+                }
+                out.number(r.producer_id)
+                    .number(r.sequence)
+                    .present(r.expected_next_offset.is_some());
+                if let Some(expected) = r.expected_next_offset {
+                    out.number(expected);
                 }
             }
             Call::Poll(r) => {
@@ -314,6 +364,9 @@ pub fn check(run: &Run) {
                 retention: RetentionAge::Forever,
                 max_message_bytes: run.max_message_bytes as u64,
                 producer_expiry: RetentionAge::Forever,
+                max_key_bytes: MAX_KEY_BYTES,
+                max_headers: MAX_HEADERS,
+                max_header_bytes: MAX_HEADER_BYTES,
             },
             true,
             shutdown.clone(),
@@ -325,6 +378,7 @@ pub fn check(run: &Run) {
             compat: CompatService::new(checked),
             max_message_bytes: run.max_message_bytes,
             topics: BTreeMap::new(),
+            producers: BTreeMap::new(),
         };
         for call in &run.calls {
             server.call(call).await;
@@ -356,17 +410,43 @@ fn request<T>(message: T) -> Request<T> {
 }
 
 /// What a read may return according to the model: the offset it starts
-/// at, the payloads stored from there on and the next offset; or the code
+/// at, the messages stored from there on and the next offset; or the code
 /// it must fail with.
-type Expected<'a> = Result<(u64, &'a [Bytes], u64), Code>;
+type Expected<'a> = Result<(u64, &'a [v1::Record], u64), Code>;
+
+/// The batches the model remembers of one producer in one topic, oldest
+/// first: (sequence, first offset, last offset).
+type Remembered = Vec<(u64, u64, u64)>;
 
 /// The services under test, and the model of what they stored.
 struct Server {
     v1: V1Service,
     compat: CompatService,
     max_message_bytes: usize,
-    /// Every topic produced to, with its payloads from offset 1.
-    topics: BTreeMap<String, Vec<Bytes>>,
+    /// Every topic produced to, with its messages from offset 1.
+    topics: BTreeMap<String, Vec<v1::Record>>,
+    /// Per (topic, producer id), the producer's latest batches.
+    producers: BTreeMap<(String, u64), Remembered>,
+}
+
+/// A message's size as docs/api.md counts it for `max_bytes` and
+/// `size_bytes`: payload, key, and every header's name and value.
+fn size(record: &v1::Record) -> u64 {
+    let headers: usize = record
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
+    (record.payload.len() + record.key.len() + headers) as u64
+}
+
+/// A record of a payload only, as the `payloads` field and the original
+/// API store them.
+fn plain(payload: &Bytes) -> v1::Record {
+    v1::Record {
+        payload: payload.clone(),
+        ..v1::Record::default()
+    }
 }
 
 impl Server {
@@ -378,15 +458,15 @@ impl Server {
                     let a = a.into_inner();
                     (a.first_offset, a.last_offset)
                 });
-                self.produced(&r.topic, &r.payloads, range, call);
+                self.produced_v1(r, range, call);
             }
             Call::CompatProduce(r) => {
                 let name = r.topic.as_ref().map_or("", |t| &t.topic);
-                let payloads = [r
+                let payload = r
                     .payload
                     .as_ref()
                     .map(|p| p.payload.clone())
-                    .unwrap_or_default()];
+                    .unwrap_or_default();
                 let answer = self.compat.produce(request(r.clone())).await;
                 let range = answer.map(|a| {
                     let n = u64::from(a.into_inner().msg_number);
@@ -394,7 +474,10 @@ impl Server {
                 });
                 // Every name maps to a v1 topic, or is refused as too long.
                 match compat::v1_topic(name) {
-                    Ok(topic) => self.produced(topic.as_str(), &payloads, range, call),
+                    Ok(topic) => {
+                        let valid = payload.len() <= self.max_message_bytes;
+                        self.produced(topic.as_str(), valid, vec![plain(&payload)], range, call);
+                    }
                     Err(_) => assert_eq!(
                         range.map_err(|status| status.code()),
                         Err(Code::InvalidArgument),
@@ -409,7 +492,8 @@ impl Server {
                 match (expected, answer) {
                     (Err(code), Err(status)) => assert_eq!(status.code(), code, "{call:?}"),
                     (Ok((start, stored, next)), Ok(answer)) => {
-                        check_batch(&answer.into_inner(), start, stored, next, limits, call);
+                        let answer = answer.into_inner();
+                        check_batch(&answer, start, stored, next, limits, call);
                     }
                     (expected, answer) => {
                         panic!("{call:?}: expected {expected:?}, answered {answer:?}")
@@ -439,7 +523,10 @@ impl Server {
                     (Ok((start, stored, next)), Ok(answer)) => {
                         let answer = answer.into_inner();
                         // The original API carries payloads only; as a v1
-                        // batch they are checked the same way.
+                        // batch they are checked the same way, against the
+                        // payloads stored.
+                        let stored: Vec<v1::Record> =
+                            stored.iter().map(|r| plain(&r.payload)).collect();
                         let batch = v1::PollResponse {
                             messages: (start..)
                                 .zip(answer.payloads)
@@ -454,7 +541,7 @@ impl Server {
                             earliest_offset: 1,
                             next_offset: next,
                         };
-                        check_batch(&batch, start, stored, next, (0, 0), call);
+                        check_batch(&batch, start, &stored, next, (0, 0), call);
                     }
                     (expected, answer) => {
                         panic!("{call:?}: expected {expected:?}, answered {answer:?}")
@@ -468,7 +555,7 @@ impl Server {
                     (Err(code), Err(status)) => assert_eq!(status.code(), code, "{call:?}"),
                     (Ok((_, stored, next)), Ok(info)) => {
                         let info = info.into_inner();
-                        let bytes: usize = stored.iter().map(Bytes::len).sum();
+                        let bytes: u64 = stored.iter().map(size).sum();
                         assert_eq!(
                             (
                                 info.name.as_str(),
@@ -477,7 +564,7 @@ impl Server {
                                 info.message_count,
                                 info.size_bytes
                             ),
-                            (r.topic.as_str(), 1, next, next - 1, bytes as u64),
+                            (r.topic.as_str(), 1, next, next - 1, bytes),
                             "{call:?}"
                         );
                     }
@@ -489,17 +576,98 @@ impl Server {
         }
     }
 
-    /// Checks a produce's answer against the rules, and keeps what it stored.
-    fn produced(
+    /// Checks a v1 produce's answer against the rules (validation, then
+    /// the producer's sequence, then the expected next offset), and keeps
+    /// what it stored.
+    fn produced_v1(
         &mut self,
-        topic: &str,
-        payloads: &[Bytes],
+        r: &v1::ProduceRequest,
         answer: Result<(u64, u64), tonic::Status>,
         call: &Call,
     ) {
-        let valid = valid_topic(topic)
-            && !payloads.is_empty()
-            && payloads.iter().all(|p| p.len() <= self.max_message_bytes);
+        let valid = r.payloads.is_empty() != r.records.is_empty()
+            && r.payloads.iter().all(|p| p.len() <= self.max_message_bytes)
+            && r.records.iter().all(|record| self.valid_record(record))
+            && (r.producer_id != 0 || r.sequence == 0)
+            && r.expected_next_offset != Some(0);
+        let records: Vec<v1::Record> = if r.records.is_empty() {
+            r.payloads.iter().map(plain).collect()
+        } else {
+            r.records.clone()
+        };
+        if !valid || !valid_topic(&r.topic) {
+            return self.produced(&r.topic, valid, records, answer, call);
+        }
+        let producer = (r.topic.clone(), r.producer_id);
+        let remembered = self.producers.get(&producer);
+        if r.producer_id != 0
+            && let Some(batches) = remembered
+        {
+            let &(last, _, _) = batches.last().expect("never empty");
+            let expected = last.wrapping_add(1);
+            if r.sequence != expected {
+                match batches
+                    .iter()
+                    .find(|(sequence, _, _)| *sequence == r.sequence)
+                {
+                    Some(&(_, first, last)) => assert_eq!(
+                        answer.map_err(|s| s.code()),
+                        Ok((first, last)),
+                        "{call:?}: a stored sequence answers its offsets"
+                    ),
+                    None => assert_refused(answer, EXPECTED_SEQUENCE, expected, call),
+                }
+                return;
+            }
+        }
+        let next = self.topics.get(&r.topic).map_or(1, |t| t.len() as u64 + 1);
+        if let Some(expected) = r.expected_next_offset
+            && expected != next
+        {
+            return assert_refused(answer, NEXT_OFFSET, next, call);
+        }
+        if r.producer_id != 0
+            && let Ok((first, last)) = answer
+        {
+            let batches = self.producers.entry(producer).or_default();
+            if batches.len() == REMEMBERED_BATCHES {
+                batches.remove(0);
+            }
+            batches.push((r.sequence, first, last));
+        }
+        self.produced(&r.topic, true, records, answer, call);
+    }
+
+    /// Whether a record is within the run's limits, its header names
+    /// non-empty UTF-8.
+    fn valid_record(&self, record: &v1::Record) -> bool {
+        let header_bytes: usize = record
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum();
+        record.payload.len() <= self.max_message_bytes
+            && record.key.len() <= MAX_KEY_BYTES
+            && record.headers.len() <= MAX_HEADERS
+            && header_bytes <= MAX_HEADER_BYTES
+            && record
+                .headers
+                .iter()
+                .all(|h| !h.name.is_empty() && std::str::from_utf8(&h.name).is_ok())
+    }
+
+    /// Checks the answer to a produce of `records` whose fields are
+    /// `valid` (the topic is checked here) and that is not a duplicate or
+    /// refused by a condition, and keeps what it stored.
+    fn produced(
+        &mut self,
+        topic: &str,
+        valid: bool,
+        records: Vec<v1::Record>,
+        answer: Result<(u64, u64), tonic::Status>,
+        call: &Call,
+    ) {
+        let valid = valid && valid_topic(topic);
         match answer {
             Ok((first, last)) => {
                 assert!(valid, "accepted an invalid request: {call:?}");
@@ -507,10 +675,10 @@ impl Server {
                 let expected_first = stored.len() as u64 + 1;
                 assert_eq!(
                     (first, last),
-                    (expected_first, expected_first + payloads.len() as u64 - 1),
+                    (expected_first, expected_first + records.len() as u64 - 1),
                     "{call:?}"
                 );
-                stored.extend_from_slice(payloads);
+                stored.extend(records);
             }
             Err(status) => {
                 assert!(!valid, "refused a valid request: {call:?}: {status:?}");
@@ -596,13 +764,30 @@ impl Server {
     }
 }
 
+/// Checks that a produce was refused with FAILED_PRECONDITION carrying
+/// `number` in the trailer `key`.
+fn assert_refused(answer: Result<(u64, u64), tonic::Status>, key: &str, number: u64, call: &Call) {
+    let status = answer.expect_err(&format!("{call:?}: refused with {key}"));
+    assert_eq!(
+        status.code(),
+        Code::FailedPrecondition,
+        "{call:?}: {status:?}"
+    );
+    let trailer = status.metadata().get(key).and_then(|v| v.to_str().ok());
+    assert_eq!(
+        trailer,
+        Some(number.to_string().as_str()),
+        "{call:?}: {status:?}"
+    );
+}
+
 /// Checks one batch read from `start`: the messages stored from there,
 /// in order, as many as the limits allow (at least one if any), and the
 /// positions the reply gives.
 fn check_batch(
     batch: &v1::PollResponse,
     start: u64,
-    stored: &[Bytes],
+    stored: &[v1::Record],
     next: u64,
     (max_messages, max_bytes): (u32, u32),
     call: &Call,
@@ -613,22 +798,32 @@ fn check_batch(
     };
     let max_messages = limit(max_messages, DEFAULT_MAX_MESSAGES, MAX_MESSAGES_CAP);
     let max_bytes = limit(max_bytes, DEFAULT_MAX_BYTES, MAX_BYTES_CAP);
-    let got: Vec<(u64, &Bytes)> = batch
+    let got: Vec<(u64, v1::Record)> = batch
         .messages
         .iter()
-        .map(|m| (m.offset, &m.payload))
+        .map(|m| {
+            let record = v1::Record {
+                payload: m.payload.clone(),
+                key: m.key.clone(),
+                headers: m.headers.clone(),
+            };
+            (m.offset, record)
+        })
         .collect();
-    let want: Vec<(u64, &Bytes)> = (start..).zip(stored).take(got.len()).collect();
+    let want: Vec<(u64, v1::Record)> = (start..)
+        .zip(stored.iter().cloned())
+        .take(got.len())
+        .collect();
     assert_eq!(got, want, "{call:?}: the messages stored from {start}");
     assert!(
         got.len() as u64 <= max_messages,
         "{call:?}: {} messages",
         got.len()
     );
-    let bytes: u64 = got.iter().map(|(_, p)| p.len() as u64).sum();
+    let bytes: u64 = got.iter().map(|(_, record)| size(record)).sum();
     assert!(
         got.len() <= 1 || bytes <= max_bytes,
-        "{call:?}: {bytes} payload bytes"
+        "{call:?}: {bytes} message bytes"
     );
     assert!(
         !got.is_empty() || stored.is_empty(),
@@ -676,6 +871,30 @@ pub fn examples() -> Vec<Run> {
     let describe = |topic: &str| {
         Call::Describe(v1::DescribeTopicRequest {
             topic: topic.to_owned(),
+        })
+    };
+    let record = |key: &'static [u8], headers: &[(&'static [u8], &'static [u8])]| v1::Record {
+        payload: Bytes::from_static(b"p"),
+        key: Bytes::from_static(key),
+        headers: headers
+            .iter()
+            .map(|&(name, value)| v1::Header {
+                name: Bytes::from_static(name),
+                value: Bytes::from_static(value),
+            })
+            .collect(),
+    };
+    let produce_records = |topic: &str,
+                           records: Vec<v1::Record>,
+                           (producer_id, sequence): (u64, u64),
+                           expected_next_offset: Option<u64>| {
+        Call::Produce(v1::ProduceRequest {
+            topic: topic.to_owned(),
+            records,
+            producer_id,
+            sequence,
+            expected_next_offset,
+            ..v1::ProduceRequest::default()
         })
     };
     let longest = "x".repeat(249);
@@ -754,6 +973,71 @@ pub fn examples() -> Vec<Run> {
                     topic: "nope".into(),
                     read_from: Some(protocol::MsgNumber { msg_number: 1 }),
                 }),
+            ],
+        },
+        Run {
+            max_message_bytes: 4,
+            calls: vec![
+                // Keys and headers: kept exactly, limits, bad names.
+                produce_records(
+                    "keyed",
+                    vec![
+                        record(b"k1", &[(b"a", b"1"), (b"a", b"\xff"), (b"b", b"")]),
+                        record(b"", &[]),
+                    ],
+                    (0, 0),
+                    None,
+                ),
+                produce_records("keyed", vec![record(b"123456789", &[])], (0, 0), None),
+                produce_records(
+                    "keyed",
+                    vec![record(b"", &[(&b"a"[..], &b""[..]); 4])],
+                    (0, 0),
+                    None,
+                ),
+                produce_records(
+                    "keyed",
+                    vec![record(b"", &[(b"name", b"0123456789abc")])],
+                    (0, 0),
+                    None,
+                ),
+                produce_records("keyed", vec![record(b"", &[(b"", b"v")])], (0, 0), None),
+                produce_records("keyed", vec![record(b"", &[(b"\xc3", b"v")])], (0, 0), None),
+                Call::Produce(v1::ProduceRequest {
+                    topic: "keyed".into(),
+                    payloads: vec![Bytes::from_static(b"x")],
+                    records: vec![record(b"", &[])],
+                    ..v1::ProduceRequest::default()
+                }),
+                poll("keyed", 0, 0, 0, None),
+                poll("keyed", 1, 0, 1, None),
+                subscribe("keyed", 2, 0, false),
+                describe("keyed"),
+                Call::CompatPoll(protocol::PollRequest {
+                    topic: "keyed".into(),
+                    read_from: None,
+                }),
+                // Producers: retries of the last five, gaps, separate ids.
+                produce_records("dedup", vec![record(b"", &[])], (7, 10), None),
+                produce_records("dedup", vec![record(b"", &[]); 2], (7, 11), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 10), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 13), None),
+                produce_records("dedup", vec![record(b"", &[])], (8, 13), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 12), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 13), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 14), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 15), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 10), None),
+                produce_records("dedup", vec![record(b"", &[])], (7, 11), None),
+                produce_records("dedup", vec![record(b"", &[])], (0, 3), None),
+                // Conditional appends: a missing topic's next offset is 1.
+                produce_records("cond", vec![record(b"", &[])], (0, 0), Some(2)),
+                describe("cond"),
+                produce_records("cond", vec![record(b"", &[])], (0, 0), Some(0)),
+                produce_records("cond", vec![record(b"", &[])], (0, 0), Some(1)),
+                produce_records("cond", vec![record(b"", &[])], (5, 1), Some(2)),
+                produce_records("cond", vec![record(b"", &[])], (5, 1), Some(2)),
+                produce_records("cond", vec![record(b"", &[])], (5, 2), Some(2)),
             ],
         },
     ]

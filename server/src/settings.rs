@@ -7,6 +7,8 @@ use minikafka_backends::{RetentionAge, RetentionDefaults, SettingsChange, TopicS
 use minikafka_proto::v1;
 use tonic::Status;
 
+use crate::validate::MessageLimits;
+
 /// The server's defaults for the settings a topic does not set itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerDefaults {
@@ -17,9 +19,28 @@ pub struct ServerDefaults {
     pub max_message_bytes: u64,
     /// How long a silent producer is remembered (`MINIKAFKA_PRODUCER_EXPIRY`).
     pub producer_expiry: RetentionAge,
+    /// The largest message key accepted (`MINIKAFKA_MAX_KEY_BYTES`); no
+    /// topic setting changes it.
+    pub max_key_bytes: usize,
+    /// The most headers on one message (`MINIKAFKA_MAX_HEADERS`).
+    pub max_headers: usize,
+    /// The most bytes of header names and values on one message
+    /// (`MINIKAFKA_MAX_HEADER_BYTES`).
+    pub max_header_bytes: usize,
 }
 
 impl ServerDefaults {
+    /// What a produced message is checked against before the store sees
+    /// it (a topic's own, smaller message limit is the store's to check).
+    pub fn message_limits(&self) -> MessageLimits {
+        MessageLimits {
+            max_message_bytes: self.max_message_bytes,
+            max_key_bytes: self.max_key_bytes,
+            max_headers: self.max_headers,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+
     /// The defaults a retention sweep applies.
     pub fn retention_defaults(&self) -> RetentionDefaults {
         RetentionDefaults {
@@ -164,6 +185,9 @@ mod tests {
         retention: RetentionAge::MaxAge(Duration::from_secs(7 * 86_400)),
         max_message_bytes: 1 << 20,
         producer_expiry: RetentionAge::Forever,
+        max_key_bytes: 16 << 10,
+        max_headers: 64,
+        max_header_bytes: 64 << 10,
     };
 
     fn max_age(seconds: i64, nanos: i32) -> v1::Retention {

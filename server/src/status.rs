@@ -4,7 +4,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use minikafka_backends::StoreError;
-use minikafka_proto::trailers::{DAMAGED_FIRST_OFFSET, NEXT_GOOD_OFFSET};
+use minikafka_proto::trailers::{
+    DAMAGED_FIRST_OFFSET, EXPECTED_SEQUENCE, NEXT_GOOD_OFFSET, NEXT_OFFSET,
+};
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
@@ -24,6 +26,12 @@ pub fn store_error_to_status(error: StoreError) -> Status {
         StoreError::TopicStopped { .. } => {
             tracing::error!(%error, "produce refused");
             Status::failed_precondition(error.to_string())
+        }
+        StoreError::SequenceOutOfOrder { expected, .. } => {
+            failed_precondition_with(&error, EXPECTED_SEQUENCE, expected)
+        }
+        StoreError::NextOffsetMismatch { actual, .. } => {
+            failed_precondition_with(&error, NEXT_OFFSET, actual)
         }
         StoreError::DataLoss {
             first_offset,
@@ -54,6 +62,14 @@ pub fn store_error_to_status(error: StoreError) -> Status {
             Status::internal("the server failed to complete the request; its log has the cause")
         }
     }
+}
+
+/// FAILED_PRECONDITION saying `error`, with the number a client acts on
+/// in the trailer `key` (decimal), so it need not parse the message.
+fn failed_precondition_with(error: &StoreError, key: &'static str, number: u64) -> Status {
+    let mut trailers = MetadataMap::new();
+    trailers.insert(key, MetadataValue::from(number));
+    Status::with_metadata(Code::FailedPrecondition, error.to_string(), trailers)
 }
 
 /// Turns the error of an append that did not create a missing topic
@@ -241,6 +257,42 @@ mod tests {
         let trailer = |key| status.metadata().get(key).and_then(|v| v.to_str().ok());
         assert_eq!(trailer(DAMAGED_FIRST_OFFSET), Some("4"));
         assert_eq!(trailer(NEXT_GOOD_OFFSET), Some("6"));
+    }
+
+    #[test]
+    fn refused_sequences_and_next_offsets_carry_the_number_in_a_trailer() {
+        let topic = TopicName::new("orders").expect("valid");
+        let trailer = |status: &Status, key| {
+            status
+                .metadata()
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let sequence = store_error_to_status(StoreError::SequenceOutOfOrder {
+            topic: topic.clone(),
+            producer_id: 9,
+            received: 12,
+            expected: 10,
+        });
+        assert_eq!(sequence.code(), Code::FailedPrecondition);
+        assert_eq!(trailer(&sequence, EXPECTED_SEQUENCE).as_deref(), Some("10"));
+        assert_eq!(trailer(&sequence, NEXT_OFFSET), None);
+        assert_eq!(
+            sequence.message(),
+            "topic 'orders': producer 9 sent sequence 12, but the next expected from it is 10"
+        );
+        let offset = append_error_to_status(StoreError::NextOffsetMismatch {
+            topic,
+            expected: 3,
+            actual: 8,
+        });
+        assert_eq!(offset.code(), Code::FailedPrecondition);
+        assert_eq!(trailer(&offset, NEXT_OFFSET).as_deref(), Some("8"));
+        assert_eq!(
+            offset.message(),
+            "topic 'orders': the append expected next offset 3, but the topic's next offset is 8"
+        );
     }
 
     #[test]

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
 use minikafka_backends::{
     Batch, Creation, OffsetRange, ReadLimits, ReadResult, SettingsChange, Store, TopicInfo,
     TopicName, TopicSettings,
 };
+use minikafka_proto::v1;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::Status;
@@ -97,14 +97,21 @@ impl CheckedStore {
         }
     }
 
-    /// Validates and appends a batch: the server's message limit is
-    /// checked here, a topic's own limit by the store.
-    pub async fn produce(&self, topic: &str, payloads: Vec<Bytes>) -> Result<OffsetRange, Status> {
-        let topic = validate::topic(topic)?;
-        validate::payloads(&payloads, self.defaults.max_message_bytes)?;
+    /// Validates a produce and appends its batch: the server's limits on
+    /// each message are checked here, a topic's own message limit, the
+    /// producer's sequence and the expected next offset by the store.
+    pub async fn produce(&self, request: v1::ProduceRequest) -> Result<OffsetRange, Status> {
+        let topic = validate::topic(&request.topic)?;
+        let records = validate::messages(
+            request.payloads,
+            request.records,
+            &self.defaults.message_limits(),
+        )?;
         let batch = Batch {
             create_topic: self.auto_create_topics,
-            ..Batch::new(payloads)
+            producer: validate::producer(request.producer_id, request.sequence)?,
+            expected_next_offset: validate::expected_next_offset(request.expected_next_offset)?,
+            ..Batch::of_records(records)
         };
         self.store
             .append(&topic, batch, self.clock.now())

@@ -12,6 +12,7 @@
 use minikafka_backends::TopicName;
 use minikafka_backends::topic::MAX_TOPIC_NAME_LEN;
 use minikafka_proto::protocol::{self, mini_kafka_server::MiniKafka};
+use minikafka_proto::v1;
 use tonic::{Code, Request, Response, Status};
 
 use super::checked_store::CheckedStore;
@@ -88,7 +89,12 @@ impl MiniKafka for CompatService {
         if let Ok(info) = self.store.describe(topic.as_str()).await {
             msg_number(info.next_offset)?;
         }
-        let range = self.store.produce(topic.as_str(), vec![payload]).await?;
+        let request = v1::ProduceRequest {
+            topic: topic.to_string(),
+            payloads: vec![payload],
+            ..v1::ProduceRequest::default()
+        };
+        let range = self.store.produce(request).await?;
         Ok(Response::new(msg_number(range.first)?))
     }
 

@@ -2,6 +2,7 @@
 
 use minikafka_backends::{Message, ReadLimits, ReadResult, Timestamp};
 use minikafka_proto::v1;
+use prost::Message as _;
 
 /// Messages per read when the request leaves it to the server.
 pub const DEFAULT_MAX_MESSAGES: usize = 1_000;
@@ -9,9 +10,11 @@ pub const DEFAULT_MAX_MESSAGES: usize = 1_000;
 pub const MAX_MESSAGES_CAP: usize = 10_000;
 /// Payload bytes per read when the request leaves it to the server.
 pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
-/// The most payload bytes one read returns (one larger message aside):
-/// with the per-message framing of at most `MAX_MESSAGES_CAP` messages, a
-/// reply stays under the 4 MiB gRPC clients accept by default.
+/// The most message bytes (payloads, keys, header names and values) one
+/// read returns, one larger message aside. A reply is also cut to stay
+/// within the 4 MiB gRPC clients accept by default, framing included (see
+/// [`poll_response`]): many small headers can carry more framing than
+/// bytes.
 pub const MAX_BYTES_CAP: usize = 2 * 1024 * 1024;
 
 /// Replies larger than this are refused by gRPC clients that keep their
@@ -46,9 +49,19 @@ pub fn read_limits(max_messages: u32, max_bytes: u32) -> ReadLimits {
 /// Where the next read should start: past the last message returned, or,
 /// when none was, at the first offset not yet read.
 pub fn next_read_position(read_from: u64, result: &ReadResult) -> u64 {
-    match result.messages.last() {
-        Some(last) => last.offset + 1,
-        None => read_from.max(result.earliest_offset),
+    position_after(
+        read_from,
+        result.messages.last().map(|m| m.offset),
+        result.earliest_offset,
+    )
+}
+
+/// Past `last_returned`, or, when nothing was, at the first offset not yet
+/// read of a topic whose earliest is `earliest_offset`.
+fn position_after(read_from: u64, last_returned: Option<u64>, earliest_offset: u64) -> u64 {
+    match last_returned {
+        Some(last) => last + 1,
+        None => read_from.max(earliest_offset),
     }
 }
 
@@ -80,13 +93,38 @@ pub fn message(m: Message) -> v1::Message {
     }
 }
 
-/// A read's result as a v1 poll response.
+/// The most bytes a reply's messages take, framing included: what is left
+/// of the 4 MiB clients accept once the reply's three offsets are framed.
+const REPLY_MESSAGES_BUDGET: usize = CLIENT_DEFAULT_RECEIVE_LIMIT - 3 * 11;
+
+/// A read's result as a v1 poll response (also each batch of a
+/// subscription). The messages are cut, in order, where the reply would
+/// go over the 4 MiB gRPC clients accept by default, keeping at least one:
+/// the read limits count message bytes, not their protobuf framing, which
+/// for many small headers is the larger part. `new_read_from` follows the
+/// last message kept, so nothing is skipped.
 pub fn poll_response(read_from: u64, result: ReadResult) -> v1::PollResponse {
+    let mut messages = Vec::with_capacity(result.messages.len());
+    let mut reply_bytes = 0;
+    for stored in result.messages {
+        let message = message(stored);
+        let len = message.encoded_len();
+        let framed = 1 + prost::length_delimiter_len(len) + len;
+        if !messages.is_empty() && reply_bytes + framed > REPLY_MESSAGES_BUDGET {
+            break;
+        }
+        reply_bytes += framed;
+        messages.push(message);
+    }
     v1::PollResponse {
-        new_read_from: next_read_position(read_from, &result),
+        new_read_from: position_after(
+            read_from,
+            messages.last().map(|m| m.offset),
+            result.earliest_offset,
+        ),
         earliest_offset: result.earliest_offset,
         next_offset: result.next_offset,
-        messages: result.messages.into_iter().map(message).collect(),
+        messages,
     }
 }
 
@@ -174,6 +212,41 @@ mod tests {
         assert_eq!(largest_reply_len(largest), CLIENT_DEFAULT_RECEIVE_LIMIT);
         assert!(largest_reply_len(largest + 1) > CLIENT_DEFAULT_RECEIVE_LIMIT);
         assert!(largest < 4 * 1024 * 1024, "4 MiB itself does not fit");
+    }
+
+    #[test]
+    fn a_reply_of_many_small_headers_is_cut_within_what_clients_accept() {
+        use minikafka_backends::Header;
+        // Each message counts 64 bytes of header names but carries four
+        // times as much framing: 10,000 of them (within max_messages and
+        // max_bytes) would make a reply of about 3.5 MiB of framing alone.
+        let headers: Vec<Header> = (0..64)
+            .map(|i| Header {
+                name: char::from(b'a' + i % 26).to_string(),
+                value: Bytes::from_static(b"vv"),
+            })
+            .collect();
+        let mut read = result(&(1..=10_000).collect::<Vec<_>>(), 1, 10_001);
+        for m in &mut read.messages {
+            m.headers.clone_from(&headers);
+        }
+        let reply = poll_response(1, read);
+        assert!(reply.encoded_len() <= CLIENT_DEFAULT_RECEIVE_LIMIT);
+        let kept = reply.messages.len() as u64;
+        assert!((1..10_000).contains(&kept), "cut, not emptied: {kept}");
+        assert_eq!(
+            reply.new_read_from,
+            kept + 1,
+            "the next read goes on after the cut"
+        );
+        assert_eq!(reply.messages[0].headers.len(), 64);
+        assert_eq!(&reply.messages[0].headers[1].name[..], b"b");
+
+        let mut huge = result(&[1, 2], 1, 3);
+        huge.messages[0].payload = Bytes::from(vec![0; CLIENT_DEFAULT_RECEIVE_LIMIT]);
+        let reply = poll_response(1, huge);
+        assert_eq!(reply.messages.len(), 1, "one message however large");
+        assert_eq!(reply.new_read_from, 2);
     }
 
     #[test]

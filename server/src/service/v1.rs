@@ -54,7 +54,7 @@ impl MiniKafka for V1Service {
         let access = Access::of(&request)?;
         let request = request.into_inner();
         access.may_produce(&request.topic)?;
-        let range = self.store.produce(&request.topic, request.payloads).await?;
+        let range = self.store.produce(request).await?;
         Ok(Response::new(v1::ProduceResponse {
             first_offset: range.first,
             last_offset: range.last,

@@ -177,6 +177,9 @@ mod tests {
             retention: RetentionAge::Forever,
             max_message_bytes: 1 << 20,
             producer_expiry: RetentionAge::Forever,
+            max_key_bytes: 16 << 10,
+            max_headers: 64,
+            max_header_bytes: 64 << 10,
         };
         let checked = CheckedStore::new(
             Arc::clone(&store),
@@ -196,16 +199,15 @@ mod tests {
     };
 
     async fn produce(checked: &CheckedStore, topic: &str, texts: &[&'static str]) {
-        checked
-            .produce(
-                topic,
-                texts
-                    .iter()
-                    .map(|t| Bytes::from_static(t.as_bytes()))
-                    .collect(),
-            )
-            .await
-            .expect("produce");
+        let request = v1::ProduceRequest {
+            topic: topic.to_owned(),
+            payloads: texts
+                .iter()
+                .map(|t| Bytes::from_static(t.as_bytes()))
+                .collect(),
+            ..v1::ProduceRequest::default()
+        };
+        checked.produce(request).await.expect("produce");
     }
 
     #[tokio::test(start_paused = true)]
