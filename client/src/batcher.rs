@@ -1,6 +1,7 @@
 //! Coalescing single sends into batched `Produce` requests.
 //!
-//! Every [`Producer::send`](crate::Producer::send) queues its payload here.
+//! Every [`Producer::send`](crate::Producer::send) (and
+//! [`send_record`](crate::Producer::send_record)) queues its record here.
 //! One task per producer sends what is queued, keeping up to
 //! [`BatchOptions::max_in_flight`] requests going at once. While a request
 //! slot is free, what is queued goes out at once (a lone send is never held
@@ -16,20 +17,21 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::{Client, ClientError};
+use crate::sender::Sender;
+use crate::{ClientError, Record};
 
 /// How a producer coalesces concurrent sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOptions {
     /// The most messages in one request.
     pub max_messages: usize,
-    /// The most payload bytes in one request (one larger message aside).
+    /// The most message bytes (payloads, keys, header names and values)
+    /// in one request (one larger message aside).
     pub max_bytes: usize,
     /// The most requests under way at once; while all are, sends gather
     /// into the next batch. The default, 2, keeps one request on the wire
@@ -60,25 +62,20 @@ impl Default for BatchOptions {
 
 /// One send waiting in the queue for its offset.
 pub(crate) struct QueuedSend {
-    pub(crate) payload: Bytes,
+    pub(crate) record: Record,
     pub(crate) reply: oneshot::Sender<Result<u64, ClientError>>,
 }
 
-/// Starts the task that sends `topic`'s queued payloads; it ends once every
-/// sender is gone and what it took has been answered.
-pub(crate) fn spawn(
-    client: Client,
-    topic: String,
-    options: BatchOptions,
-) -> mpsc::UnboundedSender<QueuedSend> {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(run(client, topic, options, receiver));
-    sender
+/// Starts the task that sends the queued records through `sender`; it
+/// ends once every sender is gone and what it took has been answered.
+pub(crate) fn spawn(sender: Sender, options: BatchOptions) -> mpsc::UnboundedSender<QueuedSend> {
+    let (queue, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(run(sender, options, receiver));
+    queue
 }
 
 async fn run(
-    client: Client,
-    topic: String,
+    sender: Sender,
     options: BatchOptions,
     mut queue: mpsc::UnboundedReceiver<QueuedSend>,
 ) {
@@ -121,11 +118,7 @@ async fn run(
                 gathering_since.elapsed(),
             )
         {
-            in_flight.push(send(
-                client.clone(),
-                topic.clone(),
-                take_batch(&mut waiting, options),
-            ));
+            in_flight.push(send(sender.clone(), take_batch(&mut waiting, options)));
         }
     }
 }
@@ -143,7 +136,7 @@ fn holds(
         return false;
     }
     let batch = waiting.iter().take(options.max_messages);
-    let bytes: usize = batch.map(|p| p.payload.len()).sum();
+    let bytes: usize = batch.map(|q| q.record.size()).sum();
     waiting.len() < options.max_messages && bytes < options.max_bytes
 }
 
@@ -153,22 +146,23 @@ fn take_batch(waiting: &mut VecDeque<QueuedSend>, options: BatchOptions) -> Vec<
     let mut bytes = 0;
     let mut batch = Vec::new();
     while let Some(next) = waiting.front() {
+        let size = next.record.size();
         let full = batch.len() >= options.max_messages
-            || (!batch.is_empty() && bytes + next.payload.len() > options.max_bytes);
+            || (!batch.is_empty() && bytes + size > options.max_bytes);
         if full {
             break;
         }
-        bytes += next.payload.len();
+        bytes += size;
         batch.extend(waiting.pop_front());
     }
     batch
 }
 
 /// Sends one batch and answers each of its senders with its own offset.
-async fn send(client: Client, topic: String, batch: Vec<QueuedSend>) {
-    let (payloads, replies): (Vec<Bytes>, Vec<_>) =
-        batch.into_iter().map(|p| (p.payload, p.reply)).unzip();
-    match client.produce(topic, payloads).await {
+async fn send(sender: Sender, batch: Vec<QueuedSend>) {
+    let (records, replies): (Vec<Record>, Vec<_>) =
+        batch.into_iter().map(|q| (q.record, q.reply)).unzip();
+    match sender.send(records, None).await {
         Ok(range) => {
             for (offset, reply) in (range.first..).zip(replies) {
                 let _ = reply.send(Ok(offset));
@@ -188,7 +182,7 @@ mod tests {
 
     fn queued(len: usize) -> QueuedSend {
         QueuedSend {
-            payload: Bytes::from(vec![0u8; len]),
+            record: Record::new(vec![0u8; len]),
             reply: oneshot::channel().0,
         }
     }
@@ -218,6 +212,19 @@ mod tests {
             sizes,
             vec![1, 2, 1, 1],
             "60 | 50+10 | 500 alone however large | 1"
+        );
+
+        let keyed = |key: usize| QueuedSend {
+            record: Record::new(vec![0u8; 10])
+                .with_key(vec![0u8; key])
+                .with_header("h", vec![0u8; 9]),
+            reply: oneshot::channel().0,
+        };
+        let mut waiting: VecDeque<QueuedSend> = [20, 20, 60].into_iter().map(keyed).collect();
+        assert_eq!(
+            take_batch(&mut waiting, options).len(),
+            2,
+            "keys and headers count: 40 + 40, then 80 would be over 100"
         );
     }
 

@@ -5,8 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-
 use minikafka_proto::v1::{self, mini_kafka_client::MiniKafkaClient};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -175,18 +173,12 @@ impl Client {
         Ok(topic_info(reply))
     }
 
-    /// Stores `payloads` in `topic`, in order and atomically, with one
-    /// `Produce` request.
+    /// Makes one `Produce` call: stores the request's messages in order
+    /// and atomically.
     pub(crate) async fn produce(
         &self,
-        topic: String,
-        payloads: Vec<Bytes>,
+        request: v1::ProduceRequest,
     ) -> Result<OffsetRange, ClientError> {
-        let request = v1::ProduceRequest {
-            topic,
-            payloads,
-            ..v1::ProduceRequest::default()
-        };
         let reply = self
             .call(request, |mut grpc, request| async move {
                 grpc.produce(request).await

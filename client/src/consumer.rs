@@ -6,6 +6,7 @@ use bytes::Bytes;
 use minikafka_proto::v1;
 
 use crate::client::system_time;
+use crate::record::{self, Header};
 use crate::subscription::MAX_BACKOFF;
 use crate::{Client, ClientError, Subscription};
 
@@ -30,6 +31,23 @@ pub struct Message {
     pub timestamp: SystemTime,
     /// The bytes the producer sent.
     pub payload: Bytes,
+    /// Its key; empty when it has none.
+    pub key: Bytes,
+    /// Its headers, in the order the producer gave them.
+    pub headers: Vec<Header>,
+}
+
+impl Message {
+    /// A message as the server sent it.
+    pub(crate) fn from_proto(m: v1::Message) -> Self {
+        Self {
+            offset: m.offset,
+            timestamp: system_time(m.timestamp),
+            payload: m.payload,
+            key: m.key,
+            headers: record::headers(m.headers),
+        }
+    }
 }
 
 /// Messages that retention removed before this consumer read them:
@@ -207,11 +225,7 @@ impl Consumer {
         let messages = reply
             .messages
             .into_iter()
-            .map(|m| Message {
-                offset: m.offset,
-                timestamp: system_time(m.timestamp),
-                payload: m.payload,
-            })
+            .map(Message::from_proto)
             .collect();
         Ok(Polled { messages, gap })
     }

@@ -9,7 +9,9 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-pub use minikafka_proto::trailers::{DAMAGED_FIRST_OFFSET, NEXT_GOOD_OFFSET};
+pub use minikafka_proto::trailers::{
+    DAMAGED_FIRST_OFFSET, EXPECTED_SEQUENCE, NEXT_GOOD_OFFSET, NEXT_OFFSET,
+};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
@@ -66,6 +68,31 @@ pub enum ClientError {
     /// The call took longer than its timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// A produce's sequence was out of order for its producer
+    /// (`FAILED_PRECONDITION`): it skips ahead of the sequence the server
+    /// expects, or is older than the batches it remembers. Nothing was
+    /// stored. The [`Producer`](crate::Producer) numbers its batches
+    /// itself, so this means another client used its producer id.
+    #[error("failed precondition: {message}")]
+    SequenceOutOfOrder {
+        /// The sequence the server expects next from that producer.
+        expected: u64,
+        /// The server's message, naming the topic, producer and sequences.
+        message: String,
+    },
+    /// A conditional produce
+    /// ([`send_records_expecting`](crate::Producer::send_records_expecting))
+    /// expected another next offset than the topic has
+    /// (`FAILED_PRECONDITION`): another producer appended first. Nothing
+    /// was stored.
+    #[error("failed precondition: {message}")]
+    NextOffsetMismatch {
+        /// The topic's actual next offset (1 for a topic that does not
+        /// exist).
+        next_offset: u64,
+        /// The server's message, naming the topic and both offsets.
+        message: String,
+    },
 }
 
 impl ClientError {
@@ -76,6 +103,9 @@ impl ClientError {
         match self {
             Self::Status(status) => status.code(),
             Self::DataLoss { .. } => Code::DataLoss,
+            Self::SequenceOutOfOrder { .. } | Self::NextOffsetMismatch { .. } => {
+                Code::FailedPrecondition
+            }
             Self::Timeout(_) => Code::DeadlineExceeded,
             Self::Connect { .. } | Self::Tls { .. } => Code::Unavailable,
             Self::InvalidAddress(_) | Self::MissingCa(_) | Self::InvalidToken => {
@@ -103,7 +133,11 @@ impl ClientError {
     /// becomes a `ClientError`. A status made by the client's own transport
     /// (it has a `source()`; a server's never does) is a connection failure
     /// described by its root cause; `DATA_LOSS` with its trailers is
-    /// [`DataLoss`](Self::DataLoss); anything else is the server's status.
+    /// [`DataLoss`](Self::DataLoss), `FAILED_PRECONDITION` with a
+    /// sequence or next-offset trailer is
+    /// [`SequenceOutOfOrder`](Self::SequenceOutOfOrder) or
+    /// [`NextOffsetMismatch`](Self::NextOffsetMismatch); anything else is
+    /// the server's status.
     pub fn from_status(status: Status, address: &str) -> Self {
         if let Some(cause) = status.source()
             && matches!(status.code(), Code::Unavailable | Code::Unknown)
@@ -118,6 +152,21 @@ impl ClientError {
                 next_good_offset,
                 message: status.message().to_owned(),
             };
+        }
+        if status.code() == Code::FailedPrecondition {
+            let message = || status.message().to_owned();
+            if let Some(expected) = trailer_number(status.metadata(), EXPECTED_SEQUENCE) {
+                return Self::SequenceOutOfOrder {
+                    expected,
+                    message: message(),
+                };
+            }
+            if let Some(next_offset) = trailer_number(status.metadata(), NEXT_OFFSET) {
+                return Self::NextOffsetMismatch {
+                    next_offset,
+                    message: message(),
+                };
+            }
         }
         Self::Status(status)
     }
@@ -158,6 +207,17 @@ impl ClientError {
                 next_good_offset: *next_good_offset,
                 message: message.clone(),
             },
+            Self::SequenceOutOfOrder { expected, message } => Self::SequenceOutOfOrder {
+                expected: *expected,
+                message: message.clone(),
+            },
+            Self::NextOffsetMismatch {
+                next_offset,
+                message,
+            } => Self::NextOffsetMismatch {
+                next_offset: *next_offset,
+                message: message.clone(),
+            },
         }
     }
 }
@@ -172,8 +232,15 @@ impl From<Status> for ClientError {
 
 /// The two offsets a `DATA_LOSS` status carries in its trailers.
 fn damaged_offsets(trailers: &MetadataMap) -> Option<(u64, u64)> {
-    let offset = |key: &str| trailers.get(key)?.to_str().ok()?.parse::<u64>().ok();
-    Some((offset(DAMAGED_FIRST_OFFSET)?, offset(NEXT_GOOD_OFFSET)?))
+    Some((
+        trailer_number(trailers, DAMAGED_FIRST_OFFSET)?,
+        trailer_number(trailers, NEXT_GOOD_OFFSET)?,
+    ))
+}
+
+/// The decimal number in the trailer `key`, if it is there and one.
+fn trailer_number(trailers: &MetadataMap, key: &str) -> Option<u64> {
+    trailers.get(key)?.to_str().ok()?.parse().ok()
 }
 
 /// What stopped a connection, in words.
@@ -321,6 +388,53 @@ mod tests {
             assert!(matches!(error, ClientError::Status(_)), "{error:?}");
             assert_eq!(error.code(), Code::DataLoss);
         }
+    }
+
+    fn failed_precondition(key: &'static str, value: &'static str, message: &str) -> Status {
+        let mut trailers = MetadataMap::new();
+        trailers.insert(key, MetadataValue::from_static(value));
+        Status::with_metadata(Code::FailedPrecondition, message, trailers)
+    }
+
+    #[test]
+    fn refused_sequences_and_next_offsets_carry_the_trailers_number() {
+        let message =
+            "topic 'orders': producer 9 sent sequence 12, but the next expected from it is 10";
+        let error =
+            ClientError::from_status(failed_precondition(EXPECTED_SEQUENCE, "10", message), "a");
+        match &error {
+            ClientError::SequenceOutOfOrder {
+                expected: 10,
+                message: m,
+            } => {
+                assert_eq!(m, message);
+            }
+            other => panic!("not SequenceOutOfOrder: {other:?}"),
+        }
+        assert_eq!(error.code(), Code::FailedPrecondition);
+        assert!(!error.is_transient());
+        assert_eq!(error.to_string(), format!("failed precondition: {message}"));
+        assert!(matches!(
+            error.duplicate(),
+            ClientError::SequenceOutOfOrder { expected: 10, .. }
+        ));
+
+        let message =
+            "topic 'orders': the append expected next offset 3, but the topic's next offset is 8";
+        let error = ClientError::from_status(failed_precondition(NEXT_OFFSET, "8", message), "a");
+        assert!(
+            matches!(&error, ClientError::NextOffsetMismatch { next_offset: 8, message: m } if m == message),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), Code::FailedPrecondition);
+
+        let stopped = ClientError::from_status(Status::failed_precondition("topic stopped"), "a");
+        assert!(matches!(stopped, ClientError::Status(_)), "{stopped:?}");
+        let unreadable = failed_precondition(NEXT_OFFSET, "x", "?");
+        assert!(matches!(
+            ClientError::from_status(unreadable, "a"),
+            ClientError::Status(_)
+        ));
     }
 
     #[test]

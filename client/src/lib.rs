@@ -20,7 +20,10 @@
 //! - [`Client`] — one connection, shared by the producers and consumers made
 //!   from it (cheap to clone).
 //! - [`Producer`] — appends to one topic; coalesces concurrent sends into
-//!   batched requests ([`BatchOptions`]).
+//!   batched requests ([`BatchOptions`]); idempotent by default, so it
+//!   retries lost answers without storing a batch twice; conditional
+//!   appends ([`Producer::send_records_expecting`]).
+//! - [`Record`] — a message to produce with a key and [`Header`]s.
 //! - [`Admin`] — creates, configures, deletes and lists topics
 //!   ([`Client::admin`]).
 //! - [`Consumer`] — reads one topic from a position it keeps: polls, long
@@ -28,7 +31,9 @@
 //! - [`ClientError`] — what can go wrong, each cause said once: the gRPC
 //!   status when the server answered, [`ClientError::DataLoss`] with the
 //!   offsets when a read reached damaged records, [`ClientError::Connect`]
-//!   with the root cause when the server could not be reached.
+//!   with the root cause when the server could not be reached,
+//!   [`ClientError::NextOffsetMismatch`] and
+//!   [`ClientError::SequenceOutOfOrder`] with the server's numbers.
 
 mod address;
 mod admin;
@@ -37,6 +42,8 @@ mod client;
 mod consumer;
 mod error;
 mod producer;
+mod record;
+mod sender;
 mod subscription;
 
 pub use address::endpoint_uri;
@@ -47,8 +54,11 @@ pub use admin::{
 pub use batcher::BatchOptions;
 pub use client::{Client, TlsOptions, TopicInfo};
 pub use consumer::{Consumer, Gap, Message, Polled, Position};
-pub use error::{ClientError, DAMAGED_FIRST_OFFSET, NEXT_GOOD_OFFSET};
+pub use error::{
+    ClientError, DAMAGED_FIRST_OFFSET, EXPECTED_SEQUENCE, NEXT_GOOD_OFFSET, NEXT_OFFSET,
+};
 pub use producer::{OffsetRange, Producer};
+pub use record::{Header, Record};
 pub use subscription::{ConnectionEvent, Subscription};
 pub use tonic::Code;
 

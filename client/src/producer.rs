@@ -7,7 +7,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batcher::{self, BatchOptions, QueuedSend};
-use crate::{Client, ClientError};
+use crate::sender::Sender;
+use crate::{Client, ClientError, Record};
 
 /// Appends messages to one topic.
 ///
@@ -18,10 +19,29 @@ use crate::{Client, ClientError};
 /// Concurrent sends are not ordered relative to each other; a task's own
 /// awaited sends are stored in the order it makes them.
 ///
+/// # Safe retries
+///
+/// A producer is idempotent unless [`with_idempotence(false)`](Self::with_idempotence):
+/// each request carries a producer id and a sequence number, and a request
+/// that fails in a way that may have stored it (no connection, the
+/// connection lost, `UNAVAILABLE`, a timeout) is sent again, with the same
+/// id and sequence, until it is answered or [`with_retry_for`](Self::with_retry_for)
+/// (30 s by default) has passed. The server stores each batch once and
+/// answers a repeat with the offsets the batch got the first time, so a
+/// batch is stored exactly once (docs/api.md says when a retry can still
+/// duplicate one). An answer lost on a connection that stays open is
+/// noticed only by a timeout: set one with [`with_timeout`](Self::with_timeout).
+///
+/// Requests in flight at once each use a producer id of their own (a
+/// "lane"), so none waits for another. A request whose outcome is still
+/// unknown when its retry time runs out fails with the last error, and its
+/// producer id is never used again, so no later batch can be mistaken for
+/// it.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), minikafka_client::ClientError> {
 /// use std::time::Duration;
-/// use minikafka_client::Producer;
+/// use minikafka_client::{Producer, Record};
 ///
 /// let producer = Producer::connect("127.0.0.1:9999", "orders")
 ///     .await?
@@ -29,12 +49,13 @@ use crate::{Client, ClientError};
 /// let offset = producer.send("one").await?;
 /// let range = producer.send_batch(["two", "three"]).await?;
 /// assert_eq!((range.first, range.last), (offset + 1, offset + 2));
+/// let keyed = Record::new("four").with_key("order-4").with_header("source", "web");
+/// assert_eq!(producer.send_record(keyed).await?, offset + 3);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Producer {
-    client: Client,
-    topic: String,
+    sender: Sender,
     batching: BatchOptions,
     /// The queue of the task that batches sends, started by the first send
     /// (so a producer can be made outside a runtime).
@@ -53,18 +74,10 @@ pub struct OffsetRange {
 impl Producer {
     pub(crate) fn new(client: Client, topic: String) -> Self {
         Self {
-            client,
-            topic,
+            sender: Sender::new(client, topic),
             batching: BatchOptions::default(),
             queue: Arc::default(),
         }
-    }
-
-    /// Coalesces concurrent sends as `options` say, instead of the default.
-    pub fn with_batching(mut self, options: BatchOptions) -> Self {
-        self.batching = options;
-        self.queue = Arc::default();
-        self
     }
 
     /// Connects to `address` and produces to `topic`.
@@ -72,30 +85,63 @@ impl Producer {
         Ok(Client::connect(address).await?.producer(topic))
     }
 
-    /// Fails each call that takes longer than `timeout`.
+    /// Coalesces concurrent sends as `options` say, instead of the default.
+    pub fn with_batching(mut self, options: BatchOptions) -> Self {
+        self.batching = options;
+        self.restart_batching()
+    }
+
+    /// Fails each attempt that takes longer than `timeout` (a timed-out
+    /// attempt of an idempotent producer is retried).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.client = self.client.with_timeout(timeout);
+        self.sender.client = self.sender.client.with_timeout(timeout);
+        self.restart_batching()
+    }
+
+    /// Retries a request whose outcome is unknown for up to `retry_for`
+    /// from its first attempt, which bounds every attempt too (default
+    /// 30 s; zero: one attempt). Only an idempotent producer retries.
+    pub fn with_retry_for(mut self, retry_for: Duration) -> Self {
+        self.sender.retry_for = retry_for;
+        self.restart_batching()
+    }
+
+    /// With `false`, sends no producer id and does not retry: each request
+    /// is one attempt, and a failed one may or may not have been stored
+    /// (as with clients older than safe retries). On by default.
+    pub fn with_idempotence(mut self, idempotent: bool) -> Self {
+        self.sender.idempotent = idempotent;
+        self.restart_batching()
+    }
+
+    /// A new batching task for the changed settings (the old one holds
+    /// the old ones).
+    fn restart_batching(mut self) -> Self {
         self.queue = Arc::default();
         self
     }
 
     /// The topic this producer appends to.
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.sender.topic
     }
 
     /// Stores one message and returns its offset. Concurrent sends through
     /// this producer (or its clones) travel together in batched requests.
     pub async fn send(&self, payload: impl Into<Bytes>) -> Result<u64, ClientError> {
+        self.send_record(Record::new(payload)).await
+    }
+
+    /// Stores one message with its key and headers and returns its offset;
+    /// batched with concurrent sends as [`send`](Self::send) is.
+    pub async fn send_record(&self, record: Record) -> Result<u64, ClientError> {
         let queue = self
             .queue
-            .get_or_init(|| batcher::spawn(self.client.clone(), self.topic.clone(), self.batching));
+            .get_or_init(|| batcher::spawn(self.sender.clone(), self.batching));
         let (reply, answer) = oneshot::channel();
-        let queued = QueuedSend {
-            payload: payload.into(),
-            reply,
-        };
-        queue.send(queued).map_err(|_| batching_ended())?;
+        queue
+            .send(QueuedSend { record, reply })
+            .map_err(|_| batching_ended())?;
         answer.await.map_err(|_| batching_ended())?
     }
 
@@ -106,11 +152,34 @@ impl Producer {
         &self,
         payloads: impl IntoIterator<Item = P>,
     ) -> Result<OffsetRange, ClientError> {
-        self.client
-            .produce(
-                self.topic.clone(),
-                payloads.into_iter().map(Into::into).collect(),
-            )
+        self.send_records(payloads.into_iter().map(Record::new))
+            .await
+    }
+
+    /// Stores every record, with its key and headers, in order and
+    /// atomically, in one request, and returns the offsets they got.
+    pub async fn send_records(
+        &self,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Result<OffsetRange, ClientError> {
+        self.sender.send(records.into_iter().collect(), None).await
+    }
+
+    /// A conditional append: stores the records as
+    /// [`send_records`](Self::send_records) does, but only if the topic's
+    /// next offset is `expected_next_offset` (1 for a topic that does not
+    /// exist yet). Otherwise nothing is stored and it fails with
+    /// [`ClientError::NextOffsetMismatch`], which carries the actual next
+    /// offset: optimistic concurrency, as for an event-sourced aggregate
+    /// that must append after the events it read. A retry of a conditional
+    /// append that was stored gets its offsets, not a mismatch.
+    pub async fn send_records_expecting(
+        &self,
+        expected_next_offset: u64,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Result<OffsetRange, ClientError> {
+        self.sender
+            .send(records.into_iter().collect(), Some(expected_next_offset))
             .await
     }
 }

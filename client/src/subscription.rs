@@ -11,7 +11,6 @@ use futures::Stream;
 use minikafka_proto::v1;
 use tonic::Streaming;
 
-use crate::client::system_time;
 use crate::{Client, ClientError, Message};
 
 /// The first wait before resubscribing after a transient error; it doubles
@@ -170,11 +169,7 @@ impl State {
                         self.backoff = FIRST_BACKOFF.min(self.max_backoff);
                         self.from_end = false;
                         self.received
-                            .extend(batch.messages.into_iter().map(|m| Message {
-                                offset: m.offset,
-                                timestamp: system_time(m.timestamp),
-                                payload: m.payload,
-                            }));
+                            .extend(batch.messages.into_iter().map(Message::from_proto));
                         continue;
                     }
                     // The server ended the stream: pick up where it stopped.

@@ -66,6 +66,8 @@ mod tests {
             offset: 1,
             timestamp: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_299_000_123),
             payload: Bytes::from_static(payload),
+            key: Bytes::new(),
+            headers: Vec::new(),
         }
     }
 
