@@ -50,7 +50,12 @@ impl LineRecords {
         if self.plain() {
             return Messages::Payloads(lines);
         }
-        Messages::Records(lines.into_iter().map_while(|line| self.record(line)).collect())
+        Messages::Records(
+            lines
+                .into_iter()
+                .map_while(|line| self.record(line))
+                .collect(),
+        )
     }
 
     /// The message `line` stands for; `None` when a key separator is set
@@ -123,7 +128,10 @@ mod tests {
         let pair = |key: &'static [u8], payload: &'static [u8]| {
             Some((Bytes::from_static(key), Bytes::from_static(payload)))
         };
-        assert_eq!(split(":", b"user-1:{\"a\":1}"), pair(b"user-1", b"{\"a\":1}"));
+        assert_eq!(
+            split(":", b"user-1:{\"a\":1}"),
+            pair(b"user-1", b"{\"a\":1}")
+        );
         assert_eq!(split(":", b"k:v:w"), pair(b"k", b"v:w"));
         assert_eq!(split("::", b"a:b::c"), pair(b"a:b", b"c"));
         assert_eq!(split("\t", b"\tpayload"), pair(b"", b"payload"));

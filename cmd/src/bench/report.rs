@@ -123,18 +123,31 @@ impl fmt::Display for Setup {
             .unwrap_or_default();
         let producers = c.producers.get() as usize;
         let each = if producers > 1 { " each" } else { "" };
+        let mut extras = String::new();
+        if c.key_size > 0 {
+            extras += &format!(" with {}-byte keys", c.key_size);
+        }
+        if c.headers > 0 {
+            let with = if c.key_size > 0 { " and" } else { " with" };
+            extras += &format!("{with} {}", plural(c.headers as usize, "header", "headers"));
+        }
         let consumers = match c.consumers {
             0 => "no consumers".to_owned(),
             n => plural(n as usize, "consumer", "consumers"),
         };
         write!(
             f,
-            "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads, {consumers}, {}",
+            "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads{extras}, {}, {consumers}, {}",
             c.target.topic,
             c.target.server.host,
             plural(producers, "producer", "producers"),
             plural(c.tasks.get() as usize, "task", "tasks"),
             c.size,
+            if c.idempotence {
+                "idempotent"
+            } else {
+                "not idempotent"
+            },
             plural(self.threads, "client thread", "client threads"),
         )
     }

@@ -7,7 +7,8 @@ use minikafka_cmd::bench::{self, Config};
 
 /// Measures a server: producers send messages to a topic as fast as they
 /// can (or at --rate), consumers follow it, and the report gives messages
-/// and megabytes (10^6 bytes) per second and latency percentiles in
+/// and megabytes (10^6 bytes of payloads, keys and headers) per second and
+/// latency percentiles in
 /// microseconds.
 ///
 /// Latencies: from each send/send_batch call to its acknowledgement, and,
