@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
 use crate::{
-    AppendNotifier, Batch, Creation, Message, OffsetRange, ReadLimits, ReadResult, RemovalReport,
-    RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo, TopicName,
-    TopicSettings, TopicWatch,
+    Admission, AppendNotifier, Batch, Creation, Header, Message, OffsetRange, ProducerTable,
+    ReadLimits, ReadResult, Record, RemovalReport, RetentionDefaults, SettingsChange, Store,
+    StoreError, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
 };
 
 /// A store that keeps each topic as a ring of messages in memory.
@@ -21,8 +21,6 @@ use crate::{
 pub struct MemoryStore {
     topics: RwLock<BTreeMap<TopicName, Arc<RwLock<TopicLog>>>>,
     notifier: AppendNotifier,
-    // Read once the memory store keeps producers (issue #15).
-    #[allow(dead_code)]
     options: MemoryOptions,
 }
 
@@ -33,23 +31,26 @@ struct TopicLog {
     messages: VecDeque<Message>,
     /// The offset of the first message held, or the next offset when empty.
     earliest: u64,
-    /// The sum of the held payloads' lengths.
+    /// The sum of the held messages' sizes ([`Message::size`]).
     size_bytes: u64,
     /// The newest timestamp ever stored, kept after the message expires so
     /// timestamps never go back.
     newest_timestamp: Timestamp,
     /// The topic's own settings.
     settings: TopicSettings,
+    /// The topic's producers and their latest batches, for safe retries.
+    producers: ProducerTable,
 }
 
 impl TopicLog {
-    fn new(settings: TopicSettings) -> Self {
+    fn new(settings: TopicSettings, max_producers: usize) -> Self {
         Self {
             messages: VecDeque::new(),
             earliest: 1,
             size_bytes: 0,
             newest_timestamp: Timestamp::default(),
             settings,
+            producers: ProducerTable::new(max_producers),
         }
     }
 
@@ -57,13 +58,17 @@ impl TopicLog {
     fn pop_oldest(&mut self) -> Option<Message> {
         let message = self.messages.pop_front()?;
         self.earliest += 1;
-        self.size_bytes -= message.payload.len() as u64;
+        self.size_bytes -= message.size() as u64;
         Some(message)
     }
 
     /// Removes what retention no longer keeps: by age (its own, else the
-    /// default), then the oldest until the size is within its limit.
+    /// default), then the oldest until the size is within its limit; and
+    /// forgets the producers idle past the producer expiry.
     fn enforce_retention(&mut self, now: Timestamp, defaults: RetentionDefaults) -> RemovalReport {
+        if let Some(cutoff) = defaults.producer_expiry.cutoff(now) {
+            self.producers.forget_idle(cutoff);
+        }
         let cutoff = self.settings.retention.unwrap_or(defaults.age).cutoff(now);
         let limit = self.settings.retention_bytes.unwrap_or(u64::MAX);
         let mut report = RemovalReport::default();
@@ -74,7 +79,7 @@ impl TopicLog {
             }
             if let Some(message) = self.pop_oldest() {
                 report.messages_removed += 1;
-                report.bytes_removed += message.payload.len() as u64;
+                report.bytes_removed += message.size() as u64;
             }
         }
         report
@@ -139,8 +144,30 @@ impl MemoryStore {
         let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
         topics
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(RwLock::new(TopicLog::new(TopicSettings::default()))))
+            .or_insert_with(|| Arc::new(RwLock::new(self.new_log(TopicSettings::default()))))
             .clone()
+    }
+
+    fn new_log(&self, settings: TopicSettings) -> TopicLog {
+        TopicLog::new(settings, self.options.max_producers)
+    }
+
+    /// The topic a batch goes to: a missing one is created only when the
+    /// batch may create it and its condition, if any, expects a new
+    /// topic's next offset (1), so that a refused batch creates nothing.
+    fn topic_for(
+        &self,
+        name: &TopicName,
+        batch: &Batch,
+    ) -> Result<Arc<RwLock<TopicLog>>, StoreError> {
+        if let Some(topic) = self.topic(name) {
+            return Ok(topic);
+        }
+        if !batch.create_topic {
+            return Err(StoreError::TopicNotFound(name.clone()));
+        }
+        check_next_offset(name, batch.expected_next_offset, 1)?;
+        Ok(self.topic_or_create(name))
     }
 
     fn topic_or_not_found(&self, name: &TopicName) -> Result<Arc<RwLock<TopicLog>>, StoreError> {
@@ -149,20 +176,63 @@ impl MemoryStore {
     }
 }
 
-/// Copies a batch's payloads into one right-sized buffer and slices it.
+/// [`StoreError::NextOffsetMismatch`] unless a conditional append's
+/// `expected` next offset is the topic's `actual` one (or there is no
+/// condition).
+fn check_next_offset(
+    topic: &TopicName,
+    expected: Option<u64>,
+    actual: u64,
+) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != actual => Err(StoreError::NextOffsetMismatch {
+            topic: topic.clone(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Copies a batch's bytes (payloads, keys, header values) into one
+/// right-sized buffer and slices it.
 ///
 /// A payload decoded from a request is a slice of the whole receive buffer;
 /// keeping it as-is would pin kilobytes per 100-byte message. One buffer per
 /// batch costs one allocation, and a batch's messages share a timestamp, so
 /// they expire, and free the buffer, together.
-fn compact(payloads: Vec<Bytes>) -> Vec<Bytes> {
-    let total = payloads.iter().map(Bytes::len).sum();
-    let mut buffer = BytesMut::with_capacity(total);
-    for payload in &payloads {
-        buffer.extend_from_slice(payload);
+fn compact(records: Vec<Record>) -> Vec<Record> {
+    let values = |r: &Record| {
+        [&r.payload, &r.key]
+            .into_iter()
+            .chain(r.headers.iter().map(|h| &h.value))
+            .map(Bytes::len)
+            .sum::<usize>()
+    };
+    let mut buffer = BytesMut::with_capacity(records.iter().map(values).sum());
+    for record in &records {
+        buffer.extend_from_slice(&record.payload);
+        buffer.extend_from_slice(&record.key);
+        for header in &record.headers {
+            buffer.extend_from_slice(&header.value);
+        }
     }
     let mut buffer = buffer.freeze();
-    payloads.iter().map(|p| buffer.split_to(p.len())).collect()
+    records
+        .into_iter()
+        .map(|record| Record {
+            payload: buffer.split_to(record.payload.len()),
+            key: buffer.split_to(record.key.len()),
+            headers: record
+                .headers
+                .into_iter()
+                .map(|header| Header {
+                    value: buffer.split_to(header.value.len()),
+                    name: header.name,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -176,34 +246,42 @@ impl Store for MemoryStore {
         if batch.records.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
-        let log = if batch.create_topic {
-            self.topic_or_create(topic)
-        } else {
-            self.topic_or_not_found(topic)?
-        };
+        let log = self.topic_for(topic, &batch)?;
+        // Admission, the condition and the append under one lock: a retry
+        // racing its original sees it stored or not at all.
         let mut log = log.write().unwrap_or_else(PoisonError::into_inner);
         log.settings.check_sizes(&batch.records)?;
-        let payloads = compact(batch.records.into_iter().map(|r| r.payload).collect());
+        if let Some(producer) = batch.producer
+            && let Admission::Duplicate(offsets) = log.producers.admit(topic, producer)?
+        {
+            return Ok(offsets);
+        }
+        check_next_offset(topic, batch.expected_next_offset, log.next_offset())?;
         let timestamp = now.max(log.newest_timestamp);
         let first = log.next_offset();
-        for (offset, payload) in (first..).zip(payloads) {
-            log.size_bytes += payload.len() as u64;
-            log.messages.push_back(Message {
+        for (offset, record) in (first..).zip(compact(batch.records)) {
+            let message = Message {
                 offset,
                 timestamp,
-                payload,
-                key: Bytes::new(),
-                headers: Vec::new(),
-            });
+                payload: record.payload,
+                key: record.key,
+                headers: record.headers,
+            };
+            log.size_bytes += message.size() as u64;
+            log.messages.push_back(message);
         }
         log.newest_timestamp = timestamp;
         let next = log.next_offset();
-        drop(log);
-        self.notifier.appended(topic, next);
-        Ok(OffsetRange {
+        let offsets = OffsetRange {
             first,
             last: next - 1,
-        })
+        };
+        if let Some(producer) = batch.producer {
+            log.producers.record(producer, offsets, timestamp);
+        }
+        drop(log);
+        self.notifier.appended(topic, next);
+        Ok(offsets)
     }
 
     async fn read(
@@ -227,11 +305,11 @@ impl Store for MemoryStore {
         let mut bytes = 0usize;
         for message in log.messages.range(start.min(log.messages.len())..) {
             let full = messages.len() >= limits.max_messages.max(1)
-                || (!messages.is_empty() && bytes + message.payload.len() > limits.max_bytes);
+                || (!messages.is_empty() && bytes + message.size() > limits.max_bytes);
             if full {
                 break;
             }
-            bytes += message.payload.len();
+            bytes += message.size();
             messages.push(message.clone());
         }
         Ok(ReadResult {
@@ -251,10 +329,8 @@ impl Store for MemoryStore {
             let existing = &log.read().unwrap_or_else(PoisonError::into_inner).settings;
             return crate::store::create_existing(topic, existing, &settings);
         }
-        topics.insert(
-            topic.clone(),
-            Arc::new(RwLock::new(TopicLog::new(settings))),
-        );
+        let log = self.new_log(settings);
+        topics.insert(topic.clone(), Arc::new(RwLock::new(log)));
         Ok(Creation::Created)
     }
 
@@ -342,16 +418,39 @@ mod tests {
         (Arc::new(MemoryStore::new()), ())
     }
 
+    async fn open_capped(max_producers: usize) -> (Arc<dyn Store>, ()) {
+        let options = MemoryOptions { max_producers };
+        (Arc::new(MemoryStore::with_options(options)), ())
+    }
+
     crate::conformance_tests!(open);
     crate::conformance_tests!(exact_size_retention open);
+    crate::conformance_tests!(capped open_capped);
 
     #[test]
-    fn compact_keeps_each_payload_and_drops_the_receive_buffer() {
+    fn compact_keeps_each_record_and_drops_the_receive_buffer() {
         let received = Bytes::from(vec![7u8; 4096]);
-        let payloads = vec![received.slice(0..3), Bytes::new(), received.slice(10..110)];
-        let compacted = compact(payloads.clone());
-        assert_eq!(compacted, payloads);
-        drop(payloads);
+        let records = vec![
+            Record::from_payload(received.slice(0..3)),
+            Record::from_payload(Bytes::new()),
+            Record {
+                payload: received.slice(10..110),
+                key: received.slice(200..216),
+                headers: vec![
+                    Header {
+                        name: "trace".to_owned(),
+                        value: received.slice(300..340),
+                    },
+                    Header {
+                        name: "empty".to_owned(),
+                        value: Bytes::new(),
+                    },
+                ],
+            },
+        ];
+        let compacted = compact(records.clone());
+        assert_eq!(compacted, records);
+        drop(records);
         // The 4 KiB buffer is no longer referenced by the kept payloads.
         assert!(received.is_unique());
     }

@@ -13,8 +13,10 @@
 //! temporary directory, say). Persistent stores also run the restart
 //! scenarios: `conformance_tests!(persistent open_at)`; stores that remove
 //! single messages for retention by size (not whole segments) also
-//! `conformance_tests!(exact_size_retention open)`. A behaviour added to
-//! the trait is added here first.
+//! `conformance_tests!(exact_size_retention open)`. Every store also runs
+//! `conformance_tests!(capped open_capped)`, on a store opened with a
+//! small `max_producers`. A behaviour added to the trait is added here
+//! first.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+mod records;
 mod topics;
+pub use records::*;
 pub use topics::*;
 
 use crate::{
@@ -43,6 +47,10 @@ pub const EXPIRE_BEFORE_NOW: RetentionDefaults =
 /// (a fresh temporary one per test) and opening the store kept there.
 /// Dropping the last `Arc` of a store must close it, so it can be opened
 /// again.
+///
+/// `conformance_tests!(capped $open_capped)` adds the producer cap's
+/// scenario: `$open_capped` is an async fn taking `max_producers` and
+/// returning a fresh store with that cap, as `$open` does.
 #[macro_export]
 macro_rules! conformance_tests {
     ($open:path) => {
@@ -74,7 +82,20 @@ macro_rules! conformance_tests {
             retention_by_age_follows_each_topics_own_setting,
             retention_by_size_removes_only_the_oldest,
             list_pages_through_the_topics_in_name_order,
-            a_delete_racing_producers_and_readers_leaves_nothing
+            a_delete_racing_producers_and_readers_leaves_nothing,
+            keys_and_headers_round_trip,
+            sizes_count_keys_and_headers,
+            a_retried_batch_gets_its_original_offsets_and_is_stored_once,
+            a_sequence_gap_or_a_forgotten_old_one_is_refused,
+            a_new_producer_starts_anywhere_and_sequences_wrap,
+            producers_and_topics_have_separate_sequences,
+            concurrent_copies_of_a_batch_are_stored_once,
+            a_refused_batch_does_not_use_up_its_sequence,
+            idle_producers_are_forgotten_by_the_sweep,
+            deleting_a_topic_forgets_its_producers,
+            a_conditional_append_needs_the_next_offset,
+            a_conditional_append_to_a_missing_topic,
+            dedup_comes_before_the_condition
         );
     };
     (persistent $open_at:path) => {
@@ -83,11 +104,29 @@ macro_rules! conformance_tests {
             numbering_survives_expiring_everything_and_reopening,
             retention_survives_reopening,
             timestamps_never_decrease_across_reopening,
-            settings_and_deletes_survive_reopening
+            settings_and_deletes_survive_reopening,
+            keys_and_headers_survive_reopening,
+            dedup_survives_reopening,
+            a_deleted_topics_producers_stay_forgotten_after_reopening
         );
     };
     (exact_size_retention $open:path) => {
-        $crate::conformance_tests!(@each $open; retention_by_size_is_exact);
+        $crate::conformance_tests!(@each $open;
+            retention_by_size_is_exact,
+            retention_by_size_counts_keys_and_headers
+        );
+    };
+    (capped $open_capped:path) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn past_the_cap_the_least_recently_active_producer_is_forgotten() {
+            const MAX_PRODUCERS: usize = 3;
+            let (store, _guard) = $open_capped(MAX_PRODUCERS).await;
+            $crate::conformance::past_the_cap_the_least_recently_active_producer_is_forgotten(
+                store,
+                MAX_PRODUCERS,
+            )
+            .await;
+        }
     };
     (@reopen $open_at:path; $($scenario:ident),+ $(,)?) => {
         $(
