@@ -60,24 +60,38 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
  */
 
 /**
+ * A failed call whose status's trailers carry numbers, shaped like a grpc-js
+ * ServiceError: `code`, `details` (the server's message) and `metadata`
+ * (the trailers).
+ */
+class TrailerError extends Error {
+  /**
+   * @param {grpc.status} code @param {string} details
+   * @param {grpc.Metadata} metadata the status's trailers
+   */
+  constructor(code, details, metadata) {
+    super(`${code} ${status[code]}: ${details}`);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+    this.metadata = metadata;
+  }
+}
+
+/**
  * A read reached records damaged on the server's disk (DATA_LOSS). The
  * messages before them were returned; offsets `firstOffset` up to
  * `nextGoodOffset - 1n` cannot be. To accept the loss and go on, set the
- * consumer's `position` to `nextGoodOffset`. Like a ServiceError, it has
- * `code` (status.DATA_LOSS), `details` and `metadata`.
+ * consumer's `position` to `nextGoodOffset`.
  */
-export class DataLossError extends Error {
+export class DataLossError extends TrailerError {
   /**
    * @param {string} details the server's message, naming the topic and offsets
    * @param {bigint} firstOffset @param {bigint} nextGoodOffset
    * @param {grpc.Metadata} metadata the status's trailers
    */
   constructor(details, firstOffset, nextGoodOffset, metadata) {
-    super(`${status.DATA_LOSS} DATA_LOSS: ${details}`);
-    this.name = 'DataLossError';
-    this.code = status.DATA_LOSS;
-    this.details = details;
-    this.metadata = metadata;
+    super(status.DATA_LOSS, details, metadata);
     this.firstOffset = firstOffset;
     this.nextGoodOffset = nextGoodOffset;
   }
@@ -87,21 +101,16 @@ export class DataLossError extends Error {
  * An idempotent batch whose sequence the server did not expect from its
  * producer (FAILED_PRECONDITION): it skipped ahead, or is older than the
  * batches the server remembers. Nothing was stored. `expectedSequence` is
- * the sequence the server expects next. Like a ServiceError, it has `code`,
- * `details` and `metadata`.
+ * the sequence the server expects next.
  */
-export class SequenceOutOfOrderError extends Error {
+export class SequenceOutOfOrderError extends TrailerError {
   /**
    * @param {string} details the server's message
    * @param {bigint} expectedSequence
    * @param {grpc.Metadata} metadata the status's trailers
    */
   constructor(details, expectedSequence, metadata) {
-    super(`${status.FAILED_PRECONDITION} FAILED_PRECONDITION: ${details}`);
-    this.name = 'SequenceOutOfOrderError';
-    this.code = status.FAILED_PRECONDITION;
-    this.details = details;
-    this.metadata = metadata;
+    super(status.FAILED_PRECONDITION, details, metadata);
     this.expectedSequence = expectedSequence;
   }
 }
@@ -109,21 +118,16 @@ export class SequenceOutOfOrderError extends Error {
 /**
  * A conditional produce (`expectedNextOffset`) refused because the topic's
  * next offset was another (FAILED_PRECONDITION). Nothing was stored;
- * `nextOffset` is the topic's actual next offset. Like a ServiceError, it
- * has `code`, `details` and `metadata`.
+ * `nextOffset` is the topic's actual next offset.
  */
-export class NextOffsetMismatchError extends Error {
+export class NextOffsetMismatchError extends TrailerError {
   /**
    * @param {string} details the server's message
    * @param {bigint} nextOffset
    * @param {grpc.Metadata} metadata the status's trailers
    */
   constructor(details, nextOffset, metadata) {
-    super(`${status.FAILED_PRECONDITION} FAILED_PRECONDITION: ${details}`);
-    this.name = 'NextOffsetMismatchError';
-    this.code = status.FAILED_PRECONDITION;
-    this.details = details;
-    this.metadata = metadata;
+    super(status.FAILED_PRECONDITION, details, metadata);
     this.nextOffset = nextOffset;
   }
 }
