@@ -2,8 +2,11 @@
 // running mkfk-server: MINIKAFKA_TEST_HOST=127.0.0.1:9999 npm test
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import { Admin, Consumer, NextOffsetMismatchError, Producer, SequenceOutOfOrderError, status } from 'minikafka-client';
 
@@ -198,4 +201,32 @@ test('a sequence gap is refused with the expected sequence and stores nothing', 
   // The lane the server disagreed with is dropped; a fresh one starts anywhere.
   assert.equal(await producer.send('second'), 2n);
   assert.deepEqual((await readAll(t)).map((m) => m.payload.toString()), ['first', 'second']);
+});
+
+test('the example consumer prints keys and headers as mkfk-consumer does', LIMIT, async () => {
+  const t = topic();
+  await tracked(new Producer(HOST, t)).sendRecords(RECORDS);
+  const consumer = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'consumer.js');
+  const stdout = await new Promise((resolve, reject) =>
+    execFile(process.execPath, [consumer, '--host', HOST, '--topic', t, '--no-follow', '--format', 'json'], { timeout: 20_000 }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    ),
+  );
+  const lines = stdout.trimEnd().split('\n').map((line) => {
+    const { offset, timestamp, ...rest } = JSON.parse(line);
+    return rest;
+  });
+  assert.deepEqual(lines, [
+    { payload: 'plain' },
+    {
+      payload: 'with both',
+      key_base64: 'AAH/',
+      headers: [
+        { name: 'trace', value: 'a' },
+        { name: 'content-type', value_base64: '/gA=' },
+        { name: 'trace', value: '' },
+      ],
+    },
+    { payload: '', key: 'key only' },
+  ]);
 });

@@ -4,7 +4,11 @@ real mkfk-server (address in MINIKAFKA_TEST_HOST)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -24,6 +28,7 @@ from minikafka_client import (
     aio,
 )
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RECORDS = [
     Record(b"plain"),
     Record(
@@ -216,3 +221,31 @@ def test_the_asyncio_producer_sends_records_and_retries(host: str, topic: str) -
         ]
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+def test_the_example_consumer_prints_keys_and_headers_as_mkfk_consumer_does(
+    host: str, topic: str
+) -> None:
+    with Producer(host, topic) as producer:
+        producer.send_records(RECORDS)
+    consumed = subprocess.run(
+        [sys.executable, str(EXAMPLES / "consumer.py"), "--host", host, "--topic", topic,
+         "--no-follow", "--format", "json"],
+        capture_output=True,
+        timeout=30,
+    )
+    assert consumed.returncode == 0, consumed.stderr.decode()
+    lines = [json.loads(line) for line in consumed.stdout.decode().splitlines()]
+    assert [{k: v for k, v in line.items() if k not in ("offset", "timestamp")} for line in lines] == [
+        {"payload": "plain"},
+        {
+            "payload": "with both",
+            "key_base64": "AAH/",
+            "headers": [
+                {"name": "trace", "value": "a"},
+                {"name": "content-type", "value_base64": "/gA="},
+                {"name": "trace", "value": ""},
+            ],
+        },
+        {"payload": "", "key": "key only"},
+    ]
