@@ -158,6 +158,17 @@ impl Config {
         Ok(())
     }
 
+    /// The client call each producer makes: `send` or `send_batch`, or
+    /// with keys or headers `send_record` or `send_records`.
+    pub fn call(&self) -> &'static str {
+        match (self.batch.get(), self.key_size > 0 || self.headers > 0) {
+            (1, false) => "send",
+            (_, false) => "send_batch",
+            (1, true) => "send_record",
+            (_, true) => "send_records",
+        }
+    }
+
     /// Connections the run opens: one per producer and one per consumer.
     pub fn connections(&self) -> usize {
         self.producers.get() as usize + self.consumers as usize
@@ -216,6 +227,18 @@ mod tests {
         assert_eq!((config.key_size, config.headers), (16, 3));
         assert!(!config.idempotence);
         assert!(parse(&["--idempotence", "on"]).expect("parsed").idempotence);
+        assert_eq!(config.call(), "send_record");
+        assert_eq!(parse(&[]).expect("parsed").call(), "send");
+        assert_eq!(
+            parse(&["--batch", "2"]).expect("parsed").call(),
+            "send_batch"
+        );
+        assert_eq!(
+            parse(&["--headers", "1"]).expect("parsed").call(),
+            "send_record"
+        );
+        let records = parse(&["--batch", "2", "--key-size", "1"]).expect("parsed");
+        assert_eq!(records.call(), "send_records");
         let error = parse(&["--idempotence", "maybe"])
             .expect_err("not on or off")
             .to_string();

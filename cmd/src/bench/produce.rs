@@ -19,7 +19,7 @@ use super::progress::Progress;
 pub struct ProducerStats {
     /// Messages acknowledged, with each call's acknowledgement latency.
     pub tally: Tally,
-    /// `send` or `send_batch` calls made.
+    /// Calls made (`send`, `send_batch`, `send_record` or `send_records`).
     pub calls: u64,
     /// When its last call was acknowledged.
     pub finished: Instant,
