@@ -12,11 +12,11 @@ use serde::Serialize;
 pub enum Format {
     /// The payload's bytes as they are, then a newline.
     Raw,
-    /// `{"offset":1,"timestamp":"…","payload":"text"}`, with
-    /// `payload_base64` instead of `payload` when the bytes are not UTF-8;
-    /// then `key` (or `key_base64`) when the message has a key, and
-    /// `headers`, `[{"name":"…","value":"…"}, …]` (`value_base64` for a
-    /// value that is not UTF-8), when it has headers.
+    /// One object per line: `{"offset":1,"timestamp":"…","payload":"text"}`,
+    /// then `"key":"…"` when the message has a key, and
+    /// `"headers":[{"name":"…","value":"…"}, …]`, in order, when it has
+    /// headers. Bytes that are not UTF-8 go in `payload_base64`,
+    /// `key_base64` or `value_base64` instead, as standard base64.
     Json,
 }
 

@@ -44,7 +44,7 @@ pub struct Config {
     /// Idempotent produce: each batch carries a producer id and sequence
     /// number, as the client sends by default (on), or neither (off)
     #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set,
-          value_parser = clap::builder::BoolishValueParser::new())]
+          value_parser = clap::builder::BoolishValueParser::new(), hide_possible_values = true)]
     pub idempotence: bool,
     /// Messages per send_batch call; 1 sends each message with send
     #[arg(long, default_value_t = NonZeroU32::MIN, value_parser = at_least_one())]

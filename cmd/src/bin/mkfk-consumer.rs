@@ -44,11 +44,7 @@ struct Cli {
     /// Exit after printing this many messages
     #[arg(long)]
     max: Option<u64>,
-    /// How to print each message. json: one object per line, with
-    /// "offset", "timestamp", "payload", and "key" and "headers"
-    /// ([{"name": …, "value": …}], in order) when the message has them;
-    /// bytes that are not UTF-8 go in "payload_base64", "key_base64" or
-    /// "value_base64" instead, as standard base64
+    /// How to print each message
     #[arg(long, value_enum, default_value_t = Format::Raw)]
     format: Format,
     /// In raw output, print each message's key (empty when it has none)
