@@ -3,10 +3,16 @@
 // reads a topic from a position it keeps (Poll, with long polls, or
 // Subscribe, with messages pushed as they are stored).
 //
+// Messages may carry a key and headers (Record, SendRecords). A producer
+// made Idempotent retries lost answers without storing a batch twice, and
+// SendRecordsExpecting appends only at an expected offset.
+//
 // Failed calls return an *Error carrying the gRPC status code; test its
 // kind with errors.Is (ErrTopicNotFound, ErrInvalidArgument, ErrOutOfRange,
 // ErrUnavailable, ErrDataLoss) and get the damaged offsets of a DATA_LOSS
-// with errors.As and a *DataLossError.
+// with errors.As and a *DataLossError, the expected sequence of a
+// *SequenceOutOfOrderError, or the next offset of a
+// *NextOffsetMismatchError.
 //
 // The generated gRPC code is in the minikafkav1 package, for calls this
 // package does not wrap.
@@ -125,7 +131,8 @@ type TopicInfo struct {
 	NextOffset uint64
 	// MessageCount is how many messages the topic holds.
 	MessageCount uint64
-	// SizeBytes is the payload bytes the topic holds.
+	// SizeBytes is the bytes the topic's messages hold: payloads, keys and
+	// header names and values.
 	SizeBytes uint64
 	// OldestTimestamp is when the earliest retained message was stored;
 	// the zero time when the topic holds none.

@@ -41,6 +41,11 @@ type Message struct {
 	Timestamp time.Time
 	// Payload is the bytes the producer sent.
 	Payload []byte
+	// Key is the message's key; empty when it has none.
+	Key []byte
+	// Headers are the message's headers, in the order the producer gave
+	// them.
+	Headers []Header
 }
 
 // Gap is messages that retention removed before the consumer read them:
@@ -167,10 +172,16 @@ func (c *Consumer) take(reply *pb.PollResponse) Polled {
 	}
 	c.position = reply.NewReadFrom
 	for _, message := range reply.Messages {
+		var headers []Header
+		for _, header := range message.Headers {
+			headers = append(headers, Header{Name: string(header.Name), Value: header.Value})
+		}
 		polled.Messages = append(polled.Messages, Message{
 			Offset:    message.Offset,
 			Timestamp: timeOf(message.Timestamp),
 			Payload:   message.Payload,
+			Key:       message.Key,
+			Headers:   headers,
 		})
 	}
 	return polled

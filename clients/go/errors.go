@@ -96,10 +96,62 @@ func (e *DataLossError) Unwrap() error {
 	return e.Err
 }
 
-// The trailers a DATA_LOSS status carries (decimal offsets).
+// SequenceOutOfOrderError is an idempotent batch whose sequence the server
+// did not expect from its producer (FAILED_PRECONDITION): it skipped ahead,
+// or is older than the batches the server remembers. Nothing was stored.
+type SequenceOutOfOrderError struct {
+	// Err is the call's status, with the server's message.
+	Err *Error
+	// ExpectedSequence is the sequence the server expects next from the
+	// producer.
+	ExpectedSequence uint64
+}
+
+func (e *SequenceOutOfOrderError) Error() string {
+	return e.Err.Error()
+}
+
+// Unwrap gives the underlying *Error.
+func (e *SequenceOutOfOrderError) Unwrap() error {
+	return e.Err
+}
+
+// GRPCStatus lets status.Code see the code (FAILED_PRECONDITION).
+func (e *SequenceOutOfOrderError) GRPCStatus() *status.Status {
+	return e.Err.GRPCStatus()
+}
+
+// NextOffsetMismatchError is a conditional append (SendRecordsExpecting)
+// refused because the topic's next offset was not the one expected
+// (FAILED_PRECONDITION). Nothing was stored.
+type NextOffsetMismatchError struct {
+	// Err is the call's status, with the server's message.
+	Err *Error
+	// NextOffset is the topic's actual next offset.
+	NextOffset uint64
+}
+
+func (e *NextOffsetMismatchError) Error() string {
+	return e.Err.Error()
+}
+
+// Unwrap gives the underlying *Error.
+func (e *NextOffsetMismatchError) Unwrap() error {
+	return e.Err
+}
+
+// GRPCStatus lets status.Code see the code (FAILED_PRECONDITION).
+func (e *NextOffsetMismatchError) GRPCStatus() *status.Status {
+	return e.Err.GRPCStatus()
+}
+
+// The trailers a DATA_LOSS or FAILED_PRECONDITION status carries (decimal
+// numbers).
 const (
 	damagedFirstOffsetTrailer = "minikafka-damaged-first-offset"
 	nextGoodOffsetTrailer     = "minikafka-next-good-offset"
+	expectedSequenceTrailer   = "minikafka-expected-sequence"
+	nextOffsetTrailer         = "minikafka-next-offset"
 )
 
 // fromCall turns a failed call's error and trailers into the client's
@@ -110,6 +162,15 @@ func fromCall(err error, trailer metadata.MD) error {
 	}
 	converted := status.Convert(err)
 	callError := &Error{Code: converted.Code(), Message: converted.Message()}
+	if callError.Code == codes.FailedPrecondition {
+		// Which trailer is there says which precondition failed.
+		if expected, err := trailerOffset(trailer, expectedSequenceTrailer); err == nil {
+			return &SequenceOutOfOrderError{Err: callError, ExpectedSequence: expected}
+		}
+		if next, err := trailerOffset(trailer, nextOffsetTrailer); err == nil {
+			return &NextOffsetMismatchError{Err: callError, NextOffset: next}
+		}
+	}
 	if callError.Code != codes.DataLoss {
 		return callError
 	}

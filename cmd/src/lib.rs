@@ -6,6 +6,7 @@
 //! - [`bench`](mod@bench) — the producers, consumers and measurements of `mkfk-bench`.
 //! - [`batching`] — groups standard-input lines into produce batches.
 //! - [`output`] — prints consumed messages as raw lines or JSON.
+//! - [`records`] — turns `mkfk-producer`'s lines into keyed messages with headers.
 //! - [`logging`] — the tracing subscriber every binary installs.
 
 pub mod admin;
@@ -13,6 +14,7 @@ pub mod batching;
 pub mod bench;
 pub mod logging;
 pub mod output;
+pub mod records;
 
 /// The server every client tool talks to, and how to reach it: its
 /// address, TLS files and token (global, so a tool with subcommands takes

@@ -17,10 +17,12 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type MiniKafkaClient interface {
-	// Appends all payloads to the topic, in order, atomically: either every
-	// payload is stored with consecutive offsets, or none is. Creates the topic
+	// Appends all messages to the topic, in order, atomically: either every
+	// message is stored with consecutive offsets, or none is. Creates the topic
 	// on first use. Answers only once the messages are stored as durably as
-	// the server is configured to store them.
+	// the server is configured to store them. With a producer_id and
+	// sequence it is safe to retry; with expected_next_offset it is
+	// conditional.
 	Produce(ctx context.Context, in *ProduceRequest, opts ...grpc.CallOption) (*ProduceResponse, error)
 	// Reads messages with offset >= read_from, in offset order, within the
 	// request's limits. Unknown topic: NOT_FOUND.
@@ -162,10 +164,12 @@ func (c *miniKafkaClient) DeleteTopic(ctx context.Context, in *DeleteTopicReques
 // All implementations must embed UnimplementedMiniKafkaServer
 // for forward compatibility
 type MiniKafkaServer interface {
-	// Appends all payloads to the topic, in order, atomically: either every
-	// payload is stored with consecutive offsets, or none is. Creates the topic
+	// Appends all messages to the topic, in order, atomically: either every
+	// message is stored with consecutive offsets, or none is. Creates the topic
 	// on first use. Answers only once the messages are stored as durably as
-	// the server is configured to store them.
+	// the server is configured to store them. With a producer_id and
+	// sequence it is safe to retry; with expected_next_offset it is
+	// conditional.
 	Produce(context.Context, *ProduceRequest) (*ProduceResponse, error)
 	// Reads messages with offset >= read_from, in offset order, within the
 	// request's limits. Unknown topic: NOT_FOUND.

@@ -46,14 +46,31 @@ let expected = typeof start === 'bigint' && start > 0n ? start : null;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NEWLINE = Buffer.from('\n');
 
-/** @param {import('minikafka-client').Message} message */
+/**
+ * `"field":"text"`, or `"field_base64":"..."` when `bytes` is not UTF-8.
+ * @param {string} field @param {Buffer} bytes
+ */
+function textField(field, bytes) {
+  try {
+    return `"${field}":${JSON.stringify(utf8.decode(bytes))}`;
+  } catch {
+    return `"${field}_base64":"${bytes.toString('base64')}"`;
+  }
+}
+
+/**
+ * A line as `mkfk-consumer` prints it: the payload, or one JSON object
+ * with the key and headers when there are any.
+ * @param {import('minikafka-client').Message} message
+ */
 function format(message) {
   if (args.format === 'raw') return Buffer.concat([message.payload, NEWLINE]);
-  let text = null;
-  try {
-    text = utf8.decode(message.payload);
-  } catch {}
-  const body = text === null ? `"payload_base64":"${message.payload.toString('base64')}"` : `"payload":${JSON.stringify(text)}`;
+  let body = textField('payload', message.payload);
+  if (message.key.length > 0) body += `,${textField('key', message.key)}`;
+  if (message.headers.length > 0) {
+    const headers = message.headers.map(({ name, value }) => `{"name":${JSON.stringify(name)},${textField('value', value)}}`);
+    body += `,"headers":[${headers.join(',')}]`;
+  }
   return `{"offset":${message.offset},"timestamp":"${message.timestamp.toISOString()}",${body}}\n`;
 }
 

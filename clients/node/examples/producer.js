@@ -41,7 +41,9 @@ function nextBatch(lines) {
   return lines.splice(0, count);
 }
 
-const producer = new Producer(host, topic);
+// Idempotent, as mkfk-producer is: a batch whose answer was lost is sent
+// again without being stored twice.
+const producer = new Producer(host, topic, { idempotent: true });
 let stored = 0;
 let first = null;
 let last = null;

@@ -1,6 +1,6 @@
 // Types of minikafka-client (src/index.js).
 
-import type { Metadata, ServiceError, status as grpcStatus } from '@grpc/grpc-js';
+import type { Interceptor, Metadata, ServiceError, status as grpcStatus } from '@grpc/grpc-js';
 
 /** gRPC status codes (`error.code` of a failed call). */
 export declare const status: typeof grpcStatus;
@@ -9,8 +9,11 @@ export declare const DEFAULT_HOST: string;
 /** The deadline of each call, unless `timeoutMs` says otherwise. */
 export declare const DEFAULT_TIMEOUT_MS: number;
 
-/** A failed call: the grpc-js ServiceError (`code`, `details`, `metadata`), or a DataLossError. */
-export type MinikafkaError = ServiceError | DataLossError;
+/** How long an idempotent producer retries a batch, unless `retryForMs` says otherwise. */
+export declare const DEFAULT_RETRY_FOR_MS: number;
+
+/** A failed call: the grpc-js ServiceError (`code`, `details`, `metadata`), or one of the errors below. */
+export type MinikafkaError = ServiceError | DataLossError | SequenceOutOfOrderError | NextOffsetMismatchError;
 
 /** Trailer of a DATA_LOSS status: the first offset that cannot be read. */
 export declare const DAMAGED_FIRST_OFFSET: string;
@@ -31,8 +34,57 @@ export declare class DataLossError extends Error {
   readonly nextGoodOffset: bigint;
 }
 
-/** The error a failed call rejects with: DATA_LOSS with its offsets becomes a DataLossError; anything else is returned unchanged. */
+/** Trailer of a FAILED_PRECONDITION status: the sequence the server expects next from the producer. */
+export declare const EXPECTED_SEQUENCE: string;
+/** Trailer of a FAILED_PRECONDITION status: the topic's actual next offset. */
+export declare const NEXT_OFFSET: string;
+
+/**
+ * An idempotent batch whose sequence the server did not expect from its
+ * producer (FAILED_PRECONDITION); nothing was stored.
+ */
+export declare class SequenceOutOfOrderError extends Error {
+  constructor(details: string, expectedSequence: bigint, metadata: Metadata);
+  readonly code: grpcStatus.FAILED_PRECONDITION;
+  readonly details: string;
+  readonly metadata: Metadata;
+  /** The sequence the server expects next from the producer. */
+  readonly expectedSequence: bigint;
+}
+
+/**
+ * A conditional produce refused because the topic's next offset was not
+ * the one expected (FAILED_PRECONDITION); nothing was stored.
+ */
+export declare class NextOffsetMismatchError extends Error {
+  constructor(details: string, nextOffset: bigint, metadata: Metadata);
+  readonly code: grpcStatus.FAILED_PRECONDITION;
+  readonly details: string;
+  readonly metadata: Metadata;
+  /** The topic's actual next offset. */
+  readonly nextOffset: bigint;
+}
+
+/** The error a failed call rejects with: DATA_LOSS with its offsets becomes a DataLossError, FAILED_PRECONDITION with its trailer a SequenceOutOfOrderError or NextOffsetMismatchError; anything else is returned unchanged. */
 export declare function fromServiceError(error: unknown): unknown;
+
+/** Bytes to send; strings are sent as UTF-8. */
+export type Bytes = Buffer | Uint8Array | string;
+
+/** One header of a message: a non-empty UTF-8 name (it may repeat) and any bytes. */
+export interface Header {
+  name: string;
+  value: Buffer;
+}
+
+/** One message to produce: its payload, an optional key, and headers in order. */
+export interface Record {
+  payload: Bytes;
+  /** Empty or absent: no key. */
+  key?: Bytes;
+  /** `{ name, value }` objects or `[name, value]` pairs. */
+  headers?: Iterable<{ name: string; value: Bytes } | [string, Bytes]>;
+}
 
 /** One stored message. */
 export interface Message {
@@ -42,6 +94,10 @@ export interface Message {
   timestamp: Date;
   /** The bytes the producer sent. */
   payload: Buffer;
+  /** Its key; empty when it has none. */
+  key: Buffer;
+  /** Its headers, in the order the producer gave them. */
+  headers: Header[];
 }
 
 /** Offsets `first..last`, inclusive. */
@@ -122,15 +178,29 @@ export declare function protoRoot(): string;
 /** The loaded minikafka.v1 package (grpc-js service constructors). */
 export declare function protoPackage(): any;
 
+/**
+ * Appends messages to one topic. With `idempotent: true`, each batch
+ * carries a random producer id and a sequence number, and UNAVAILABLE or
+ * DEADLINE_EXCEEDED is retried with the same sequence for up to
+ * `retryForMs`: the server stores the batch once.
+ */
 export declare class Producer {
   readonly topic: string;
   /** `host` is `host:port`; undefined: MINIKAFKA_HOST or 127.0.0.1:9999. */
   /** `token`: sent to a server with tokens; undefined: MINIKAFKA_TOKEN, if set. */
-  constructor(host: string | undefined, topic: string, options?: { timeoutMs?: number; token?: string });
+  constructor(
+    host: string | undefined,
+    topic: string,
+    options?: { timeoutMs?: number; token?: string; idempotent?: boolean; retryForMs?: number; interceptors?: Interceptor[] },
+  );
   /** Stores one message (strings as UTF-8); resolves with its offset. */
-  send(payload: Buffer | Uint8Array | string): Promise<bigint>;
-  /** Stores the payloads atomically with consecutive offsets. */
-  sendBatch(payloads: Iterable<Buffer | Uint8Array | string>): Promise<Range>;
+  send(payload: Bytes): Promise<bigint>;
+  /** Stores the payloads atomically with consecutive offsets; conditional with `expectedNextOffset`. */
+  sendBatch(payloads: Iterable<Bytes>, options?: { expectedNextOffset?: bigint | number }): Promise<Range>;
+  /** Stores one message with its key and headers; resolves with its offset. */
+  sendRecord(record: Record): Promise<bigint>;
+  /** Stores the records atomically with consecutive offsets; conditional with `expectedNextOffset`. */
+  sendRecords(records: Iterable<Record>, options?: { expectedNextOffset?: bigint | number }): Promise<Range>;
   close(): void;
 }
 

@@ -5,8 +5,11 @@
 // loses precision. Failed calls reject with the grpc-js ServiceError, whose
 // `.code` is one of `status` (re-exported here) and `.details` the server's
 // message; a read that reaches records damaged on the server's disk rejects
-// with a DataLossError carrying the offsets.
+// with a DataLossError carrying the offsets, and a refused idempotent or
+// conditional produce with a SequenceOutOfOrderError or a
+// NextOffsetMismatchError carrying the number from the status's trailer.
 
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,12 +26,22 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DAMAGED_FIRST_OFFSET = 'minikafka-damaged-first-offset';
 /** Trailer of a DATA_LOSS status: the first readable offset after the damage. */
 export const NEXT_GOOD_OFFSET = 'minikafka-next-good-offset';
+/** Trailer of a FAILED_PRECONDITION status: the sequence the server expects next from the producer. */
+export const EXPECTED_SEQUENCE = 'minikafka-expected-sequence';
+/** Trailer of a FAILED_PRECONDITION status: the topic's actual next offset. */
+export const NEXT_OFFSET = 'minikafka-next-offset';
+/** How long an idempotent producer retries a batch, unless `retryForMs` says otherwise. */
+export const DEFAULT_RETRY_FOR_MS = 30_000;
 /** The .proto file, relative to the proto root. */
 const PROTO_FILE = 'minikafka/v1/minikafka.proto';
 const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 /**
- * @typedef {{offset: bigint, timestamp: Date, payload: Buffer}} Message
+ * @typedef {{name: string, value: Buffer}} Header
+ * @typedef {{offset: bigint, timestamp: Date, payload: Buffer, key: Buffer, headers: Header[]}} Message
+ * @typedef {Buffer | Uint8Array | string} Bytes  strings are sent as UTF-8
+ * @typedef {{payload: Bytes, key?: Bytes,
+ *   headers?: Iterable<{name: string, value: Bytes} | [string, Bytes]>}} Record
  * @typedef {{first: bigint, last: bigint}} Range  offsets first..last, inclusive
  * @typedef {{messages: Message[], gap: Range | null}} Polled
  * @typedef {'forever' | {maxAgeMs: number}} Retention
@@ -47,46 +60,105 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
  */
 
 /**
+ * A failed call whose status's trailers carry numbers, shaped like a grpc-js
+ * ServiceError: `code`, `details` (the server's message) and `metadata`
+ * (the trailers).
+ */
+class TrailerError extends Error {
+  /**
+   * @param {grpc.status} code @param {string} details
+   * @param {grpc.Metadata} metadata the status's trailers
+   */
+  constructor(code, details, metadata) {
+    super(`${code} ${status[code]}: ${details}`);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+    this.metadata = metadata;
+  }
+}
+
+/**
  * A read reached records damaged on the server's disk (DATA_LOSS). The
  * messages before them were returned; offsets `firstOffset` up to
  * `nextGoodOffset - 1n` cannot be. To accept the loss and go on, set the
- * consumer's `position` to `nextGoodOffset`. Like a ServiceError, it has
- * `code` (status.DATA_LOSS), `details` and `metadata`.
+ * consumer's `position` to `nextGoodOffset`.
  */
-export class DataLossError extends Error {
+export class DataLossError extends TrailerError {
   /**
    * @param {string} details the server's message, naming the topic and offsets
    * @param {bigint} firstOffset @param {bigint} nextGoodOffset
    * @param {grpc.Metadata} metadata the status's trailers
    */
   constructor(details, firstOffset, nextGoodOffset, metadata) {
-    super(`${status.DATA_LOSS} DATA_LOSS: ${details}`);
-    this.name = 'DataLossError';
-    this.code = status.DATA_LOSS;
-    this.details = details;
-    this.metadata = metadata;
+    super(status.DATA_LOSS, details, metadata);
     this.firstOffset = firstOffset;
     this.nextGoodOffset = nextGoodOffset;
   }
 }
 
 /**
+ * An idempotent batch whose sequence the server did not expect from its
+ * producer (FAILED_PRECONDITION): it skipped ahead, or is older than the
+ * batches the server remembers. Nothing was stored. `expectedSequence` is
+ * the sequence the server expects next.
+ */
+export class SequenceOutOfOrderError extends TrailerError {
+  /**
+   * @param {string} details the server's message
+   * @param {bigint} expectedSequence
+   * @param {grpc.Metadata} metadata the status's trailers
+   */
+  constructor(details, expectedSequence, metadata) {
+    super(status.FAILED_PRECONDITION, details, metadata);
+    this.expectedSequence = expectedSequence;
+  }
+}
+
+/**
+ * A conditional produce (`expectedNextOffset`) refused because the topic's
+ * next offset was another (FAILED_PRECONDITION). Nothing was stored;
+ * `nextOffset` is the topic's actual next offset.
+ */
+export class NextOffsetMismatchError extends TrailerError {
+  /**
+   * @param {string} details the server's message
+   * @param {bigint} nextOffset
+   * @param {grpc.Metadata} metadata the status's trailers
+   */
+  constructor(details, nextOffset, metadata) {
+    super(status.FAILED_PRECONDITION, details, metadata);
+    this.nextOffset = nextOffset;
+  }
+}
+
+/**
  * The error a failed call rejects with: the one place statuses are
  * converted. A DATA_LOSS carrying its offsets in its trailers becomes a
- * DataLossError; any other error is returned as it is.
+ * DataLossError, a FAILED_PRECONDITION with a sequence or next-offset
+ * trailer a SequenceOutOfOrderError or NextOffsetMismatchError; any other
+ * error is returned as it is.
  * @param {any} error a grpc-js ServiceError (or anything else thrown)
  * @returns {any}
  */
 export function fromServiceError(error) {
-  if (error?.code !== status.DATA_LOSS || !(error.metadata instanceof grpc.Metadata)) return error;
-  const offset = (/** @type {string} */ key) => {
+  if (!(error?.metadata instanceof grpc.Metadata)) return error;
+  const number = (/** @type {string} */ key) => {
     const [value] = error.metadata.get(key);
     return typeof value === 'string' && /^[0-9]+$/.test(value) ? BigInt(value) : null;
   };
-  const first = offset(DAMAGED_FIRST_OFFSET);
-  const next = offset(NEXT_GOOD_OFFSET);
-  if (first === null || next === null) return error;
-  return new DataLossError(error.details, first, next, error.metadata);
+  if (error.code === status.DATA_LOSS) {
+    const first = number(DAMAGED_FIRST_OFFSET);
+    const next = number(NEXT_GOOD_OFFSET);
+    if (first !== null && next !== null) return new DataLossError(error.details, first, next, error.metadata);
+  }
+  if (error.code === status.FAILED_PRECONDITION) {
+    const expected = number(EXPECTED_SEQUENCE);
+    if (expected !== null) return new SequenceOutOfOrderError(error.details, expected, error.metadata);
+    const next = number(NEXT_OFFSET);
+    if (next !== null) return new NextOffsetMismatchError(error.details, next, error.metadata);
+  }
+  return error;
 }
 
 /** This package's directory. */
@@ -142,15 +214,17 @@ function sendingToken(token) {
 
 /**
  * A client of `host` (default MINIKAFKA_HOST, then DEFAULT_HOST) that sends
- * `token` (default MINIKAFKA_TOKEN; empty: none) to a server with tokens.
+ * `token` (default MINIKAFKA_TOKEN; empty: none) to a server with tokens,
+ * with the caller's `interceptors` after the token's.
  * @param {string | undefined} host @param {string | undefined} token
+ * @param {grpc.Interceptor[]} [interceptors]
  */
-function connect(host, token) {
+function connect(host, token, interceptors = []) {
   const address = host || process.env.MINIKAFKA_HOST || DEFAULT_HOST;
   const sent = token ?? process.env.MINIKAFKA_TOKEN;
   return new (protoPackage().MiniKafka)(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
-    interceptors: sent ? [sendingToken(sent)] : [],
+    interceptors: [...(sent ? [sendingToken(sent)] : []), ...interceptors],
   });
 }
 
@@ -250,34 +324,114 @@ const SETTING_NAMES = { retention: 'retention', retentionBytes: 'retention_bytes
 
 /** @param {any} m @returns {Message} */
 function toMessage(m) {
-  return { offset: BigInt(m.offset), timestamp: /** @type {Date} */ (toDate(m.timestamp)), payload: m.payload };
+  return {
+    offset: BigInt(m.offset),
+    timestamp: /** @type {Date} */ (toDate(m.timestamp)),
+    payload: m.payload,
+    key: m.key,
+    // The server refuses names that are not UTF-8; any such would read with U+FFFD.
+    headers: m.headers.map((/** @type {any} */ h) => ({ name: h.name.toString('utf8'), value: h.value })),
+  };
 }
 
-/** @param {Buffer | Uint8Array | string} payload */
+/** @param {Bytes} payload */
 function toBytes(payload) {
   return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
 }
 
-/** Appends messages to one topic. */
+/** @param {Record} record @returns {object} the request's Record */
+function toRecord(record) {
+  return {
+    payload: toBytes(record.payload),
+    key: toBytes(record.key ?? ''),
+    headers: Array.from(record.headers ?? [], (header) => {
+      const [name, value] = Array.isArray(header) ? header : [header.name, header.value];
+      return { name: Buffer.from(name, 'utf8'), value: toBytes(value) };
+    }),
+  };
+}
+
+/** The answers after which a batch may be stored and a retry may get an answer. */
+const TRANSIENT = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+/** The refusals that come before anything is stored: the sequence stays unused. */
+const STORED_NOTHING = new Set([
+  status.INVALID_ARGUMENT,
+  status.NOT_FOUND,
+  status.FAILED_PRECONDITION,
+  status.OUT_OF_RANGE,
+  status.PERMISSION_DENIED,
+  status.UNAUTHENTICATED,
+]);
+
+/**
+ * The lanes of an idempotent producer that no request is using. A lane is
+ * a producer id (random) and the sequence its next batch gets; each request
+ * in flight has its own, so concurrent sends never wait on each other's
+ * order. A lane whose batch ended in an unknown outcome is dropped, so its
+ * sequence never numbers other data; a new one gets a fresh id, which the
+ * server accepts at any sequence.
+ */
+class Lanes {
+  /** @type {{producerId: bigint, nextSequence: bigint}[]} */
+  idle = [];
+
+  take() {
+    return this.idle.pop() ?? { producerId: randomBytes(8).readBigUInt64LE() || 1n, nextSequence: 0n };
+  }
+
+  /**
+   * Gives the lane back after its batch was stored (the next batch takes
+   * the next sequence) or refused before anything was stored (it takes the
+   * same); drops it when the outcome is unknown or the server disagrees
+   * with its sequence.
+   * @param {{producerId: bigint, nextSequence: bigint}} lane @param {any} error
+   */
+  finish(lane, error) {
+    if (error === null) lane.nextSequence += 1n;
+    else if (error instanceof SequenceOutOfOrderError || !STORED_NOTHING.has(error?.code)) return;
+    this.idle.push(lane);
+  }
+}
+
+/**
+ * Appends messages to one topic. A plain producer sends each batch once: a
+ * send that fails with UNAVAILABLE or DEADLINE_EXCEEDED may still have been
+ * stored. An idempotent one (`idempotent: true`) sends each batch with a
+ * producer id (random) and a sequence number, and retries such a failure
+ * with the same sequence until `retryForMs` runs out: the server stores the
+ * batch once and answers a retry with the original offsets (docs/api.md
+ * says exactly when a retry can still store it twice).
+ */
 export class Producer {
   #client;
   #timeoutMs;
+  #retryForMs;
+  /** @type {Lanes | null} */
+  #lanes;
 
   /**
    * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
    * @param {string} topic created by the first message sent
-   * @param {{timeoutMs?: number, token?: string}} [options] the deadline of
-   *   each call; the token for a server with tokens (default MINIKAFKA_TOKEN)
+   * @param {{timeoutMs?: number, token?: string, idempotent?: boolean, retryForMs?: number,
+   *   interceptors?: grpc.Interceptor[]}} [options] the deadline of each call; the token for
+   *   a server with tokens (default MINIKAFKA_TOKEN); safe retries, and for how long;
+   *   grpc-js interceptors for every call (tracing, say)
    */
-  constructor(host, topic, { timeoutMs = DEFAULT_TIMEOUT_MS, token } = {}) {
+  constructor(
+    host,
+    topic,
+    { timeoutMs = DEFAULT_TIMEOUT_MS, token, idempotent = false, retryForMs = DEFAULT_RETRY_FOR_MS, interceptors } = {},
+  ) {
     this.topic = topic;
-    this.#client = connect(host, token);
+    this.#client = connect(host, token, interceptors);
     this.#timeoutMs = timeoutMs;
+    this.#retryForMs = retryForMs;
+    this.#lanes = idempotent ? new Lanes() : null;
   }
 
   /**
    * Stores one message.
-   * @param {Buffer | Uint8Array | string} payload strings are sent as UTF-8
+   * @param {Bytes} payload strings are sent as UTF-8
    * @returns {Promise<bigint>} its offset
    */
   async send(payload) {
@@ -285,12 +439,70 @@ export class Producer {
   }
 
   /**
-   * Stores the payloads atomically, with consecutive offsets.
-   * @param {Iterable<Buffer | Uint8Array | string>} payloads at least one
+   * Stores the payloads atomically, with consecutive offsets. With
+   * `expectedNextOffset`, a conditional append: nothing is stored, and it
+   * rejects with a NextOffsetMismatchError, unless the topic's next offset
+   * is that one (1n for a topic that does not exist).
+   * @param {Iterable<Bytes>} payloads at least one
+   * @param {{expectedNextOffset?: bigint | number}} [options]
    * @returns {Promise<Range>}
    */
-  async sendBatch(payloads) {
-    const request = { topic: this.topic, payloads: Array.from(payloads, toBytes) };
+  async sendBatch(payloads, { expectedNextOffset } = {}) {
+    return this.#produce({ payloads: Array.from(payloads, toBytes) }, expectedNextOffset);
+  }
+
+  /**
+   * Stores one message with its key and headers.
+   * @param {Record} record
+   * @returns {Promise<bigint>} its offset
+   */
+  async sendRecord(record) {
+    return (await this.sendRecords([record])).first;
+  }
+
+  /**
+   * Stores the records atomically, as sendBatch does payloads.
+   * @param {Iterable<Record>} records at least one
+   * @param {{expectedNextOffset?: bigint | number}} [options]
+   * @returns {Promise<Range>}
+   */
+  async sendRecords(records, { expectedNextOffset } = {}) {
+    return this.#produce({ records: Array.from(records, toRecord) }, expectedNextOffset);
+  }
+
+  /**
+   * @param {object} messages the request's payloads or records
+   * @param {bigint | number | undefined} expectedNextOffset
+   * @returns {Promise<Range>}
+   */
+  async #produce(messages, expectedNextOffset) {
+    /** @type {any} */
+    const request = { topic: this.topic, ...messages };
+    if (expectedNextOffset !== undefined) request.expected_next_offset = String(expectedNextOffset);
+    if (this.#lanes === null) return this.#call(request);
+    const lane = this.#lanes.take();
+    request.producer_id = lane.producerId.toString();
+    request.sequence = lane.nextSequence.toString();
+    const giveUp = Date.now() + this.#retryForMs;
+    let waitMs = 20;
+    for (;;) {
+      try {
+        const range = await this.#call(request);
+        this.#lanes.finish(lane, null);
+        return range;
+      } catch (error) {
+        if (!TRANSIENT.has(/** @type {any} */ (error)?.code) || Date.now() + waitMs > giveUp) {
+          this.#lanes.finish(lane, error);
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        waitMs = Math.min(2 * waitMs, 1000);
+      }
+    }
+  }
+
+  /** @param {object} request @returns {Promise<Range>} */
+  async #call(request) {
     const reply = await unary(this.#client, 'Produce', request, this.#timeoutMs);
     return { first: BigInt(reply.first_offset), last: BigInt(reply.last_offset) };
   }

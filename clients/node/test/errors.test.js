@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import grpc from '@grpc/grpc-js';
-import { DataLossError, fromServiceError, status } from 'minikafka-client';
+import { DataLossError, NextOffsetMismatchError, SequenceOutOfOrderError, fromServiceError, status } from 'minikafka-client';
 
 const MESSAGE =
   "topic 'orders': offsets 17..=20 are damaged on disk and cannot be read; the first good offset after them is 21";
@@ -38,4 +38,21 @@ test('DATA_LOSS without both offsets, and other codes, stay as they are', () => 
   }
   const notFound = serviceError(status.NOT_FOUND, "topic 'x' not found", {});
   assert.equal(fromServiceError(notFound), notFound);
+});
+
+test('FAILED_PRECONDITION carries the expected sequence or the next offset of its trailer', () => {
+  const outOfOrder = fromServiceError(
+    serviceError(status.FAILED_PRECONDITION, 'sequence 9 is out of order', { 'minikafka-expected-sequence': '4' }),
+  );
+  assert.ok(outOfOrder instanceof SequenceOutOfOrderError);
+  assert.equal(outOfOrder.expectedSequence, 4n);
+  assert.equal(outOfOrder.code, status.FAILED_PRECONDITION);
+  const mismatch = fromServiceError(
+    serviceError(status.FAILED_PRECONDITION, 'expected next offset 3', { 'minikafka-next-offset': '8' }),
+  );
+  assert.ok(mismatch instanceof NextOffsetMismatchError);
+  assert.equal(mismatch.nextOffset, 8n);
+  assert.equal(mismatch.message, `${status.FAILED_PRECONDITION} FAILED_PRECONDITION: expected next offset 3`);
+  const readOnly = serviceError(status.FAILED_PRECONDITION, 'read-only', {});
+  assert.equal(fromServiceError(readOnly), readOnly);
 });

@@ -36,20 +36,31 @@ def parse_from(value: str) -> Start:
     return offset
 
 
+def _text(field: str, data: bytes) -> dict[str, str]:
+    """``{field: text}``, or ``{field_base64: ...}`` when ``data`` is not UTF-8."""
+    try:
+        return {field: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{field}_base64": base64.b64encode(data).decode("ascii")}
+
+
 def format_message(message: Message, fmt: str) -> bytes:
-    """The payload and a newline, or one JSON object per line
-    (``payload_base64`` instead of ``payload`` when not UTF-8)."""
+    """The payload and a newline, or one JSON object per line as
+    ``mkfk-consumer --format json`` prints it (``payload_base64`` instead
+    of ``payload`` when not UTF-8; then the key and headers, when there are
+    any, likewise)."""
     if fmt == "raw":
         return message.payload + b"\n"
     ts = message.timestamp
     line: dict[str, object] = {
         "offset": message.offset,
         "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S") + f".{ts.microsecond // 1000:03d}Z",
+        **_text("payload", message.payload),
     }
-    try:
-        line["payload"] = message.payload.decode("utf-8")
-    except UnicodeDecodeError:
-        line["payload_base64"] = base64.b64encode(message.payload).decode("ascii")
+    if message.key:
+        line.update(_text("key", message.key))
+    if message.headers:
+        line["headers"] = [{"name": h.name, **_text("value", h.value)} for h in message.headers]
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 

@@ -61,7 +61,9 @@ def main() -> int:
     threading.Thread(target=read_lines, args=(sys.stdin.buffer, lines), daemon=True).start()
     stored, first, last = 0, None, 0
     error = None
-    with Producer(args.host, args.topic) as producer:
+    # Idempotent, as mkfk-producer is: a batch whose answer was lost is
+    # sent again without being stored twice.
+    with Producer(args.host, args.topic, idempotent=True) as producer:
         while batch := next_batch(lines):
             try:
                 batch_first, last = producer.send_batch(batch)

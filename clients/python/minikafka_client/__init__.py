@@ -6,6 +6,10 @@
 >>> with Consumer("127.0.0.1:9999", "orders", start=offset) as consumer:
 ...     result = consumer.poll(wait=5)
 
+Messages may carry a key and headers (:class:`Record`); a producer made
+with ``idempotent=True`` retries lost answers without storing a batch
+twice, and ``expected_next_offset`` makes a produce conditional.
+
 Topics are created, configured, deleted and listed with :class:`Admin`.
 The same operations, awaitable, are in :mod:`minikafka_client.aio`.
 
@@ -30,8 +34,13 @@ from minikafka_client._topics import (
 )
 from minikafka_client.admin import Admin
 from minikafka_client.consumer import Consumer
-from minikafka_client.errors import DataLossError, MiniKafkaError
-from minikafka_client.messages import Gap, Message, PollResult
+from minikafka_client.errors import (
+    DataLossError,
+    MiniKafkaError,
+    NextOffsetMismatchError,
+    SequenceOutOfOrderError,
+)
+from minikafka_client.messages import Gap, Header, Message, PollResult, Record
 from minikafka_client.producer import Producer
 
 __all__ = [
@@ -44,11 +53,15 @@ __all__ = [
     "EffectiveSettings",
     "Forever",
     "Gap",
+    "Header",
     "Message",
     "MiniKafkaError",
+    "NextOffsetMismatchError",
     "PollResult",
     "Producer",
+    "Record",
     "Retention",
+    "SequenceOutOfOrderError",
     "SettingName",
     "SettingSource",
     "Start",

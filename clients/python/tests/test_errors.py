@@ -6,7 +6,14 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from minikafka_client import Consumer, DataLossError, MiniKafkaError, aio
+from minikafka_client import (
+    Consumer,
+    DataLossError,
+    MiniKafkaError,
+    NextOffsetMismatchError,
+    SequenceOutOfOrderError,
+    aio,
+)
 
 MESSAGE = (
     "topic 'orders': offsets 17..=20 are damaged on disk and cannot be read; "
@@ -96,3 +103,33 @@ def test_a_bad_start_is_refused_by_both_apis(start: object) -> None:
     for consumer_class in (Consumer, aio.Consumer):
         with pytest.raises(ValueError, match="start must be an offset"):
             consumer_class("127.0.0.1:1", "orders", start=start)  # type: ignore[arg-type]
+
+
+def test_precondition_trailers_become_typed_errors() -> None:
+    error = MiniKafkaError.from_rpc_error(
+        FailedCall(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "sequence 9 is out of order; expected 4",
+            (("minikafka-expected-sequence", "4"),),
+        )
+    )
+    assert isinstance(error, SequenceOutOfOrderError)
+    assert error.expected_sequence == 4
+    assert error.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    error = MiniKafkaError.from_rpc_error(
+        FailedCall(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "expected next offset 3, the topic's is 8",
+            (("minikafka-next-offset", "8"),),
+        )
+    )
+    assert isinstance(error, NextOffsetMismatchError)
+    assert error.next_offset == 8
+    assert str(error) == "FAILED_PRECONDITION: expected next offset 3, the topic's is 8"
+
+    # A topic that stopped taking writes: no trailer, a plain error.
+    error = MiniKafkaError.from_rpc_error(
+        FailedCall(grpc.StatusCode.FAILED_PRECONDITION, "topic 'x' is read-only")
+    )
+    assert type(error) is MiniKafkaError

@@ -34,6 +34,18 @@ pub struct Config {
     /// Payload size in bytes (at least 8 with consumers)
     #[arg(long, default_value_t = 100)]
     pub size: usize,
+    /// Give each message a key of this many bytes (0: no key)
+    #[arg(long, default_value_t = 0)]
+    pub key_size: usize,
+    /// Give each message this many headers, named h1, h2, … each with a
+    /// 16-byte value
+    #[arg(long, default_value_t = 0)]
+    pub headers: u32,
+    /// Idempotent produce: each batch carries a producer id and sequence
+    /// number, as the client sends by default (on), or neither (off)
+    #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), hide_possible_values = true)]
+    pub idempotence: bool,
     /// Messages per send_batch call; 1 sends each message with send
     #[arg(long, default_value_t = NonZeroU32::MIN, value_parser = at_least_one())]
     pub batch: NonZeroU32,
@@ -146,6 +158,17 @@ impl Config {
         Ok(())
     }
 
+    /// The client call each producer makes: `send` or `send_batch`, or
+    /// with keys or headers `send_record` or `send_records`.
+    pub fn call(&self) -> &'static str {
+        match (self.batch.get(), self.key_size > 0 || self.headers > 0) {
+            (1, false) => "send",
+            (_, false) => "send_batch",
+            (1, true) => "send_record",
+            (_, true) => "send_records",
+        }
+    }
+
     /// Connections the run opens: one per producer and one per consumer.
     pub fn connections(&self) -> usize {
         self.producers.get() as usize + self.consumers as usize
@@ -193,6 +216,42 @@ mod tests {
             (100, 1, 1)
         );
         assert_eq!((config.rate, config.threads), (None, None));
+        assert_eq!((config.key_size, config.headers), (0, 0));
+        assert!(config.idempotence);
+    }
+
+    #[test]
+    fn keys_headers_and_idempotence_are_chosen_by_flags() {
+        let config =
+            parse(&["--key-size", "16", "--headers", "3", "--idempotence", "off"]).expect("parsed");
+        assert_eq!((config.key_size, config.headers), (16, 3));
+        assert!(!config.idempotence);
+        assert!(parse(&["--idempotence", "on"]).expect("parsed").idempotence);
+        assert_eq!(config.call(), "send_record");
+        assert_eq!(parse(&[]).expect("parsed").call(), "send");
+        assert_eq!(
+            parse(&["--batch", "2"]).expect("parsed").call(),
+            "send_batch"
+        );
+        assert_eq!(
+            parse(&["--headers", "1"]).expect("parsed").call(),
+            "send_record"
+        );
+        let records = parse(&["--batch", "2", "--key-size", "1"]).expect("parsed");
+        assert_eq!(records.call(), "send_records");
+        let error = parse(&["--idempotence", "maybe"])
+            .expect_err("not on or off")
+            .to_string();
+        assert!(error.contains("--idempotence"), "{error}");
+        let json = serde_json::to_value(&config).expect("serializable");
+        assert_eq!(
+            (&json["key_size"], &json["headers"], &json["idempotence"]),
+            (
+                &serde_json::json!(16),
+                &serde_json::json!(3),
+                &serde_json::json!(false)
+            )
+        );
     }
 
     #[test]

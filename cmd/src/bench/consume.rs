@@ -87,7 +87,14 @@ pub async fn consume(
                 .latency
                 .saturating_record(received_nanos.saturating_sub(sent) / 1_000);
         }
-        stats.tally.count(1, message.payload.len() as u64);
+        // Payload, key and header bytes, as the producers count them.
+        let headers: usize = message
+            .headers
+            .iter()
+            .map(|header| header.name.len() + header.value.len())
+            .sum();
+        let bytes = message.payload.len() + message.key.len() + headers;
+        stats.tally.count(1, bytes as u64);
         stats.last_received = Some(received);
         counters.consumed[index].fetch_add(1, Ordering::Relaxed);
     }

@@ -34,7 +34,7 @@ pub fn micros(duration: Duration) -> u64 {
 pub struct Tally {
     /// Messages.
     pub messages: u64,
-    /// Their payload bytes.
+    /// Their bytes: payloads, keys and header names and values.
     pub bytes: u64,
     /// Latencies in microseconds.
     pub latency: Histogram<u64>,
@@ -105,7 +105,7 @@ impl Percentiles {
 pub struct Throughput {
     /// Messages.
     pub messages: u64,
-    /// Payload bytes.
+    /// Bytes of payloads, keys and header names and values.
     pub bytes: u64,
     /// Seconds taken.
     pub seconds: f64,

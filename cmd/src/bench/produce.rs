@@ -10,7 +10,7 @@ use minikafka_client::Producer;
 
 use super::client_error;
 use super::measure::{Tally, micros};
-use super::payload::{payload, warm_up_payload};
+use super::payload::{Extras, payload, warm_up_payload};
 use super::plan::Plan;
 use super::progress::Progress;
 
@@ -19,7 +19,7 @@ use super::progress::Progress;
 pub struct ProducerStats {
     /// Messages acknowledged, with each call's acknowledgement latency.
     pub tally: Tally,
-    /// `send` or `send_batch` calls made.
+    /// Calls made (`send`, `send_batch`, `send_record` or `send_records`).
     pub calls: u64,
     /// When its last call was acknowledged.
     pub finished: Instant,
@@ -34,17 +34,31 @@ pub async fn send_warm_up(producer: &Producer) -> anyhow::Result<()> {
         .map_err(client_error)
 }
 
-/// One producer task: claims batches of `batch` messages of `size` bytes
+/// What each producer call sends.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// Messages per call (1: `send`, or `send_record`).
+    pub batch: usize,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// The key and headers of each message.
+    pub extras: Extras,
+}
+
+/// One producer task: claims batches of messages shaped as `shape` says
 /// from `plan` and sends them through `producer` (shared with the
 /// producer's other tasks, number `index` from 0) until the plan is done.
 pub async fn produce(
     index: usize,
     producer: Arc<Producer>,
     plan: Arc<Plan>,
-    (batch, size): (usize, usize),
+    shape: Arc<Shape>,
     epoch: Instant,
     counters: Arc<Progress>,
 ) -> anyhow::Result<ProducerStats> {
+    let Shape { batch, size, .. } = *shape;
+    let extras = &shape.extras;
+    let message_bytes = (size + extras.bytes()) as u64;
     let mut stats = ProducerStats {
         tally: Tally::default(),
         calls: 0,
@@ -59,11 +73,18 @@ pub async fn produce(
         // Every message of one call has the same send time, so one payload
         // serves them all.
         let payload = payload(size, (sent - epoch).as_nanos() as u64);
-        let result = if batch == 1 {
-            producer.send(payload).await.map(drop)
-        } else {
-            let payloads = std::iter::repeat_n(payload, count as usize);
-            producer.send_batch(payloads).await.map(drop)
+        let result = match (batch, extras.is_empty()) {
+            (1, true) => producer.send(payload).await.map(drop),
+            (_, true) => {
+                let payloads = std::iter::repeat_n(payload, count as usize);
+                producer.send_batch(payloads).await.map(drop)
+            }
+            (1, false) => producer.send_record(extras.record(payload)).await.map(drop),
+            (_, false) => {
+                let record = extras.record(payload);
+                let records = std::iter::repeat_n(record, count as usize);
+                producer.send_records(records).await.map(drop)
+            }
         };
         result.map_err(client_error).with_context(|| {
             format!(
@@ -78,7 +99,7 @@ pub async fn produce(
             .tally
             .latency
             .saturating_record(micros(acknowledged - sent));
-        stats.tally.count(count, count * size as u64);
+        stats.tally.count(count, count * message_bytes);
         stats.calls += 1;
         stats.finished = acknowledged;
         counters.produced.fetch_add(count, Ordering::Relaxed);

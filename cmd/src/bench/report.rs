@@ -25,7 +25,7 @@ pub struct ProduceReport {
     /// Messages acknowledged, from the start until the last acknowledgement.
     #[serde(flatten)]
     pub throughput: Throughput,
-    /// `send` or `send_batch` calls made.
+    /// Calls made (`send`, `send_batch`, `send_record` or `send_records`).
     pub calls: u64,
     /// From each call to its acknowledgement, in microseconds.
     pub ack_latency_us: Percentiles,
@@ -109,9 +109,9 @@ impl fmt::Display for Setup {
         let c = &self.config;
         let batch = c.batch.get();
         let calls = if batch == 1 {
-            "send".to_owned()
+            c.call().to_owned()
         } else {
-            format!("send_batch of {batch}")
+            format!("{} of {batch}", c.call())
         };
         let limit = match c.limit.duration {
             Some(duration) => format!("for {} s", duration.as_secs_f64()),
@@ -123,18 +123,31 @@ impl fmt::Display for Setup {
             .unwrap_or_default();
         let producers = c.producers.get() as usize;
         let each = if producers > 1 { " each" } else { "" };
+        let mut extras = String::new();
+        if c.key_size > 0 {
+            extras += &format!(" with {}-byte keys", c.key_size);
+        }
+        if c.headers > 0 {
+            let with = if c.key_size > 0 { " and" } else { " with" };
+            extras += &format!("{with} {}", plural(c.headers as usize, "header", "headers"));
+        }
         let consumers = match c.consumers {
             0 => "no consumers".to_owned(),
             n => plural(n as usize, "consumer", "consumers"),
         };
         write!(
             f,
-            "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads, {consumers}, {}",
+            "mkfk-bench: '{}' on {}: {limit}{rate}, {} x {}{each}, {calls}, {}-byte payloads{extras}, {}, {consumers}, {}",
             c.target.topic,
             c.target.server.host,
             plural(producers, "producer", "producers"),
             plural(c.tasks.get() as usize, "task", "tasks"),
             c.size,
+            if c.idempotence {
+                "idempotent"
+            } else {
+                "not idempotent"
+            },
             plural(self.threads, "client thread", "client threads"),
         )
     }
@@ -149,11 +162,7 @@ impl fmt::Display for Report {
             "produced: {} ({} {} calls)",
             p.throughput,
             thousands(p.calls),
-            if self.config.config.batch.get() == 1 {
-                "send"
-            } else {
-                "send_batch"
-            }
+            self.config.config.call()
         )?;
         writeln!(f, "  acknowledgement latency (µs): {}", p.ack_latency_us)?;
         if let Some(consume) = &self.consume {

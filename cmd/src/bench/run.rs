@@ -13,8 +13,9 @@ use tokio::task::{JoinError, JoinSet};
 use super::config::Config;
 use super::consume::{ConsumerStats, consume};
 use super::measure::{Percentiles, Tally, Throughput};
+use super::payload::Extras;
 use super::plan::Plan;
-use super::produce::{ProducerStats, produce, send_warm_up};
+use super::produce::{ProducerStats, Shape, produce, send_warm_up};
 use super::progress::{Progress, ProgressLine};
 use super::report::{ConsumeReport, ProduceReport, Report, Setup};
 use super::{SUBSCRIBE_WITHIN, client_error};
@@ -47,7 +48,8 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
         let producer = connect(&config, &tls)
             .await
             .with_context(|| format!("producer {}", i + 1))?
-            .producer(topic);
+            .producer(topic)
+            .with_idempotence(config.idempotence);
         send_warm_up(&producer)
             .await
             .with_context(|| format!("producer {} cannot produce to '{topic}'", i + 1))?;
@@ -80,14 +82,18 @@ pub async fn run(config: Config, progress: bool) -> anyhow::Result<Report> {
 
     let start = Instant::now();
     let plan = Arc::new(Plan::new(config.limit, config.rate, start));
-    let shape = (config.batch.get() as usize, config.size);
+    let shape = Arc::new(Shape {
+        batch: config.batch.get() as usize,
+        size: config.size,
+        extras: Extras::new(config.key_size, config.headers),
+    });
     for (p, producer) in producers.iter().enumerate() {
         for _ in 0..tasks_per_producer {
             let producer = produce(
                 p,
                 Arc::clone(producer),
                 Arc::clone(&plan),
-                shape,
+                Arc::clone(&shape),
                 epoch,
                 Arc::clone(&counters),
             );

@@ -7,10 +7,10 @@ use minikafka_cmd::bench::{self, Config};
 
 /// Measures a server: producers send messages to a topic as fast as they
 /// can (or at --rate), consumers follow it, and the report gives messages
-/// and megabytes (10^6 bytes) per second and latency percentiles in
-/// microseconds.
+/// and megabytes (10^6 bytes of payloads, keys and headers) per second and
+/// latency percentiles in microseconds.
 ///
-/// Latencies: from each send/send_batch call to its acknowledgement, and,
+/// Latencies: from each send call to its acknowledgement, and,
 /// with consumers, from each message's send to its receipt (the send time
 /// travels in the payload's first 8 bytes). Progress goes to standard error
 /// once a second; the report (or, with --json, one JSON object and nothing

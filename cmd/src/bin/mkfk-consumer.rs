@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use minikafka_client::{ClientError, Code, ConnectionEvent, Consumer, Message, Position};
 use minikafka_cmd::Target;
-use minikafka_cmd::output::{Format, write_message};
+use minikafka_cmd::output::{Format, Output, write_message};
 
 /// Prints the messages of a topic on standard output as they are stored;
 /// diagnostics go to standard error.
@@ -47,6 +47,10 @@ struct Cli {
     /// How to print each message
     #[arg(long, value_enum, default_value_t = Format::Raw)]
     format: Format,
+    /// In raw output, print each message's key (empty when it has none)
+    /// and a tab before its payload (JSON always has the key)
+    #[arg(long)]
+    print_key: bool,
 }
 
 fn parse_from(value: &str) -> Result<Position, String> {
@@ -88,7 +92,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 /// Prints messages and reports gaps, counting down `--max`.
 struct Printer {
     out: io::BufWriter<io::Stdout>,
-    format: Format,
+    output: Output,
     remaining: u64,
     /// The offset expected next, once known: a message past it means
     /// retention removed the ones in between.
@@ -103,7 +107,7 @@ impl Printer {
             report_gap(expected, message.offset - 1);
         }
         self.expected = Some(message.offset + 1);
-        write_message(&mut self.out, self.format, message)?;
+        write_message(&mut self.out, self.output, message)?;
         self.remaining -= 1;
         Ok(())
     }
@@ -132,7 +136,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_max_backoff(cli.interval);
     let mut printer = Printer {
         out: io::BufWriter::new(io::stdout()),
-        format: cli.format,
+        output: Output {
+            format: cli.format,
+            print_key: cli.print_key,
+        },
         remaining: cli.max.unwrap_or(u64::MAX),
         expected: match cli.from {
             Position::Offset(offset) => Some(offset),

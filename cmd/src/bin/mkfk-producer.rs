@@ -4,19 +4,33 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use minikafka_client::{Client, Code};
+use minikafka_client::{Client, Code, Header};
 use minikafka_cmd::Target;
 use minikafka_cmd::batching::{next_batch, spawn_line_reader};
+use minikafka_cmd::records::{LineRecords, parse_header, parse_separator};
 
 /// Sends each line of standard input to a topic as one message.
 ///
 /// Piped input is sent in batches; a line typed at a terminal is sent at once.
 /// The server and the topic's name are checked before any input is read.
+/// Batches are sent with a producer id and sequence numbers, so a batch
+/// whose answer was lost is retried without being stored twice.
 #[derive(Parser)]
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Cli {
     #[command(flatten)]
     target: Target,
+    /// Split each line at the first SEP: the part before is the message's
+    /// key, the rest its payload (like kafka-console-producer's parse.key).
+    /// A line without SEP is refused, as kafka-console-producer refuses it:
+    /// the lines before it are stored, it and the rest are not, and the
+    /// exit status is 1
+    #[arg(long, value_name = "SEP", value_parser = parse_separator)]
+    key_separator: Option<String>,
+    /// Add this header to every message (repeatable; kept in order, a name
+    /// may repeat); the value is the text after the first '='
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
+    headers: Vec<Header>,
 }
 
 fn main() -> ExitCode {
@@ -29,6 +43,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    let shape = LineRecords {
+        key_separator: cli.key_separator,
+        headers: cli.headers,
+    };
     let producer = match connect(&cli.target).await {
         Ok(client) => client.producer(cli.target.topic.as_str()),
         Err(error) => {
@@ -55,21 +73,34 @@ async fn run(cli: Cli) -> ExitCode {
             Some(Ok(batch)) => batch,
             Some(Err(error)) => break Err(format!("reading standard input failed: {error}")),
         };
-        let count = batch.len() as u64;
-        match producer.send_batch(batch).await {
-            Ok(range) => {
-                first.get_or_insert(range.first);
-                last = range.last;
-                stored += count;
-                read += count;
+        let total = batch.len();
+        let messages = shape.messages(batch);
+        let count = messages.len() as u64;
+        // A line without the key separator cuts the batch short.
+        let refused = messages.len() < total;
+        if count > 0 {
+            match messages.send(&producer).await {
+                Ok(range) => {
+                    first.get_or_insert(range.first);
+                    last = range.last;
+                    stored += count;
+                    read += count;
+                }
+                Err(error) => {
+                    break Err(format!(
+                        "lines {}..{} were not stored: {error}",
+                        read + 1,
+                        read + count
+                    ));
+                }
             }
-            Err(error) => {
-                break Err(format!(
-                    "lines {}..{} were not stored: {error}",
-                    read + 1,
-                    read + count
-                ));
-            }
+        }
+        if refused {
+            let separator = shape.key_separator.as_deref().unwrap_or_default();
+            break Err(format!(
+                "line {} has no key separator {separator:?}; it and the lines after it were not stored",
+                read + 1
+            ));
         }
     };
     if interactive {

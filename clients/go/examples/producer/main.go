@@ -33,7 +33,9 @@ func main() {
 	if *token != "" {
 		client = client.WithToken(*token)
 	}
-	producer := client.Producer(*topic)
+	// Idempotent, as mkfk-producer is: a batch whose answer was lost is
+	// sent again without being stored twice.
+	producer := client.Producer(*topic).Idempotent()
 
 	var stored minikafka.Offsets
 	count := 0
