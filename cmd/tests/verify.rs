@@ -54,9 +54,12 @@ async fn serve_checked_topic(root: &Path) -> Server {
     ]);
     // One produce per message, each awaited: no batch holds more than
     // one, so the segments fill and roll.
+    // Without a producer id, so every record has the plain layout and its
+    // place in the segment is known.
     let producer = Producer::connect(&server.address, "checked")
         .await
-        .expect("connect a producer");
+        .expect("connect a producer")
+        .with_idempotence(false);
     for i in 0..MESSAGES {
         producer.send(message(i)).await.expect("produce");
     }
