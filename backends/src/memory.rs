@@ -301,6 +301,15 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError> {
+        let log = self.topic_or_not_found(topic)?;
+        let log = log.read().unwrap_or_else(PoisonError::into_inner);
+        // Timestamps never decrease, so the messages older than `time` are
+        // a prefix: a binary search finds where it ends.
+        let older = log.messages.partition_point(|m| m.timestamp < time);
+        Ok(log.earliest + older as u64)
+    }
+
     async fn create_topic(
         &self,
         topic: &TopicName,

@@ -61,6 +61,13 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         limits: ReadLimits,
     ) -> Result<ReadResult, StoreError>;
 
+    /// The offset a read from `time` starts at: the first message held whose
+    /// timestamp is at or after `time`; the topic's next offset when no
+    /// message held is that new; the earliest held when `time` is before all
+    /// of them. Costs O(log n) in the messages held, like a read from an
+    /// offset. Unknown topic: [`StoreError::TopicNotFound`].
+    async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError>;
+
     /// Creates `topic` with `settings`, durably. A topic that exists with
     /// equal settings answers [`Creation::AlreadyExisted`] (so a script can
     /// run twice); with other settings, [`StoreError::TopicExists`] naming

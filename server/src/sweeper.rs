@@ -104,6 +104,7 @@ mod tests {
         impl Store for Flaky {
             async fn append(&self, topic: &TopicName, batch: Batch, now: Timestamp) -> Result<OffsetRange, StoreError>;
             async fn read(&self, topic: &TopicName, from: u64, limits: ReadLimits) -> Result<ReadResult, StoreError>;
+            async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError>;
             async fn create_topic(&self, topic: &TopicName, settings: TopicSettings) -> Result<Creation, StoreError>;
             async fn update_topic(&self, topic: &TopicName, change: SettingsChange) -> Result<TopicSettings, StoreError>;
             async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError>;

@@ -188,6 +188,10 @@ impl Store for CountingStore {
         Ok(result)
     }
 
+    async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError> {
+        self.inner.offset_for_time(topic, time).await
+    }
+
     async fn create_topic(
         &self,
         topic: &TopicName,
@@ -270,6 +274,9 @@ impl Store for GatedStore {
         limits: ReadLimits,
     ) -> Result<ReadResult, StoreError> {
         self.inner.read(topic, from, limits).await
+    }
+    async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError> {
+        self.inner.offset_for_time(topic, time).await
     }
     async fn create_topic(
         &self,

@@ -25,8 +25,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 mod records;
+mod time;
 mod topics;
 pub use records::*;
+pub use time::*;
 pub use topics::*;
 
 use crate::{
@@ -95,7 +97,15 @@ macro_rules! conformance_tests {
             deleting_a_topic_forgets_its_producers,
             a_conditional_append_needs_the_next_offset,
             a_conditional_append_to_a_missing_topic,
-            dedup_comes_before_the_condition
+            dedup_comes_before_the_condition,
+            an_empty_topic_answers_its_next_offset_for_any_time,
+            a_time_before_every_message_answers_the_earliest,
+            a_shared_timestamp_answers_the_first_message_with_it,
+            a_time_between_messages_answers_the_next_newer,
+            a_time_after_every_message_answers_the_next_offset,
+            a_time_never_answers_an_expired_offset,
+            a_time_in_an_unknown_topic_is_not_found,
+            a_time_finds_its_message_among_many
         );
     };
     (persistent $open_at:path) => {
@@ -107,7 +117,8 @@ macro_rules! conformance_tests {
             settings_and_deletes_survive_reopening,
             keys_and_headers_survive_reopening,
             dedup_survives_reopening,
-            a_deleted_topics_producers_stay_forgotten_after_reopening
+            a_deleted_topics_producers_stay_forgotten_after_reopening,
+            offsets_for_times_survive_reopening
         );
     };
     (exact_size_retention $open:path) => {

@@ -57,7 +57,7 @@ pub(crate) use self::format::{DELETED_DIR, TOPICS_DIR};
 use self::disk::{Disk, RealDisk};
 use self::handles::FileCache;
 use self::published::{Shared, Topic};
-use self::read::read_blocking;
+use self::read::{offset_for_time_blocking, read_blocking};
 use self::writer::Writer;
 use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
@@ -317,6 +317,12 @@ impl Store for FileStore {
         let state = self.topic(topic)?;
         let (shared, name) = (Arc::clone(&self.shared), topic.clone());
         blocking(move || read_blocking(&shared, &name, &state, from, limits)).await
+    }
+
+    async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError> {
+        let state = self.topic(topic)?;
+        let (shared, name) = (Arc::clone(&self.shared), topic.clone());
+        blocking(move || offset_for_time_blocking(&shared, &name, &state, time)).await
     }
 
     async fn create_topic(

@@ -2,12 +2,13 @@
 //! records, and past damage in the log where that is possible.
 
 use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
 use std::sync::{Arc, PoisonError};
 
 use super::format::{self, SEGMENT_HEADER_LEN};
 use super::published::{IndexEntries, SegmentView, Shared, Topic, index_lookup};
 use super::segment::{Damage, RecordCursor, Resumption, resume_after_damage};
-use crate::{Message, ReadLimits, ReadResult, StoreError, TopicName};
+use crate::{Message, ReadLimits, ReadResult, StoreError, Timestamp, TopicName};
 
 /// Reads from a topic's published view: finds each segment and the indexed
 /// position before the first wanted record, then reads forward.
@@ -192,6 +193,142 @@ pub fn read_blocking(
         earliest_offset,
         next_offset: next,
     })
+}
+
+/// The offset a read from `time` starts at, in O(log n): timestamps never
+/// decrease along a topic, so the segment is the first whose newest
+/// timestamp is at or after `time`; within it, a binary search over its
+/// sparse index reads one record header per probe, then one index interval
+/// is read forward.
+///
+/// Damage only ever makes the answer earlier (a probe that cannot be read
+/// counts as not older than `time`; a scan that meets damage answers the
+/// damaged offset, where a read reports the loss), so nothing at or after
+/// `time` is skipped.
+pub fn offset_for_time_blocking(
+    shared: &Shared,
+    name: &TopicName,
+    topic: &Topic,
+    time: Timestamp,
+) -> Result<u64, StoreError> {
+    // Where the answer can start: past segments found deleted by a
+    // retention pass that has not moved the start past them yet.
+    let mut floor = 0;
+    let answer = loop {
+        let (segment, anchor, active_index) = {
+            let view = topic.view.read().unwrap_or_else(PoisonError::into_inner);
+            let start = view.start_offset.max(floor);
+            let next = view.next_offset();
+            let later = view.sealed.partition_point(|s| s.newest_timestamp < time);
+            let segment = view.sealed.get(later).unwrap_or(&view.active);
+            // A segment wholly before the start holds no answer: the first
+            // message held is at or after `time` then.
+            let segment = if segment.end <= start && start < next {
+                view.segment_of(start)
+            } else {
+                segment
+            };
+            let holds_newer =
+                segment.end > segment.base.max(start) && segment.newest_timestamp >= time;
+            if start >= next || !holds_newer {
+                break next.max(start);
+            }
+            // The floor is always a segment's base, so only the start can
+            // fall inside the segment.
+            let anchor = if segment.base < view.start_offset {
+                (view.start_offset, view.start_position)
+            } else {
+                (segment.base, SEGMENT_HEADER_LEN)
+            };
+            let active_index =
+                (segment.base == view.active.base).then(|| view.active_index.clone());
+            (segment.clone(), anchor, active_index)
+        };
+        let Some(file) = shared.files.get(&segment)? else {
+            if topic.is_deleted() {
+                return Err(StoreError::TopicNotFound(name.clone()));
+            }
+            // Deleted by retention (only sealed, wholly expired segments
+            // are): the answer lies after it.
+            floor = floor.max(segment.end);
+            continue;
+        };
+        let index = match active_index {
+            Some(entries) => Arc::new(entries),
+            None => sealed_index(shared, &segment),
+        };
+        let (from_offset, from_position) =
+            last_older_entry(&file, &index, anchor, segment.end, time);
+        let mut records = RecordCursor::new(
+            &file,
+            from_position,
+            segment.len,
+            Some(from_offset),
+            format::RECORD_HEADER_LEN * 64,
+            segment.format,
+        );
+        break loop {
+            match records.next_record() {
+                Err(e) => {
+                    return Err(StoreError::io(
+                        format!("reading {}", segment.path.display()),
+                        e,
+                    ));
+                }
+                Ok(Err(_)) => break records.expected_offset().unwrap_or(from_offset),
+                Ok(Ok(None)) => break segment.end,
+                Ok(Ok(Some(record))) if record.header.offset >= segment.end => {
+                    break segment.end;
+                }
+                Ok(Ok(Some(record))) if record.header.timestamp >= time => {
+                    break record.header.offset;
+                }
+                Ok(Ok(Some(_))) => {}
+            }
+        };
+    };
+    if topic.is_deleted() {
+        return Err(StoreError::TopicNotFound(name.clone()));
+    }
+    // Retention may have moved the start meanwhile: never answer an offset
+    // it removed.
+    let start = topic
+        .view
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .start_offset;
+    Ok(answer.max(start))
+}
+
+/// The last sparse index entry in `anchor..end` (by offset) whose record is
+/// older than `time`, found by binary search reading one record header per
+/// probe; `anchor` when there is none.
+fn last_older_entry(
+    file: &File,
+    index: &[(u64, u64)],
+    anchor: (u64, u64),
+    end: u64,
+    time: Timestamp,
+) -> (u64, u64) {
+    let entries = {
+        let first = index.partition_point(|&(offset, _)| offset <= anchor.0);
+        let last = index.partition_point(|&(offset, _)| offset < end);
+        &index[first..last.max(first)]
+    };
+    let older = entries.partition_point(|&entry| {
+        timestamp_at(file, entry).is_some_and(|timestamp| timestamp < time)
+    });
+    older.checked_sub(1).map_or(anchor, |i| entries[i])
+}
+
+/// The timestamp in the header of the record at `position`, if it reads
+/// and names `offset` (an index entry that does not match its record is
+/// not trusted).
+fn timestamp_at(file: &File, (offset, position): (u64, u64)) -> Option<Timestamp> {
+    let mut header = [0u8; format::RECORD_HEADER_LEN];
+    file.read_exact_at(&mut header, position).ok()?;
+    let header = format::decode_record_header(&header);
+    (header.offset == offset).then_some(header.timestamp)
 }
 
 /// Where reading can go on after `damage` in `segment`, anchored on its

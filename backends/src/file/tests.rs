@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::*;
-use crate::test_support::{ALL, EXPIRE_BEFORE_NOW, options, t, topic_dir};
+use crate::test_support::{ALL, EXPIRE_BEFORE_NOW, options, t, topic_dir, ts};
 
 fn store_at(path: &Path, options: FileOptions) -> Arc<dyn Store> {
     Arc::new(FileStore::open(path, options).expect("open the file store"))
@@ -631,4 +631,54 @@ async fn a_payload_over_the_record_limit_is_refused_as_too_large() {
         store.describe(&t("t")).await,
         Err(StoreError::TopicNotFound(_))
     ));
+}
+
+/// Times are found through sealed and active segments that hold many
+/// sparse index entries each, and after retention removed whole segments:
+/// each answers what a scan of everything held would.
+#[tokio::test]
+async fn times_are_found_through_the_sparse_indexes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_at(dir.path(), options(64 * 1024));
+    let topic = t("timed");
+    let payload = Bytes::from(vec![b'x'; 1000]);
+    // Message i (from 1) is stored at ts(i / 2 * 10): pairs share a time.
+    for i in 1..=300u64 {
+        store
+            .append(&topic, Batch::new(vec![payload.clone()]), ts(i / 2 * 10))
+            .await
+            .expect("append");
+    }
+    assert!(
+        segment_files(dir.path(), "timed").len() >= 4,
+        "the messages span several segments"
+    );
+    let check = |store: Arc<dyn Store>| {
+        let topic = topic.clone();
+        async move {
+            let held = store.read(&topic, 0, ALL).await.expect("read");
+            for n in (0..=1520).step_by(5) {
+                let expected = held
+                    .messages
+                    .iter()
+                    .find(|m| m.timestamp >= ts(n))
+                    .map_or(held.next_offset, |m| m.offset);
+                let found = store
+                    .offset_for_time(&topic, ts(n))
+                    .await
+                    .expect("offset for time");
+                assert_eq!(found, expected, "time {n}");
+            }
+            held.earliest_offset
+        }
+    };
+    assert_eq!(check(Arc::clone(&store)).await, 1);
+    store
+        .enforce_retention(ts(700), EXPIRE_BEFORE_NOW)
+        .await
+        .expect("retention");
+    assert!(
+        check(Arc::clone(&store)).await > 1,
+        "retention removed whole segments"
+    );
 }

@@ -208,6 +208,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError> {
+        let (topic, path) = (topic.clone(), self.shared.path.clone());
+        self.with_reader(move |connection| {
+            offset_for_time(connection, &topic, time).map_err(|e| e.into_store_error(&path))
+        })
+        .await
+    }
+
     async fn create_topic(
         &self,
         topic: &TopicName,
@@ -289,6 +297,30 @@ impl ReadError {
     }
 }
 
+/// A topic's id, first held offset and next offset; not found when absent.
+fn topic_bounds(snapshot: &Connection, topic: &TopicName) -> Result<(i64, i64, i64), ReadError> {
+    snapshot
+        .prepare_cached("SELECT id, start_offset, next_offset FROM topics WHERE name = ?1")?
+        .query_row([topic.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?
+        .ok_or_else(|| ReadError::Store(StoreError::TopicNotFound(topic.clone())))
+}
+
+/// Where a read from `time` starts, in one snapshot (so retention cannot
+/// remove the offsets searched part-way): a binary search of point queries
+/// over the held offsets, O(log n) with no index on timestamps.
+fn offset_for_time(
+    connection: &Connection,
+    topic: &TopicName,
+    time: Timestamp,
+) -> Result<u64, ReadError> {
+    let snapshot = connection.unchecked_transaction()?;
+    let (id, start, next) = topic_bounds(&snapshot, topic)?;
+    Ok(writer::first_at_or_after(&snapshot, id, start, next, time)? as u64)
+}
+
 /// Reads in one snapshot: the topic's bounds and the messages agree.
 fn read(
     connection: &Connection,
@@ -298,19 +330,8 @@ fn read(
     path: &Path,
 ) -> Result<ReadResult, ReadError> {
     let snapshot = connection.unchecked_transaction()?;
-    let bounds = snapshot
-        .prepare_cached("SELECT id, start_offset, next_offset FROM topics WHERE name = ?1")?
-        .query_row([topic.as_str()], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)? as u64,
-                row.get::<_, i64>(2)? as u64,
-            ))
-        })
-        .optional()?;
-    let Some((id, start, next)) = bounds else {
-        return Err(ReadError::Store(StoreError::TopicNotFound(topic.clone())));
-    };
+    let (id, start, next) = topic_bounds(&snapshot, topic)?;
+    let (start, next) = (start as u64, next as u64);
     if from > next {
         return Err(ReadError::Store(StoreError::OffsetOutOfRange {
             topic: topic.clone(),

@@ -385,8 +385,8 @@ fn insert_topic(
 
 /// The first offset in `start..next` of topic `id` stored at or after
 /// `cutoff` (`next` if none), by binary search: timestamps never decrease
-/// along offsets.
-fn first_at_or_after(
+/// along offsets. Retention's cutoff and `offset_for_time` both use it.
+pub(super) fn first_at_or_after(
     transaction: &Connection,
     id: i64,
     start: i64,
