@@ -247,3 +247,26 @@ async fn records_missing_at_a_segments_end_are_damage() {
         report.damage
     );
 }
+
+/// A time whose first message lies past damage is answered with the
+/// damaged offset, so a read from it reports the loss rather than
+/// skipping it silently; times before or after the damaged segment are
+/// answered as if nothing were wrong.
+#[tokio::test]
+async fn a_time_past_damage_answers_the_damaged_offset() {
+    let root = filled_root().await;
+    damage(&segment(root.path(), 11), |bytes| {
+        bytes[position_of(11, 15) as usize + RECORD_HEADER_LEN] ^= 0x40;
+    });
+    let store = reopen(root.path());
+    let mut answers = Vec::new();
+    for time in [13, 15, 17, 25] {
+        let offset = store
+            .offset_for_time(&t("t"), ts(time))
+            .await
+            .expect("offset for time");
+        answers.push(offset);
+    }
+    assert_eq!(answers, vec![13, 15, 15, 25]);
+    assert_data_loss(&store, 15, 15, 16).await;
+}
