@@ -284,18 +284,25 @@ async fn many_topics_keep_no_more_than_open_files_handles_open() {
 }
 
 /// Runs the ignored test `name` of this binary in a child process whose
-/// open-file limit is `limit`, and asserts that it passed.
+/// open-file limit is `limit`, and asserts that it ran and passed (a
+/// renamed child would otherwise match nothing and "pass").
 fn run_under_open_file_limit(limit: u32, name: &str) {
     let binary = std::env::current_exe().expect("the test binary");
-    let status = std::process::Command::new("sh")
+    let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
             "ulimit -n {limit} && exec \"$0\" --exact --ignored --test-threads=1 {name}"
         ))
         .arg(binary)
-        .status()
+        .output()
         .expect("run the child test");
-    assert!(status.success(), "{name} under ulimit -n {limit}: {status}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name} under ulimit -n {limit}: {}\n{stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// More topics than the process may open files: they all work, because
