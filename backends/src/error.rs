@@ -6,7 +6,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::{TopicName, TopicSettings};
+use crate::{GroupName, TopicName, TopicSettings};
 
 /// Why a store operation failed. A failed operation changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +92,25 @@ pub enum StoreError {
         expected: u64,
         /// The topic's actual next offset.
         actual: u64,
+    },
+    /// A group was named that has no commit in any topic.
+    #[error("group '{0}' not found: it has no committed offset in any topic")]
+    GroupNotFound(GroupName),
+    /// A commit named an offset outside 1..=the topic's next offset. The
+    /// committed offset is the next one to read, so the topic's next offset
+    /// is the highest that can be committed.
+    #[error(
+        "group '{group}' cannot commit offset {offset} in topic '{topic}': a committed offset is the next one to read, from 1 up to the topic's next offset {next_offset}"
+    )]
+    CommitOutOfRange {
+        /// The group committing.
+        group: GroupName,
+        /// The topic.
+        topic: TopicName,
+        /// The offset asked for.
+        offset: u64,
+        /// The topic's next offset: the highest that can be committed.
+        next_offset: u64,
     },
     /// Records inside the topic's log fail their checks: the messages
     /// before them read normally, these cannot be served.

@@ -13,12 +13,14 @@
 //!   [`file::verify`], its offline check.
 //! - [`memory`] — [`MemoryStore`], everything in memory.
 //! - [`sqlite`] — [`SqliteStore`], one SQLite database file.
+//! - [`groups`] — [`GroupTable`], groups' committed offsets in memory.
 //! - [`notify`] — [`AppendNotifier`], how waiting readers learn of appends.
 //! - [`open`] — [`StoreConfig`] and [`open_store`]: choosing and opening a store.
 //! - `conformance` (feature `conformance`): the scenarios every store passes.
 
 pub mod error;
 pub mod file;
+pub mod groups;
 mod lock;
 pub mod memory;
 pub mod notify;
@@ -37,15 +39,17 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use file::{FileOptions, FileStore, Recovery};
+pub use groups::GroupTable;
 pub use memory::{MemoryOptions, MemoryStore};
 pub use notify::{AppendNotifier, TopicWatch};
 pub use open::{OpenStoreError, StoreConfig, StoreKind, open_store};
 pub use producers::{Admission, ProducerTable};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;
-pub use topic::{TopicName, TopicNameError};
+pub use topic::{GroupName, NameError, TopicName, TopicNameError};
 pub use types::{
-    Batch, Creation, Durability, Header, Message, OffsetRange, ProducerSequence, ReadLimits,
-    ReadResult, Record, RemovalReport, RetentionAge, RetentionDefaults, SettingsChange, Timestamp,
-    TopicInfo, TopicSettings,
+    Batch, Creation, DEFAULT_GROUP_RETENTION, Durability, Header, MAX_COMMIT_METADATA_BYTES,
+    Message, OffsetCommit, OffsetRange, ProducerSequence, ReadLimits, ReadResult, Record,
+    RemovalReport, RetentionAge, RetentionDefaults, SettingsChange, Timestamp, TopicInfo,
+    TopicSettings,
 };

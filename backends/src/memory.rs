@@ -2,24 +2,28 @@
 //! everything when the process exits.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
+use crate::groups::check_commit;
 use crate::{
-    Admission, AppendNotifier, Batch, Creation, Header, Message, OffsetRange, ProducerTable,
-    ReadLimits, ReadResult, Record, RemovalReport, RetentionDefaults, SettingsChange, Store,
-    StoreError, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
+    Admission, AppendNotifier, Batch, Creation, GroupName, GroupTable, Header, Message,
+    OffsetCommit, OffsetRange, ProducerTable, ReadLimits, ReadResult, Record, RemovalReport,
+    RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo, TopicName,
+    TopicSettings, TopicWatch,
 };
 
 /// A store that keeps each topic as a ring of messages in memory.
 ///
 /// Locks are std `RwLock`s, not tokio ones, because nothing awaits while
-/// one is held: every operation is a few memory moves.
+/// one is held: every operation is a few memory moves. Locks are taken in
+/// one order: `topics`, then a topic, then `groups`.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     topics: RwLock<BTreeMap<TopicName, Arc<RwLock<TopicLog>>>>,
+    groups: Mutex<GroupTable>,
     notifier: AppendNotifier,
     options: MemoryOptions,
 }
@@ -170,6 +174,10 @@ impl MemoryStore {
         Ok(self.topic_or_create(name))
     }
 
+    fn groups(&self) -> std::sync::MutexGuard<'_, GroupTable> {
+        self.groups.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn topic_or_not_found(&self, name: &TopicName) -> Result<Arc<RwLock<TopicLog>>, StoreError> {
         self.topic(name)
             .ok_or_else(|| StoreError::TopicNotFound(name.clone()))
@@ -310,6 +318,62 @@ impl Store for MemoryStore {
         Ok(log.earliest + older as u64)
     }
 
+    async fn commit_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
+    ) -> Result<(), StoreError> {
+        // The topics lock is held to the end, so a delete of the topic
+        // cannot fall between the check and the commit.
+        let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+        let log = topics
+            .get(topic)
+            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        let next_offset = log
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_offset();
+        check_commit(group, topic, commit.offset, next_offset)?;
+        self.groups().commit(group, topic, commit);
+        Ok(())
+    }
+
+    async fn fetch_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+    ) -> Result<Option<OffsetCommit>, StoreError> {
+        let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+        if !topics.contains_key(topic) {
+            return Err(StoreError::TopicNotFound(topic.clone()));
+        }
+        Ok(self.groups().fetch(group, topic).cloned())
+    }
+
+    async fn list_groups(
+        &self,
+        after: Option<&GroupName>,
+        limit: usize,
+    ) -> Result<Vec<GroupName>, StoreError> {
+        Ok(self.groups().list(after, limit))
+    }
+
+    async fn describe_group(
+        &self,
+        group: &GroupName,
+    ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
+        self.groups()
+            .describe(group)
+            .ok_or_else(|| StoreError::GroupNotFound(group.clone()))
+    }
+
+    async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError> {
+        self.groups()
+            .delete(group)
+            .ok_or_else(|| StoreError::GroupNotFound(group.clone()))
+    }
+
     async fn create_topic(
         &self,
         topic: &TopicName,
@@ -337,12 +401,14 @@ impl Store for MemoryStore {
     }
 
     async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
-        let removed = self
-            .topics
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(topic)
-            .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+        let removed = {
+            let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+            let removed = topics
+                .remove(topic)
+                .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))?;
+            self.groups().delete_topic(topic);
+            removed
+        };
         let held = removed
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -367,6 +433,13 @@ impl Store for MemoryStore {
             let removed = log.enforce_retention(now, defaults);
             report.messages_removed += removed.messages_removed;
             report.bytes_removed += removed.bytes_removed;
+        }
+        if let Some(cutoff) = defaults.group_retention.cutoff(now) {
+            let mut groups = self.groups();
+            for group in groups.idle_since(cutoff) {
+                groups.delete(&group);
+                report.groups_removed += 1;
+            }
         }
         Ok(report)
     }

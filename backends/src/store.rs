@@ -3,8 +3,9 @@
 use std::fmt;
 
 use crate::{
-    Batch, Creation, OffsetRange, ReadLimits, ReadResult, RemovalReport, RetentionDefaults,
-    SettingsChange, StoreError, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
+    Batch, Creation, GroupName, OffsetCommit, OffsetRange, ReadLimits, ReadResult, RemovalReport,
+    RetentionDefaults, SettingsChange, StoreError, Timestamp, TopicInfo, TopicName, TopicSettings,
+    TopicWatch,
 };
 use async_trait::async_trait;
 
@@ -68,6 +69,49 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// offset. Unknown topic: [`StoreError::TopicNotFound`].
     async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError>;
 
+    /// Records `commit` as `group`'s position in `topic`, replacing any
+    /// earlier one (a lower offset is how a group rewinds), as durably as
+    /// an append: concurrent commits share syncs with each other and with
+    /// appends. An offset outside 1 to the topic's next offset fails with
+    /// [`StoreError::CommitOutOfRange`]; unknown topic:
+    /// [`StoreError::TopicNotFound`]. A reopened store holds every commit
+    /// it acknowledged, and its start-up cost grows with the number of
+    /// groups, not of commits ever made.
+    async fn commit_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
+    ) -> Result<(), StoreError>;
+
+    /// `group`'s commit in `topic`; `None` when it has none. Unknown topic:
+    /// [`StoreError::TopicNotFound`].
+    async fn fetch_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+    ) -> Result<Option<OffsetCommit>, StoreError>;
+
+    /// Up to `limit` group names sorting after `after` (from the first, for
+    /// `None`), in name order. A group exists while it has a commit in some
+    /// topic.
+    async fn list_groups(
+        &self,
+        after: Option<&GroupName>,
+        limit: usize,
+    ) -> Result<Vec<GroupName>, StoreError>;
+
+    /// Every commit of `group`, in topic name order. Unknown group:
+    /// [`StoreError::GroupNotFound`].
+    async fn describe_group(
+        &self,
+        group: &GroupName,
+    ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError>;
+
+    /// Removes `group`'s commits in every topic, durably; returns how many
+    /// it had. Unknown group: [`StoreError::GroupNotFound`].
+    async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError>;
+
     /// Creates `topic` with `settings`, durably. A topic that exists with
     /// equal settings answers [`Creation::AlreadyExisted`] (so a script can
     /// run twice); with other settings, [`StoreError::TopicExists`] naming
@@ -89,7 +133,8 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
 
     /// Removes `topic` and every message in it, freeing their space,
     /// durably; returns how many messages it held. Its watches wake, and
-    /// reads then fail with [`StoreError::TopicNotFound`]. A topic created
+    /// reads then fail with [`StoreError::TopicNotFound`]. Every group's
+    /// commit in it goes too (a group left with none is gone). A topic created
     /// again under the name is new: its offsets start at 1. A crash part-way
     /// leaves the topic whole or gone, never half. Unknown topic:
     /// [`StoreError::TopicNotFound`].
@@ -102,7 +147,9 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// until its `size_bytes` is within it (a store that removes whole
     /// segments, never the one written to, may leave it over). Removed
     /// messages are never returned again, and each topic keeps its next
-    /// offset.
+    /// offset. Producers idle past `defaults.producer_expiry` are
+    /// forgotten, and groups whose newest commit is older than `now` minus
+    /// `defaults.group_retention` are removed, durably.
     async fn enforce_retention(
         &self,
         now: Timestamp,
@@ -122,7 +169,7 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<TopicInfo>, StoreError>;
 
-    /// Makes everything appended so far durable, whatever the store's
+    /// Makes everything appended and committed so far durable, whatever the store's
     /// durability setting; called at shutdown.
     async fn sync(&self) -> Result<(), StoreError>;
 

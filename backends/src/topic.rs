@@ -1,99 +1,139 @@
-//! Topic names, validated once at the edge so no store ever sees a bad one.
+//! Topic and group names, validated once at the edge so no store ever sees a bad one.
 //!
 //! The rules keep a name safe as a directory name on every file system (no
 //! separators, no `.` or `..`) and match Kafka's, so names carry over.
 
 use std::fmt;
 
-/// The longest topic name accepted, in characters (Kafka's limit).
+/// The longest topic or group name accepted, in characters (Kafka's limit).
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
 
-/// A topic name: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
-///
-/// Holding a `TopicName` proves the name was validated, so stores can use it
-/// as a directory or key without checking again.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TopicName(String);
-
-/// Why a string is not a valid topic name.
+/// Why a string is not a valid topic or group name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TopicNameError {
+pub enum NameError {
     /// The name is the empty string.
-    #[error("topic name is empty")]
-    Empty,
+    #[error("{what} name is empty")]
+    Empty {
+        /// What the name names: "topic" or "group".
+        what: &'static str,
+    },
     /// The name is longer than [`MAX_TOPIC_NAME_LEN`].
-    #[error("topic name is {len} characters long; the limit is {MAX_TOPIC_NAME_LEN}")]
+    #[error("{what} name is {len} characters long; the limit is {MAX_TOPIC_NAME_LEN}")]
     TooLong {
+        /// What the name names.
+        what: &'static str,
         /// The name's length in bytes (all valid characters are one byte).
         len: usize,
     },
     /// The name holds a character outside `[A-Za-z0-9._-]`.
-    #[error("topic name '{name}' contains {found:?}; allowed are A-Z, a-z, 0-9, '.', '_' and '-'")]
+    #[error("{what} name '{name}' contains {found:?}; allowed are A-Z, a-z, 0-9, '.', '_' and '-'")]
     BadCharacter {
+        /// What the name names.
+        what: &'static str,
         /// The name as given.
         name: String,
         /// The first character not allowed.
         found: char,
     },
     /// The name is `.` or `..`.
-    #[error("topic name '{0}' is reserved")]
-    Reserved(String),
+    #[error("{what} name '{name}' is reserved")]
+    Reserved {
+        /// What the name names.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+    },
 }
 
-impl TopicName {
-    /// Validates `name` and wraps it.
-    pub fn new(name: impl Into<String>) -> Result<Self, TopicNameError> {
-        let name = name.into();
-        if name.is_empty() {
-            return Err(TopicNameError::Empty);
+/// Why a string is not a valid topic name (kept under its old name).
+pub type TopicNameError = NameError;
+
+/// Checks `name` against the rules shared by topic and group names.
+fn check(what: &'static str, name: String) -> Result<String, NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty { what });
+    }
+    if let Some(found) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(NameError::BadCharacter { what, name, found });
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(NameError::TooLong {
+            what,
+            len: name.len(),
+        });
+    }
+    if name == "." || name == ".." {
+        return Err(NameError::Reserved { what, name });
+    }
+    Ok(name)
+}
+
+/// Defines a validated name type: one set of rules, one set of impls.
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `name` and wraps it.
+            pub fn new(name: impl Into<String>) -> Result<Self, NameError> {
+                check($what, name.into()).map(Self)
+            }
+
+            /// The name as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        if let Some(found) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        {
-            return Err(TopicNameError::BadCharacter { name, found });
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
         }
-        if name.len() > MAX_TOPIC_NAME_LEN {
-            return Err(TopicNameError::TooLong { len: name.len() });
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
         }
-        if name == "." || name == ".." {
-            return Err(TopicNameError::Reserved(name));
+
+        impl std::str::FromStr for $name {
+            type Err = NameError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
         }
-        Ok(Self(name))
-    }
 
-    /// The name as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
 }
 
-impl fmt::Display for TopicName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+validated_name!(
+    /// A topic name: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
+    ///
+    /// Holding a `TopicName` proves the name was validated, so stores can use it
+    /// as a directory or key without checking again.
+    TopicName,
+    "topic"
+);
 
-impl fmt::Debug for TopicName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}
-
-impl std::str::FromStr for TopicName {
-    type Err = TopicNameError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl AsRef<str> for TopicName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+validated_name!(
+    /// A consumer group's name, under the same rules as a topic name, so a
+    /// store may use it as a file name or key as safely.
+    GroupName,
+    "group"
+);
 
 #[cfg(test)]
 mod tests {
@@ -113,18 +153,27 @@ mod tests {
 
     #[test]
     fn rejects_each_rule_with_a_reason_naming_it() {
-        assert_eq!(TopicName::new(""), Err(TopicNameError::Empty));
+        assert_eq!(TopicName::new(""), Err(NameError::Empty { what: "topic" }));
         assert_eq!(
             TopicName::new("x".repeat(MAX_TOPIC_NAME_LEN + 1)),
-            Err(TopicNameError::TooLong { len: 250 })
+            Err(NameError::TooLong {
+                what: "topic",
+                len: 250
+            })
         );
         assert_eq!(
             TopicName::new("."),
-            Err(TopicNameError::Reserved(".".into()))
+            Err(NameError::Reserved {
+                what: "topic",
+                name: ".".into()
+            })
         );
         assert_eq!(
             TopicName::new(".."),
-            Err(TopicNameError::Reserved("..".into()))
+            Err(NameError::Reserved {
+                what: "topic",
+                name: "..".into()
+            })
         );
         for (name, found) in [
             ("a/b", '/'),
@@ -136,7 +185,8 @@ mod tests {
             let err = TopicName::new(name).expect_err(name);
             assert_eq!(
                 err,
-                TopicNameError::BadCharacter {
+                NameError::BadCharacter {
+                    what: "topic",
                     name: name.into(),
                     found
                 }
@@ -154,9 +204,16 @@ mod tests {
         // The character is the more useful complaint; and the length of a
         // name with multi-byte characters must not be miscounted.
         let err = TopicName::new("é".repeat(200)).expect_err("bad");
-        assert!(matches!(
-            err,
-            TopicNameError::BadCharacter { found: 'é', .. }
-        ));
+        assert!(matches!(err, NameError::BadCharacter { found: 'é', .. }));
+    }
+
+    #[test]
+    fn group_names_follow_the_topic_rules_and_say_group() {
+        assert_eq!(
+            GroupName::new("billing.v2").map(|g| g.to_string()),
+            Ok("billing.v2".to_owned())
+        );
+        let message = GroupName::new("a b").expect_err("space").to_string();
+        assert!(message.starts_with("group name 'a b'"), "{message}");
     }
 }

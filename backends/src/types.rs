@@ -342,15 +342,21 @@ pub struct RetentionDefaults {
     /// there for retries (`MINIKAFKA_PRODUCER_EXPIRY`); its state is
     /// forgotten by the sweep after that.
     pub producer_expiry: RetentionAge,
+    /// How long a group that commits nothing is kept
+    /// (`MINIKAFKA_GROUP_RETENTION`): the sweep removes a group whose newest
+    /// commit, in any topic, is older than this.
+    pub group_retention: RetentionAge,
 }
 
 impl RetentionDefaults {
-    /// Retention by `age`, with producers remembered as long: the server's
-    /// defaults when `MINIKAFKA_PRODUCER_EXPIRY` is not set.
+    /// Retention by `age`, with producers remembered as long and groups kept
+    /// for [`DEFAULT_GROUP_RETENTION`]: the server's defaults when
+    /// `MINIKAFKA_PRODUCER_EXPIRY` and `MINIKAFKA_GROUP_RETENTION` are not set.
     pub const fn by_age(age: RetentionAge) -> Self {
         Self {
             age,
             producer_expiry: age,
+            group_retention: DEFAULT_GROUP_RETENTION,
         }
     }
 }
@@ -364,6 +370,29 @@ pub enum Creation {
     AlreadyExisted,
 }
 
+/// How long a group that commits nothing is kept by default: 7 days, as
+/// Kafka's `offsets.retention.minutes`.
+pub const DEFAULT_GROUP_RETENTION: RetentionAge =
+    RetentionAge::MaxAge(Duration::from_secs(7 * 24 * 60 * 60));
+
+/// The most bytes of metadata a commit may carry (the server refuses more).
+pub const MAX_COMMIT_METADATA_BYTES: usize = 4096;
+
+/// A group's committed position in one topic.
+///
+/// By Kafka's convention `offset` is the next offset the group will read:
+/// a group that has processed offsets 1 to 10 commits 11.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetCommit {
+    /// The next offset to read, from 1 to the topic's next offset.
+    pub offset: u64,
+    /// When the commit was made (the `now` passed to the store).
+    pub time: Timestamp,
+    /// What the application stored with it (at most
+    /// [`MAX_COMMIT_METADATA_BYTES`]); empty when none.
+    pub metadata: String,
+}
+
 /// What one retention pass removed, for the sweeper's log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RemovalReport {
@@ -371,6 +400,9 @@ pub struct RemovalReport {
     pub messages_removed: u64,
     /// Their payload bytes.
     pub bytes_removed: u64,
+    /// Groups removed because they committed nothing for the group
+    /// retention.
+    pub groups_removed: u64,
 }
 
 #[cfg(test)]

@@ -210,6 +210,7 @@ impl Consumer {
                 seconds: wait.as_secs() as i64,
                 nanos: wait.subsec_nanos() as i32,
             }),
+            start: None,
         };
         let reply = self
             .client

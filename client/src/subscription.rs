@@ -213,6 +213,7 @@ impl State {
             read_from,
             max_batch: self.max_batch,
             from_end: self.from_end && read_from == 0,
+            start: None,
         }
     }
 }

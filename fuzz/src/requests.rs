@@ -231,12 +231,14 @@ pub fn decode(data: &[u8]) -> Run {
                     seconds: input.number() as i64,
                     nanos: input.number() as u32 as i32,
                 }),
+                start: None,
             }),
             2 => Call::Subscribe(v1::SubscribeRequest {
                 topic: input.string(),
                 read_from: input.number(),
                 max_batch: input.number() as u32,
                 from_end: input.present(),
+                start: None,
             }),
             3 => Call::Describe(v1::DescribeTopicRequest {
                 topic: input.string(),
@@ -364,6 +366,7 @@ pub fn check(run: &Run) {
                 retention: RetentionAge::Forever,
                 max_message_bytes: run.max_message_bytes as u64,
                 producer_expiry: RetentionAge::Forever,
+                group_retention: RetentionAge::Forever,
                 max_key_bytes: MAX_KEY_BYTES,
                 max_headers: MAX_HEADERS,
                 max_header_bytes: MAX_HEADER_BYTES,
@@ -858,6 +861,7 @@ pub fn examples() -> Vec<Run> {
             max_messages,
             max_bytes,
             max_wait: wait.map(|(seconds, nanos)| prost_types::Duration { seconds, nanos }),
+            start: None,
         })
     };
     let subscribe = |topic: &str, read_from, max_batch, from_end| {
@@ -866,6 +870,7 @@ pub fn examples() -> Vec<Run> {
             read_from,
             max_batch,
             from_end,
+            start: None,
         })
     };
     let describe = |topic: &str| {

@@ -141,6 +141,7 @@ impl Server {
             retention: config.retention.default_age(),
             max_message_bytes: config.limits.max_message_bytes as u64,
             producer_expiry: config.retention.producer_expiry_age(),
+            group_retention: config.retention.group_retention_age(),
             max_key_bytes: config.limits.max_key_bytes,
             max_headers: config.limits.max_headers,
             max_header_bytes: config.limits.max_header_bytes,

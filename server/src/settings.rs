@@ -20,6 +20,9 @@ pub struct ServerDefaults {
     pub max_message_bytes: u64,
     /// How long a silent producer is remembered (`MINIKAFKA_PRODUCER_EXPIRY`).
     pub producer_expiry: RetentionAge,
+    /// How long a group that commits nothing is kept
+    /// (`MINIKAFKA_GROUP_RETENTION`).
+    pub group_retention: RetentionAge,
     /// The largest message key accepted (`MINIKAFKA_MAX_KEY_BYTES`); no
     /// topic setting changes it.
     pub max_key_bytes: usize,
@@ -47,6 +50,7 @@ impl ServerDefaults {
         RetentionDefaults {
             age: self.retention,
             producer_expiry: self.producer_expiry,
+            group_retention: self.group_retention,
         }
     }
 
@@ -186,6 +190,7 @@ mod tests {
         retention: RetentionAge::MaxAge(Duration::from_secs(7 * 86_400)),
         max_message_bytes: 1 << 20,
         producer_expiry: RetentionAge::Forever,
+        group_retention: RetentionAge::Forever,
         max_key_bytes: 16 << 10,
         max_headers: 64,
         max_header_bytes: 64 << 10,

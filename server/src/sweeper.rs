@@ -90,8 +90,8 @@ mod tests {
     use async_trait::async_trait;
     use bytes::Bytes;
     use minikafka_backends::{
-        Batch, Creation, MemoryStore, OffsetRange, ReadLimits, ReadResult, RetentionAge,
-        SettingsChange, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
+        Batch, Creation, GroupName, MemoryStore, OffsetCommit, OffsetRange, ReadLimits, ReadResult,
+        RetentionAge, SettingsChange, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
     };
 
     use super::*;
@@ -105,6 +105,11 @@ mod tests {
             async fn append(&self, topic: &TopicName, batch: Batch, now: Timestamp) -> Result<OffsetRange, StoreError>;
             async fn read(&self, topic: &TopicName, from: u64, limits: ReadLimits) -> Result<ReadResult, StoreError>;
             async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError>;
+            async fn commit_offset(&self, group: &GroupName, topic: &TopicName, commit: OffsetCommit) -> Result<(), StoreError>;
+            async fn fetch_offset(&self, group: &GroupName, topic: &TopicName) -> Result<Option<OffsetCommit>, StoreError>;
+            async fn list_groups<'s, 'n>(&'s self, after: Option<&'n GroupName>, limit: usize) -> Result<Vec<GroupName>, StoreError>;
+            async fn describe_group(&self, group: &GroupName) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError>;
+            async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError>;
             async fn create_topic(&self, topic: &TopicName, settings: TopicSettings) -> Result<Creation, StoreError>;
             async fn update_topic(&self, topic: &TopicName, change: SettingsChange) -> Result<TopicSettings, StoreError>;
             async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError>;

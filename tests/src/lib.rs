@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use minikafka_backends::{
-    Batch, Creation, MemoryStore, OffsetRange, ReadLimits, ReadResult, RemovalReport,
-    RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo, TopicName,
-    TopicSettings, TopicWatch,
+    Batch, Creation, GroupName, MemoryStore, OffsetCommit, OffsetRange, ReadLimits, ReadResult,
+    RemovalReport, RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo,
+    TopicName, TopicSettings, TopicWatch,
 };
 use minikafka_server::{Activity, Clock, Config, ManualClock, ServeError, Server, SystemClock};
 use tokio::net::TcpListener;
@@ -55,6 +55,7 @@ pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
 /// default batch size.
 pub fn subscribe_request(topic: &str, read_from: u64) -> minikafka_proto::v1::SubscribeRequest {
     minikafka_proto::v1::SubscribeRequest {
+        start: None,
         topic: topic.into(),
         read_from,
         max_batch: 0,
@@ -192,6 +193,42 @@ impl Store for CountingStore {
         self.inner.offset_for_time(topic, time).await
     }
 
+    async fn commit_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
+    ) -> Result<(), StoreError> {
+        self.inner.commit_offset(group, topic, commit).await
+    }
+
+    async fn fetch_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+    ) -> Result<Option<OffsetCommit>, StoreError> {
+        self.inner.fetch_offset(group, topic).await
+    }
+
+    async fn list_groups(
+        &self,
+        after: Option<&GroupName>,
+        limit: usize,
+    ) -> Result<Vec<GroupName>, StoreError> {
+        self.inner.list_groups(after, limit).await
+    }
+
+    async fn describe_group(
+        &self,
+        group: &GroupName,
+    ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
+        self.inner.describe_group(group).await
+    }
+
+    async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError> {
+        self.inner.delete_group(group).await
+    }
+
     async fn create_topic(
         &self,
         topic: &TopicName,
@@ -277,6 +314,42 @@ impl Store for GatedStore {
     }
     async fn offset_for_time(&self, topic: &TopicName, time: Timestamp) -> Result<u64, StoreError> {
         self.inner.offset_for_time(topic, time).await
+    }
+
+    async fn commit_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
+    ) -> Result<(), StoreError> {
+        self.inner.commit_offset(group, topic, commit).await
+    }
+
+    async fn fetch_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+    ) -> Result<Option<OffsetCommit>, StoreError> {
+        self.inner.fetch_offset(group, topic).await
+    }
+
+    async fn list_groups(
+        &self,
+        after: Option<&GroupName>,
+        limit: usize,
+    ) -> Result<Vec<GroupName>, StoreError> {
+        self.inner.list_groups(after, limit).await
+    }
+
+    async fn describe_group(
+        &self,
+        group: &GroupName,
+    ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
+        self.inner.describe_group(group).await
+    }
+
+    async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError> {
+        self.inner.delete_group(group).await
     }
     async fn create_topic(
         &self,

@@ -136,8 +136,7 @@ async fn the_reply_reports_the_topic_bounds_and_where_to_read_next() {
         topic: "bounds".into(),
         read_from,
         max_messages,
-        max_bytes: 0,
-        max_wait: None,
+        ..v1::PollRequest::default()
     };
     let reply = grpc.poll(poll(0, 2)).await.expect("poll").into_inner();
     assert_eq!(

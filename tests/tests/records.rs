@@ -335,7 +335,7 @@ async fn a_poll_of_messages_with_many_headers_stays_within_what_default_clients_
                 read_from,
                 max_messages: 10_000,
                 max_bytes: 2 << 20,
-                max_wait: None,
+                ..v1::PollRequest::default()
             })
             .await
             .expect("a reply within 4 MiB")

@@ -532,6 +532,7 @@ pub async fn idle_producers_are_forgotten_by_the_sweep(store: Arc<dyn Store>) {
     let expire_producers = RetentionDefaults {
         age: RetentionAge::Forever,
         producer_expiry: RetentionAge::MaxAge(Duration::from_secs(20)),
+        ..RetentionDefaults::by_age(RetentionAge::Forever)
     };
     let report = store
         .enforce_retention(at(40), expire_producers)

@@ -61,9 +61,9 @@ use self::read::{offset_for_time_blocking, read_blocking};
 use self::writer::Writer;
 use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
-    AppendNotifier, Batch, Creation, Durability, OffsetRange, ReadLimits, ReadResult,
-    RemovalReport, RetentionDefaults, SettingsChange, Store, StoreError, Timestamp, TopicInfo,
-    TopicName, TopicSettings, TopicWatch,
+    AppendNotifier, Batch, Creation, Durability, GroupName, OffsetCommit, OffsetRange, ReadLimits,
+    ReadResult, RemovalReport, RetentionDefaults, SettingsChange, Store, StoreError, Timestamp,
+    TopicInfo, TopicName, TopicSettings, TopicWatch,
 };
 
 /// How many sealed segments' indexes stay in memory for reads.
@@ -323,6 +323,42 @@ impl Store for FileStore {
         let state = self.topic(topic)?;
         let (shared, name) = (Arc::clone(&self.shared), topic.clone());
         blocking(move || offset_for_time_blocking(&shared, &name, &state, time)).await
+    }
+
+    async fn commit_offset(
+        &self,
+        _group: &GroupName,
+        _topic: &TopicName,
+        _commit: OffsetCommit,
+    ) -> Result<(), StoreError> {
+        todo!("issue #16: file store commits")
+    }
+
+    async fn fetch_offset(
+        &self,
+        _group: &GroupName,
+        _topic: &TopicName,
+    ) -> Result<Option<OffsetCommit>, StoreError> {
+        todo!("issue #16: file store commits")
+    }
+
+    async fn list_groups(
+        &self,
+        _after: Option<&GroupName>,
+        _limit: usize,
+    ) -> Result<Vec<GroupName>, StoreError> {
+        todo!("issue #16: file store commits")
+    }
+
+    async fn describe_group(
+        &self,
+        _group: &GroupName,
+    ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
+        todo!("issue #16: file store commits")
+    }
+
+    async fn delete_group(&self, _group: &GroupName) -> Result<u64, StoreError> {
+        todo!("issue #16: file store commits")
     }
 
     async fn create_topic(

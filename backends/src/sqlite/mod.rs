@@ -39,9 +39,9 @@ use tokio::sync::Semaphore;
 use self::writer::Writer;
 use crate::writer_thread::{self, Command, WriterThread};
 use crate::{
-    AppendNotifier, Batch, Creation, Durability, Message, OffsetRange, ReadLimits, ReadResult,
-    RemovalReport, RetentionAge, RetentionDefaults, SettingsChange, Store, StoreError, Timestamp,
-    TopicInfo, TopicName, TopicSettings, TopicWatch,
+    AppendNotifier, Batch, Creation, Durability, GroupName, Message, OffsetCommit, OffsetRange,
+    ReadLimits, ReadResult, RemovalReport, RetentionAge, RetentionDefaults, SettingsChange, Store,
+    StoreError, Timestamp, TopicInfo, TopicName, TopicSettings, TopicWatch,
 };
 
 /// The database's file name under the root directory.
@@ -214,6 +214,42 @@ impl Store for SqliteStore {
             offset_for_time(connection, &topic, time).map_err(|e| e.into_store_error(&path))
         })
         .await
+    }
+
+    async fn commit_offset(
+        &self,
+        _group: &GroupName,
+        _topic: &TopicName,
+        _commit: OffsetCommit,
+    ) -> Result<(), StoreError> {
+        todo!("issue #16: SQLite store commits")
+    }
+
+    async fn fetch_offset(
+        &self,
+        _group: &GroupName,
+        _topic: &TopicName,
+    ) -> Result<Option<OffsetCommit>, StoreError> {
+        todo!("issue #16: SQLite store commits")
+    }
+
+    async fn list_groups(
+        &self,
+        _after: Option<&GroupName>,
+        _limit: usize,
+    ) -> Result<Vec<GroupName>, StoreError> {
+        todo!("issue #16: SQLite store commits")
+    }
+
+    async fn describe_group(
+        &self,
+        _group: &GroupName,
+    ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
+        todo!("issue #16: SQLite store commits")
+    }
+
+    async fn delete_group(&self, _group: &GroupName) -> Result<u64, StoreError> {
+        todo!("issue #16: SQLite store commits")
     }
 
     async fn create_topic(

@@ -659,6 +659,7 @@ async fn producer_rows_are_bounded_and_forgetting_survives_reopening() {
     let expire_producers = RetentionDefaults {
         age: RetentionAge::Forever,
         producer_expiry: RetentionAge::MaxAge(Duration::from_nanos(5)),
+        ..RetentionDefaults::by_age(RetentionAge::Forever)
     };
     store
         .enforce_retention(at(20), expire_producers)

@@ -122,6 +122,8 @@ pub struct Retention {
     /// there for safe retries; `None`: until the cap on producers forgets
     /// it.
     pub producer_expiry: Option<Duration>,
+    /// How long a group that commits nothing is kept; `None`: forever.
+    pub group_retention: Option<Duration>,
 }
 
 impl Retention {
@@ -134,6 +136,11 @@ impl Retention {
     /// How long a producer that sends nothing to a topic is remembered.
     pub fn producer_expiry_age(&self) -> RetentionAge {
         age(self.producer_expiry)
+    }
+
+    /// How long a group that commits nothing is kept.
+    pub fn group_retention_age(&self) -> RetentionAge {
+        age(self.group_retention)
     }
 }
 
@@ -249,6 +256,7 @@ impl Config {
                     .sweep_interval
                     .unwrap_or_else(|| default_sweep_interval(values.max_age)),
                 producer_expiry: values.producer_expiry.unwrap_or(values.max_age),
+                group_retention: values.group_retention,
             },
             auth: values.auth.map(Arc::new),
         })

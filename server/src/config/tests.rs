@@ -21,6 +21,7 @@ fn defaults_match_the_documented_table() {
             max_age: Some(Duration::from_secs(7 * 86_400)),
             sweep_interval: Duration::from_secs(60),
             producer_expiry: Some(Duration::from_secs(7 * 86_400)),
+            group_retention: Some(Duration::from_secs(7 * 86_400)),
         }
     );
     assert_eq!(
@@ -77,6 +78,7 @@ fn every_variable_is_read() {
         ("MINIKAFKA_MAX_HEADER_BYTES", "2KiB"),
         ("MINIKAFKA_MAX_PRODUCERS", "7"),
         ("MINIKAFKA_PRODUCER_EXPIRY", "1h"),
+        ("MINIKAFKA_GROUP_RETENTION", "forever"),
     ])
     .expect("valid");
     assert!(!c.topics.auto_create);
@@ -87,6 +89,7 @@ fn every_variable_is_read() {
             max_age: None,
             sweep_interval: Duration::from_secs(5),
             producer_expiry: Some(Duration::from_secs(3600)),
+            group_retention: None,
         }
     );
     assert_eq!(

@@ -251,6 +251,9 @@ variables! {
     producer_expiry: Option<Option<Duration>> = "MINIKAFKA_PRODUCER_EXPIRY", Retention,
         Derived("MINIKAFKA_RETENTIONTIME"), parse_retention,
         "how long a producer that sends nothing is remembered for safe retries, or 'forever'";
+    group_retention: Option<Duration> = "MINIKAFKA_GROUP_RETENTION", Retention, Value("7d"),
+        parse_retention,
+        "how long a group that commits nothing is kept, or 'forever'";
 
     auth: Option<Tokens> = "MINIKAFKA_AUTH_FILE", Auth, Off, load_auth_file,
         "TOML file of [[token]] tables: tokens and topic permissions";

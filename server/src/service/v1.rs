@@ -187,4 +187,46 @@ impl MiniKafka for V1Service {
         tracing::info!(%topic, messages_deleted, "topic deleted");
         Ok(Response::new(v1::DeleteTopicResponse { messages_deleted }))
     }
+
+    async fn commit_offset(
+        &self,
+        _request: Request<v1::CommitOffsetRequest>,
+    ) -> Result<Response<v1::CommitOffsetResponse>, Status> {
+        Err(Status::unimplemented("issue #16: CommitOffset"))
+    }
+
+    async fn fetch_offset(
+        &self,
+        _request: Request<v1::FetchOffsetRequest>,
+    ) -> Result<Response<v1::FetchOffsetResponse>, Status> {
+        Err(Status::unimplemented("issue #16: FetchOffset"))
+    }
+
+    async fn list_groups(
+        &self,
+        _request: Request<v1::ListGroupsRequest>,
+    ) -> Result<Response<v1::ListGroupsResponse>, Status> {
+        Err(Status::unimplemented("issue #16: ListGroups"))
+    }
+
+    async fn describe_group(
+        &self,
+        _request: Request<v1::DescribeGroupRequest>,
+    ) -> Result<Response<v1::GroupInfo>, Status> {
+        Err(Status::unimplemented("issue #16: DescribeGroup"))
+    }
+
+    async fn delete_group(
+        &self,
+        _request: Request<v1::DeleteGroupRequest>,
+    ) -> Result<Response<v1::DeleteGroupResponse>, Status> {
+        Err(Status::unimplemented("issue #16: DeleteGroup"))
+    }
+
+    async fn offset_for_time(
+        &self,
+        _request: Request<v1::OffsetForTimeRequest>,
+    ) -> Result<Response<v1::OffsetForTimeResponse>, Status> {
+        Err(Status::unimplemented("issue #16: OffsetForTime"))
+    }
 }

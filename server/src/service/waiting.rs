@@ -177,6 +177,7 @@ mod tests {
             retention: RetentionAge::Forever,
             max_message_bytes: 1 << 20,
             producer_expiry: RetentionAge::Forever,
+            group_retention: RetentionAge::Forever,
             max_key_bytes: 16 << 10,
             max_headers: 64,
             max_header_bytes: 64 << 10,
