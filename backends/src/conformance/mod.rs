@@ -24,9 +24,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+mod groups;
 mod records;
 mod time;
 mod topics;
+pub use groups::*;
 pub use records::*;
 pub use time::*;
 pub use topics::*;
@@ -105,7 +107,19 @@ macro_rules! conformance_tests {
             a_time_after_every_message_answers_the_next_offset,
             a_time_never_answers_an_expired_offset,
             a_time_in_an_unknown_topic_is_not_found,
-            a_time_finds_its_message_among_many
+            a_time_finds_its_message_among_many,
+            a_commit_is_fetched_back_and_the_last_one_wins,
+            a_commit_outside_one_to_the_next_offset_is_out_of_range,
+            a_commit_below_the_earliest_held_is_kept,
+            commits_and_fetches_in_unknown_topics_are_not_found,
+            groups_list_in_name_order_page_by_page,
+            describe_lists_a_groups_commits_in_topic_order,
+            deleting_a_group_removes_every_commit,
+            deleting_a_topic_removes_its_commits,
+            idle_groups_expire_by_their_newest_commit,
+            commit_metadata_round_trips,
+            concurrent_commits_are_all_kept,
+            a_commit_racing_a_topic_delete_leaves_nothing
         );
     };
     (persistent $open_at:path) => {
@@ -118,7 +132,8 @@ macro_rules! conformance_tests {
             keys_and_headers_survive_reopening,
             dedup_survives_reopening,
             a_deleted_topics_producers_stay_forgotten_after_reopening,
-            offsets_for_times_survive_reopening
+            offsets_for_times_survive_reopening,
+            commits_survive_reopening
         );
     };
     (exact_size_retention $open:path) => {
