@@ -17,8 +17,8 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use crate::{
-    Batch, Creation, OffsetRange, RemovalReport, RetentionDefaults, SettingsChange, StoreError,
-    Timestamp, TopicName, TopicSettings,
+    Batch, Creation, GroupName, OffsetCommit, OffsetRange, RemovalReport, RetentionDefaults,
+    SettingsChange, StoreError, Timestamp, TopicName, TopicSettings,
 };
 
 /// The most commands a writer takes as one group, so one group's latency
@@ -33,10 +33,26 @@ pub(crate) struct AppendRequest {
     pub(crate) reply: oneshot::Sender<Result<OffsetRange, StoreError>>,
 }
 
+/// A group's offset commit, and where to answer once it is durable.
+pub(crate) struct CommitRequest {
+    pub(crate) group: GroupName,
+    pub(crate) topic: TopicName,
+    pub(crate) commit: OffsetCommit,
+    pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
 /// A request to a writer thread; each carries where to send its answer.
 pub(crate) enum Command {
     /// Append a batch to a topic.
     Append(AppendRequest),
+    /// Commit a group's offset in a topic: taken into the group like an
+    /// append, so commits share syncs with appends and with each other.
+    CommitOffset(CommitRequest),
+    /// Delete a group's commits in every topic.
+    DeleteGroup {
+        group: GroupName,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
     /// Create a topic with its settings.
     CreateTopic {
         topic: TopicName,
@@ -78,6 +94,10 @@ pub(crate) trait GroupCommit {
     /// Takes one append into the group: writes it, or keeps it for
     /// [`GroupCommit::commit`], or answers it at once if it fails.
     fn take(&mut self, append: AppendRequest, group: &mut Vec<Self::Taken>);
+    /// Takes one offset commit into the group, as [`GroupCommit::take`]
+    /// takes an append: it is answered at the group's commit, after the
+    /// appends taken before it, and shares their sync.
+    fn take_commit(&mut self, commit: CommitRequest, group: &mut Vec<Self::Taken>);
     /// Makes the appends taken so far as durable as configured, shows them
     /// to readers, and answers each; `group` is left empty.
     fn commit(&mut self, group: &mut Vec<Self::Taken>);
@@ -96,6 +116,9 @@ pub(crate) trait GroupCommit {
     ) -> Result<TopicSettings, StoreError>;
     /// Deletes a topic (see [`Store::delete_topic`](crate::Store::delete_topic)).
     fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError>;
+    /// Deletes a group durably (see
+    /// [`Store::delete_group`](crate::Store::delete_group)).
+    fn delete_group(&mut self, group: &GroupName) -> Result<u64, StoreError>;
     /// The retention sweep (see
     /// [`Store::enforce_retention`](crate::Store::enforce_retention)).
     fn enforce_retention(
@@ -120,14 +143,24 @@ pub(crate) fn run<W: GroupCommit>(writer: &Mutex<W>, commands: &mpsc::Receiver<C
         let mut writer = lock(writer);
         let mut taken = Vec::new();
         for command in group(first, commands) {
-            if let Command::Append(append) = command {
-                writer.take(append, &mut taken);
-                continue;
-            }
-            // Every other command sees the appends before it committed.
+            let command = match command {
+                Command::Append(append) => {
+                    writer.take(append, &mut taken);
+                    continue;
+                }
+                Command::CommitOffset(commit) => {
+                    writer.take_commit(commit, &mut taken);
+                    continue;
+                }
+                other => other,
+            };
+            // Every other command sees the writes before it committed.
             writer.commit(&mut taken);
             match command {
-                Command::Append(_) => {}
+                Command::Append(_) | Command::CommitOffset(_) => {}
+                Command::DeleteGroup { group, reply } => {
+                    let _ = reply.send(writer.delete_group(&group));
+                }
                 Command::CreateTopic {
                     topic,
                     settings,
@@ -314,6 +347,32 @@ impl WriterThread {
     pub(crate) async fn delete_topic(&self, topic: &TopicName) -> Result<u64, StoreError> {
         let topic = topic.clone();
         self.call(|reply| Command::DeleteTopic { topic, reply })
+            .await
+    }
+
+    /// Commits a group's offset through the thread, in the next group.
+    pub(crate) async fn commit_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
+    ) -> Result<(), StoreError> {
+        let (group, topic) = (group.clone(), topic.clone());
+        self.call(|reply| {
+            Command::CommitOffset(CommitRequest {
+                group,
+                topic,
+                commit,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Deletes a group through the thread.
+    pub(crate) async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError> {
+        let group = group.clone();
+        self.call(|reply| Command::DeleteGroup { group, reply })
             .await
     }
 

@@ -11,11 +11,17 @@
 //!   connections; WAL mode lets them read a consistent snapshot while the
 //!   writer commits, and they only ever see committed (so, under `Always`,
 //!   durable) data.
+//! - Offset commits go to the writer thread too, into the same group and
+//!   transaction as the appends queued with them, so many committers share
+//!   one sync. Group reads (fetch, list, describe) query the
+//!   `group_offsets` table on a read connection: nothing is loaded at
+//!   start-up.
 //!
 //! Schema: [`schema_v1.sql`](schema_v1.sql) and the migrations
 //! [`schema_v2.sql`](schema_v2.sql) (each topic's settings) and
 //! [`schema_v3.sql`](schema_v3.sql) (keys, headers and producers' latest
-//! batches), versioned with `PRAGMA user_version` and marked as ours with
+//! batches) and [`schema_v4.sql`](schema_v4.sql) (consumer groups'
+//! committed offsets), versioned with `PRAGMA user_version` and marked as ours with
 //! `PRAGMA application_id`.
 //!
 //! Safe retries: the writer thread keeps a [`ProducerTable`](crate::ProducerTable)
@@ -55,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 /// How many reads run at once, each on its own connection.
 const READERS: usize = 4;
@@ -218,38 +225,56 @@ impl Store for SqliteStore {
 
     async fn commit_offset(
         &self,
-        _group: &GroupName,
-        _topic: &TopicName,
-        _commit: OffsetCommit,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
     ) -> Result<(), StoreError> {
-        todo!("issue #16: SQLite store commits")
+        self.writer.commit_offset(group, topic, commit).await
     }
 
     async fn fetch_offset(
         &self,
-        _group: &GroupName,
-        _topic: &TopicName,
+        group: &GroupName,
+        topic: &TopicName,
     ) -> Result<Option<OffsetCommit>, StoreError> {
-        todo!("issue #16: SQLite store commits")
+        let (group, topic, path) = (group.clone(), topic.clone(), self.shared.path.clone());
+        self.with_reader(move |connection| {
+            fetch_offset(connection, &group, &topic).map_err(|e| e.into_store_error(&path))
+        })
+        .await
     }
 
     async fn list_groups(
         &self,
-        _after: Option<&GroupName>,
-        _limit: usize,
+        after: Option<&GroupName>,
+        limit: usize,
     ) -> Result<Vec<GroupName>, StoreError> {
-        todo!("issue #16: SQLite store commits")
+        let (after, path) = (after.cloned(), self.shared.path.clone());
+        self.with_reader(move |connection| {
+            list_groups(connection, after.as_ref(), limit)
+                .map_err(|e| sqlite_error(&path, "reading", e))
+        })
+        .await
     }
 
     async fn describe_group(
         &self,
-        _group: &GroupName,
+        group: &GroupName,
     ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
-        todo!("issue #16: SQLite store commits")
+        let (group, path) = (group.clone(), self.shared.path.clone());
+        self.with_reader(move |connection| {
+            let commits = describe_group(connection, &group)
+                .map_err(|e| sqlite_error(&path, "reading", e))?;
+            if commits.is_empty() {
+                return Err(StoreError::GroupNotFound(group));
+            }
+            Ok(commits)
+        })
+        .await
     }
 
-    async fn delete_group(&self, _group: &GroupName) -> Result<u64, StoreError> {
-        todo!("issue #16: SQLite store commits")
+    async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError> {
+        self.writer.delete_group(group).await
     }
 
     async fn create_topic(
@@ -355,6 +380,82 @@ fn offset_for_time(
     let snapshot = connection.unchecked_transaction()?;
     let (id, start, next) = topic_bounds(&snapshot, topic)?;
     Ok(writer::first_at_or_after(&snapshot, id, start, next, time)? as u64)
+}
+
+/// `group`'s commit in `topic`, in one snapshot with the topic's row (so a
+/// deleted topic is not found rather than answering its old commit).
+fn fetch_offset(
+    connection: &Connection,
+    group: &GroupName,
+    topic: &TopicName,
+) -> Result<Option<OffsetCommit>, ReadError> {
+    let snapshot = connection.unchecked_transaction()?;
+    let (id, _, _) = topic_bounds(&snapshot, topic)?;
+    let commit = snapshot
+        .prepare_cached(
+            "SELECT offset, time, metadata FROM group_offsets WHERE group_name = ?1 AND topic_id = ?2",
+        )?
+        .query_row(params![group.as_str(), id], |row| {
+            Ok(OffsetCommit {
+                offset: row.get::<_, i64>(0)? as u64,
+                time: Timestamp::from_nanos(row.get::<_, i64>(1)? as u64),
+                metadata: row.get(2)?,
+            })
+        })
+        .optional()?;
+    Ok(commit)
+}
+
+/// Up to `limit` group names after `after`, in name order: the primary
+/// key's order, so a page is one range of the index.
+fn list_groups(
+    connection: &Connection,
+    after: Option<&GroupName>,
+    limit: usize,
+) -> rusqlite::Result<Vec<GroupName>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT DISTINCT group_name FROM group_offsets WHERE ?1 IS NULL OR group_name > ?1 ORDER BY group_name LIMIT ?2",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement.query_map(params![after.map(GroupName::as_str), limit], |row| {
+        row.get::<_, String>(0)
+    })?;
+    let mut names = Vec::new();
+    for name in rows {
+        // Names were validated before they were stored.
+        if let Ok(name) = GroupName::new(name?) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Every commit of `group`, in topic name order (empty: no such group).
+fn describe_group(
+    connection: &Connection,
+    group: &GroupName,
+) -> rusqlite::Result<Vec<(TopicName, OffsetCommit)>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT t.name, g.offset, g.time, g.metadata FROM group_offsets g
+         JOIN topics t ON t.id = g.topic_id WHERE g.group_name = ?1 ORDER BY t.name",
+    )?;
+    let rows = statement.query_map([group.as_str()], |row| {
+        let commit = OffsetCommit {
+            offset: row.get::<_, i64>(1)? as u64,
+            time: Timestamp::from_nanos(row.get::<_, i64>(2)? as u64),
+            metadata: row.get(3)?,
+        };
+        Ok((row.get::<_, String>(0)?, commit))
+    })?;
+    let mut commits = Vec::new();
+    for row in rows {
+        let (name, commit) = row?;
+        // Names were validated before they were stored.
+        if let Ok(name) = TopicName::new(name) {
+            commits.push((name, commit));
+        }
+    }
+    Ok(commits)
 }
 
 /// Reads in one snapshot: the topic's bounds and the messages agree.

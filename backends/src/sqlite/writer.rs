@@ -1,6 +1,6 @@
 //! The SQLite writer thread: the only connection that writes. Every append
-//! queued while it was busy is committed in one transaction, each batch in
-//! its own savepoint so one failing batch fails alone. It also owns the
+//! and offset commit queued while it was busy is committed in one
+//! transaction, each in its own savepoint so one failing write fails alone. It also owns the
 //! producer tables: only it reads or changes them, in the order it stores
 //! batches.
 
@@ -16,11 +16,13 @@ use super::{
     Shared, SqliteOptions, TopicsWanted, headers, settings_from_columns, settings_to_columns,
     sqlite_error, topic_infos,
 };
+use crate::groups::check_commit;
 use crate::producers::REMEMBERED_BATCHES;
-use crate::writer_thread::{AppendRequest, GroupCommit};
+use crate::writer_thread::{AppendRequest, CommitRequest, GroupCommit};
 use crate::{
-    Admission, Creation, Durability, OffsetRange, ProducerSequence, ProducerTable, RemovalReport,
-    RetentionDefaults, SettingsChange, StoreError, Timestamp, TopicName, TopicSettings,
+    Admission, Creation, Durability, GroupName, OffsetRange, ProducerSequence, ProducerTable,
+    RemovalReport, RetentionDefaults, SettingsChange, StoreError, Timestamp, TopicName,
+    TopicSettings,
 };
 
 /// The producer table of each topic that has producers, by topic id.
@@ -41,6 +43,29 @@ pub struct Writer {
     producers: Producers,
     /// The most producers a topic's table remembers.
     max_producers: usize,
+}
+
+/// A write taken into the group, kept as it came until the group's
+/// transaction: SQLite writes nothing before it.
+pub enum Write {
+    /// A batch to append.
+    Append(AppendRequest),
+    /// A group's offset to commit.
+    Commit(CommitRequest),
+}
+
+/// What writing an append came to: its offsets and the topic's next
+/// offset, or why it was refused.
+type AppendOutcome = Result<(OffsetRange, u64), StoreError>;
+
+/// The writes of one group as they were written, each with its own
+/// outcome, to be answered once the transaction is committed.
+#[derive(Default)]
+struct Written {
+    /// Each append with its outcome.
+    appends: Vec<(AppendRequest, AppendOutcome)>,
+    /// Each commit, or why it was refused.
+    commits: Vec<(CommitRequest, Result<(), StoreError>)>,
 }
 
 /// Nanoseconds as SQLite's signed integer (saturating: year 2262).
@@ -70,21 +95,24 @@ impl Writer {
         }
     }
 
-    /// Commits every pending append in one transaction, then answers each
+    /// Commits every pending write in one transaction, then answers each
     /// and wakes the readers of each topic that grew.
-    fn commit_group(&mut self, appends: &mut Vec<AppendRequest>) {
-        if appends.is_empty() {
+    fn commit_group(&mut self, writes: &mut Vec<Write>) {
+        if writes.is_empty() {
             return;
         }
-        let outcomes = self.write_group(appends);
-        match outcomes {
-            Ok(outcomes) => {
-                for (append, outcome) in appends.drain(..).zip(outcomes) {
+        let mut written = Written::default();
+        match self.write_group(writes, &mut written) {
+            Ok(()) => {
+                for (append, outcome) in written.appends {
                     let answer = outcome.map(|(range, next)| {
                         self.shared.notifier.appended(&append.topic, next);
                         range
                     });
                     let _ = append.reply.send(answer);
+                }
+                for (commit, outcome) in written.commits {
+                    let _ = commit.reply.send(outcome);
                 }
                 if self.durability != Durability::Always {
                     self.unsynced_since.get_or_insert_with(Instant::now);
@@ -94,7 +122,7 @@ impl Writer {
                 // Rolled back: the tables may hold batches that were not stored.
                 self.reload_producers();
                 let (code, message) = (error.sqlite_error_code(), error.to_string());
-                for append in appends.drain(..) {
+                let failure = || {
                     let error = rusqlite::Error::SqliteFailure(
                         rusqlite::ffi::Error {
                             code: code.unwrap_or(ErrorCode::Unknown),
@@ -102,10 +130,23 @@ impl Writer {
                         },
                         Some(message.clone()),
                     );
-                    let _ =
-                        append
-                            .reply
-                            .send(Err(sqlite_error(&self.path, "committing to", error)));
+                    sqlite_error(&self.path, "committing to", error)
+                };
+                for (append, _) in written.appends {
+                    let _ = append.reply.send(Err(failure()));
+                }
+                for (commit, _) in written.commits {
+                    let _ = commit.reply.send(Err(failure()));
+                }
+                for write in writes.drain(..) {
+                    match write {
+                        Write::Append(append) => {
+                            let _ = append.reply.send(Err(failure()));
+                        }
+                        Write::Commit(commit) => {
+                            let _ = commit.reply.send(Err(failure()));
+                        }
+                    }
                 }
             }
         }
@@ -126,46 +167,72 @@ impl Writer {
         }
     }
 
-    /// Writes each append in its own savepoint inside one transaction; the
-    /// outcome of each, or the error that failed the whole transaction.
-    #[allow(clippy::type_complexity)]
+    /// Writes each write of `writes` in its own savepoint inside one
+    /// transaction, moving it with its outcome into `written`. On an error
+    /// that fails the whole transaction, the writes not yet written are
+    /// left in `writes` (and those written in `written`) to be answered
+    /// with it.
     fn write_group(
         &mut self,
-        appends: &[AppendRequest],
-    ) -> rusqlite::Result<Vec<Result<(OffsetRange, u64), StoreError>>> {
+        writes: &mut Vec<Write>,
+        written: &mut Written,
+    ) -> rusqlite::Result<()> {
         let transaction = self.connection.unchecked_transaction()?;
-        let mut outcomes = Vec::with_capacity(appends.len());
-        for append in appends {
-            transaction.execute_batch("SAVEPOINT batch")?;
-            let mut producers = ProducersOf {
-                tables: &mut self.producers,
-                max_producers: self.max_producers,
-            };
-            let outcome = insert_batch(&transaction, append, &mut producers)
-                .map_err(|e| sqlite_error(&self.path, "appending to", e))
-                .and_then(|outcome| outcome);
-            if outcome.is_err() {
-                transaction.execute_batch("ROLLBACK TO batch")?;
+        // Popped from the end, in the order they came.
+        writes.reverse();
+        while let Some(write) = writes.pop() {
+            match write {
+                Write::Append(append) => {
+                    let mut producers = ProducersOf {
+                        tables: &mut self.producers,
+                        max_producers: self.max_producers,
+                    };
+                    let outcome = in_savepoint(&transaction, || {
+                        insert_batch(&transaction, &append, &mut producers)
+                            .map_err(|e| sqlite_error(&self.path, "appending to", e))
+                            .and_then(|outcome| outcome)
+                    });
+                    match outcome {
+                        Ok(outcome) => written.appends.push((append, outcome)),
+                        Err(error) => {
+                            writes.push(Write::Append(append));
+                            return Err(error);
+                        }
+                    }
+                }
+                Write::Commit(commit) => {
+                    let outcome = in_savepoint(&transaction, || {
+                        insert_commit(&transaction, &commit)
+                            .map_err(|e| sqlite_error(&self.path, "committing an offset to", e))
+                            .and_then(|outcome| outcome)
+                    });
+                    match outcome {
+                        Ok(outcome) => written.commits.push((commit, outcome)),
+                        Err(error) => {
+                            writes.push(Write::Commit(commit));
+                            return Err(error);
+                        }
+                    }
+                }
             }
-            transaction.execute_batch("RELEASE batch")?;
-            outcomes.push(outcome);
         }
-        transaction.commit()?;
-        Ok(outcomes)
+        transaction.commit()
     }
 
     /// For each topic holding messages: deletes those stored before its
     /// retention's cutoff (its own age, else the default), found by binary
     /// search over offsets (timestamps never decrease along them), then the
-    /// oldest until it is within its `retention_bytes`; and forgets the
+    /// oldest until it is within its `retention_bytes`; forgets the
     /// producers idle past the producer expiry, and the rows of those past
-    /// the cap. One transaction.
+    /// the cap; and removes the groups idle past the group retention. One
+    /// transaction.
     fn remove_expired(
         &mut self,
         now: Timestamp,
         defaults: RetentionDefaults,
     ) -> Result<RemovalReport, StoreError> {
         let idle_cutoff = defaults.producer_expiry.cutoff(now);
+        let group_cutoff = defaults.group_retention.cutoff(now);
         let max_producers = self.max_producers;
         let remove = || -> rusqlite::Result<RemovalReport> {
             let transaction = self.connection.unchecked_transaction()?;
@@ -195,6 +262,9 @@ impl Writer {
                 }
             }
             forget_producers(&transaction, idle_cutoff, max_producers)?;
+            if let Some(cutoff) = group_cutoff {
+                report.groups_removed = remove_idle_groups(&transaction, cutoff)?;
+            }
             transaction.commit()?;
             Ok(report)
         };
@@ -232,9 +302,9 @@ impl Writer {
 }
 
 impl GroupCommit for Writer {
-    /// An SQLite append is written at commit, all the group's in one
-    /// transaction: until then it is kept as it came.
-    type Taken = AppendRequest;
+    /// An SQLite append or offset commit is written at commit, all the
+    /// group's in one transaction: until then it is kept as it came.
+    type Taken = Write;
 
     fn sync_due(&self) -> Option<Instant> {
         match (self.durability, self.unsynced_since) {
@@ -243,12 +313,16 @@ impl GroupCommit for Writer {
         }
     }
 
-    fn take(&mut self, append: AppendRequest, group: &mut Vec<AppendRequest>) {
-        group.push(append);
+    fn take(&mut self, append: AppendRequest, group: &mut Vec<Write>) {
+        group.push(Write::Append(append));
     }
 
-    fn commit(&mut self, group: &mut Vec<AppendRequest>) {
+    fn commit(&mut self, group: &mut Vec<Write>) {
         self.commit_group(group);
+    }
+
+    fn take_commit(&mut self, commit: CommitRequest, group: &mut Vec<Write>) {
+        group.push(Write::Commit(commit));
     }
 
     fn create_topic(
@@ -295,8 +369,8 @@ impl GroupCommit for Writer {
             .ok_or_else(|| StoreError::TopicNotFound(topic.clone()))
     }
 
-    /// Deletes the topic's row, its messages and its producers in one
-    /// transaction: a crash leaves it whole or gone. The freed pages are
+    /// Deletes the topic's row, its messages, its producers and every
+    /// group's commit in it in one transaction: a crash leaves it whole or gone. The freed pages are
     /// reused by later writes (and given back to the file system where
     /// `auto_vacuum` is on).
     fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError> {
@@ -311,7 +385,7 @@ impl GroupCommit for Writer {
             let Some((id, start, next)) = found else {
                 return Ok(None);
             };
-            for table in ["messages", "producer_batches"] {
+            for table in ["messages", "producer_batches", "group_offsets"] {
                 transaction
                     .prepare_cached(&format!("DELETE FROM {table} WHERE topic_id = ?1"))?
                     .execute([id])?;
@@ -336,6 +410,22 @@ impl GroupCommit for Writer {
         }
         self.shared.notifier.deleted(topic);
         Ok(held)
+    }
+
+    /// Deletes the group's rows; the pages they free are reused.
+    fn delete_group(&mut self, group: &GroupName) -> Result<u64, StoreError> {
+        let deleted = self
+            .connection
+            .prepare_cached("DELETE FROM group_offsets WHERE group_name = ?1")
+            .and_then(|mut delete| delete.execute([group.as_str()]))
+            .map_err(|e| sqlite_error(&self.path, "deleting a group from", e))?;
+        if deleted == 0 {
+            return Err(StoreError::GroupNotFound(group.clone()));
+        }
+        if self.durability != Durability::Always {
+            self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        Ok(deleted as u64)
     }
 
     fn enforce_retention(
@@ -456,6 +546,80 @@ fn remove_before(
         )?
         .execute(params![id, keep_from, bytes])?;
     Ok(((keep_from - start) as u64, bytes as u64))
+}
+
+/// Runs `write` in a savepoint: what it wrote is rolled back if it refuses
+/// (its store error), so a refused write leaves nothing. The outer error is
+/// SQLite's failing the savepoint itself, which fails the transaction.
+fn in_savepoint<T>(
+    transaction: &Connection,
+    write: impl FnOnce() -> Result<T, StoreError>,
+) -> rusqlite::Result<Result<T, StoreError>> {
+    transaction.execute_batch("SAVEPOINT write")?;
+    let outcome = write();
+    if outcome.is_err() {
+        transaction.execute_batch("ROLLBACK TO write")?;
+    }
+    transaction.execute_batch("RELEASE write")?;
+    Ok(outcome)
+}
+
+/// Records a group's commit, replacing its earlier one in the topic, after
+/// checking that the topic exists ([`StoreError::TopicNotFound`]) and the
+/// offset is within 1 to its next offset as of the appends before it in
+/// the transaction ([`StoreError::CommitOutOfRange`]).
+fn insert_commit(
+    transaction: &Connection,
+    request: &CommitRequest,
+) -> rusqlite::Result<Result<(), StoreError>> {
+    let CommitRequest {
+        group,
+        topic,
+        commit,
+        ..
+    } = request;
+    let found: Option<(i64, i64)> = transaction
+        .prepare_cached("SELECT id, next_offset FROM topics WHERE name = ?1")?
+        .query_row([topic.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((id, next)) = found else {
+        return Ok(Err(StoreError::TopicNotFound(topic.clone())));
+    };
+    if let Err(error) = check_commit(group, topic, commit.offset, next as u64) {
+        return Ok(Err(error));
+    }
+    transaction
+        .prepare_cached(
+            "INSERT INTO group_offsets (group_name, topic_id, offset, time, metadata)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (group_name, topic_id) DO UPDATE
+             SET offset = excluded.offset, time = excluded.time, metadata = excluded.metadata",
+        )?
+        .execute(params![
+            group.as_str(),
+            id,
+            commit.offset as i64,
+            nanos(commit.time),
+            commit.metadata
+        ])?;
+    Ok(Ok(()))
+}
+
+/// Deletes the rows of every group whose newest commit, in any topic, is
+/// older than `cutoff`; how many groups that was.
+fn remove_idle_groups(transaction: &Connection, cutoff: Timestamp) -> rusqlite::Result<u64> {
+    let idle = "SELECT group_name FROM group_offsets GROUP BY group_name HAVING max(time) < ?1";
+    let groups: i64 = transaction
+        .prepare_cached(&format!("SELECT count(*) FROM ({idle})"))?
+        .query_row([nanos(cutoff)], |row| row.get(0))?;
+    if groups > 0 {
+        transaction
+            .prepare_cached(&format!(
+                "DELETE FROM group_offsets WHERE group_name IN ({idle})"
+            ))?
+            .execute([nanos(cutoff)])?;
+    }
+    Ok(groups as u64)
 }
 
 /// The producer tables, for [`insert_batch`].
@@ -771,7 +935,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut writer = writer_at(dir.path());
         let (original, _answer) = from_producer(0, &["a"]);
-        let mut group = vec![original];
+        let mut group = vec![Write::Append(original)];
         writer.commit(&mut group);
         let id = *writer.producers.keys().next().expect("a table");
         let phantom = ProducerSequence {

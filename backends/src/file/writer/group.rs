@@ -6,10 +6,10 @@ use std::time::Instant;
 use super::Writer;
 use super::commit::WrittenAppend;
 use crate::file::retention;
-use crate::writer_thread::{AppendRequest, GroupCommit};
+use crate::writer_thread::{AppendRequest, CommitRequest, GroupCommit};
 use crate::{
-    Creation, Durability, RemovalReport, RetentionDefaults, SettingsChange, StoreError, Timestamp,
-    TopicName, TopicSettings,
+    Creation, Durability, GroupName, RemovalReport, RetentionDefaults, SettingsChange, StoreError,
+    Timestamp, TopicName, TopicSettings,
 };
 
 impl GroupCommit for Writer {
@@ -47,6 +47,10 @@ impl GroupCommit for Writer {
         self.commit_group(group);
     }
 
+    fn take_commit(&mut self, _commit: CommitRequest, _group: &mut Vec<WrittenAppend>) {
+        todo!("issue #16: file store commits")
+    }
+
     fn create_topic(
         &mut self,
         topic: &TopicName,
@@ -65,6 +69,10 @@ impl GroupCommit for Writer {
 
     fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError> {
         self.delete(topic)
+    }
+
+    fn delete_group(&mut self, _group: &GroupName) -> Result<u64, StoreError> {
+        todo!("issue #16: file store commits")
     }
 
     /// Runs retention on every published topic that takes writes. A topic
