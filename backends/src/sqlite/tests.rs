@@ -119,15 +119,20 @@ fn a_database_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().expect("temporary directory");
     drop(SqliteStore::open(dir.path(), SqliteOptions::default()).expect("create"));
     let path = dir.path().join(DATABASE_FILE);
-    Connection::open(&path)
-        .expect("open")
-        .pragma_update(None, "user_version", 99)
-        .expect("bump the version");
-    let message = refusal(dir.path());
-    assert!(
-        message.contains("newer minikafka") && message.contains("99"),
-        "{message}"
-    );
+    for newer in [MIGRATIONS.len() + 1, 99] {
+        Connection::open(&path)
+            .expect("open")
+            .pragma_update(None, "user_version", newer as i64)
+            .expect("bump the version");
+        let before = std::fs::read(&path).expect("read");
+        let message = refusal(dir.path());
+        assert!(
+            message.contains("newer minikafka")
+                && message.contains(&format!("schema version {newer};")),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), before, "untouched");
+    }
 }
 
 #[test]
@@ -597,6 +602,118 @@ fn the_v1_fixture_is_unchanged() {
     assert_eq!(&bytes[..16], b"SQLite format 3\0");
     // user_version, at byte 60 of the header: schema version 2.
     assert_eq!(&bytes[60..64], &[0, 0, 0, 2]);
+}
+
+/// The checked-in database written by the release before consumer groups
+/// (see backends/tests/fixtures/sqlite-v3/README.md).
+const V3_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sqlite-v3/minikafka.sqlite3"
+);
+
+/// A database written before issue #16 is migrated in place to schema 4:
+/// every message reads as it was, with its key and headers; its producer's
+/// retry still gets its original offsets; groups commit in the old topics,
+/// within their old bounds, and the commits survive reopening.
+#[tokio::test]
+async fn a_database_from_before_groups_is_upgraded_in_place() {
+    use crate::{GroupName, OffsetCommit};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(DATABASE_FILE);
+    std::fs::copy(V3_FIXTURE, &path).expect("copy the fixture");
+    let version = |path: &Path| -> i64 {
+        Connection::open(path)
+            .expect("open")
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version")
+    };
+    assert_eq!(version(&path), 3, "the fixture is the schema before #16");
+
+    let store = store_at(dir.path(), Durability::Always);
+    let read = |topic: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .read(&t(topic), 0, crate::test_support::ALL)
+                .await
+                .expect("read")
+                .messages
+        }
+    };
+    let events = read("events").await;
+    let summary: Vec<_> = events
+        .iter()
+        .map(|m| {
+            (
+                m.offset,
+                m.timestamp,
+                &m.payload[..],
+                &m.key[..],
+                m.headers.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, fixture_time(3), &b"e1"[..], &b"k1"[..], 1),
+            (2, fixture_time(3), &b"e2"[..], &b""[..], 0),
+        ]
+    );
+    assert_eq!(events[0].headers[0].name, "trace");
+    let orders: Vec<_> = read("orders").await.iter().map(|m| m.offset).collect();
+    assert_eq!(orders, [4, 5], "the retention start survives");
+    let retry = Batch {
+        producer: Some(crate::ProducerSequence {
+            producer_id: 42,
+            sequence: 0,
+        }),
+        ..Batch::new(vec![Bytes::from_static(b"e1"), Bytes::from_static(b"e2")])
+    };
+    let again = store
+        .append(&t("events"), retry, fixture_time(20))
+        .await
+        .expect("a retry");
+    assert_eq!((again.first, again.last), (1, 2), "stored once, before");
+
+    let group = GroupName::new("billing").expect("valid");
+    let commit = |offset, seconds| OffsetCommit {
+        offset,
+        time: fixture_time(seconds),
+        metadata: format!("at {offset}"),
+    };
+    store
+        .commit_offset(&group, &t("orders"), commit(6, 30))
+        .await
+        .expect("commit at the next offset of an old topic");
+    store
+        .commit_offset(&group, &t("quiet"), commit(1, 31))
+        .await
+        .expect("commit in an empty old topic");
+    assert!(matches!(
+        store
+            .commit_offset(&group, &t("events"), commit(4, 32))
+            .await,
+        Err(StoreError::CommitOutOfRange { next_offset: 3, .. })
+    ));
+    drop(store);
+    assert_eq!(version(&path), 4);
+
+    let store = store_at(dir.path(), Durability::Always);
+    assert_eq!(
+        store.describe_group(&group).await.expect("describe"),
+        vec![(t("orders"), commit(6, 30)), (t("quiet"), commit(1, 31))]
+    );
+}
+
+/// The checked-in v3 fixture is never changed by the tests either.
+#[test]
+fn the_v3_fixture_is_unchanged() {
+    let bytes = std::fs::read(V3_FIXTURE).expect("the fixture");
+    assert_eq!(bytes.len(), 28_672);
+    assert_eq!(&bytes[..16], b"SQLite format 3\0");
+    // user_version, at byte 60 of the header: schema version 3.
+    assert_eq!(&bytes[60..64], &[0, 0, 0, 3]);
 }
 
 /// The database keeps what the producer tables keep: a producer's latest

@@ -927,6 +927,64 @@ mod tests {
         assert_eq!(stored_messages(&writer), 3);
     }
 
+    fn commit_request(
+        topic: &str,
+        offset: u64,
+    ) -> (CommitRequest, oneshot::Receiver<Result<(), StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let request = CommitRequest {
+            group: GroupName::new("g").expect("valid group"),
+            topic: t(topic),
+            commit: crate::OffsetCommit {
+                offset,
+                time: ts(2),
+                metadata: String::new(),
+            },
+            reply,
+        };
+        (request, answer)
+    }
+
+    /// Commits queued with appends are written in the same transaction,
+    /// after the appends before them (so a commit may name offsets appended
+    /// in its own group), each refused one alone; none is answered before
+    /// the transaction is committed.
+    #[test]
+    fn commits_share_the_groups_transaction_and_fail_alone() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut writer = writer_at(dir.path());
+        let (append, mut appended) = from_producer(0, &["a", "b"]);
+        let (after_it, mut after_answer) = commit_request("t", 3);
+        let (too_far, mut too_far_answer) = commit_request("t", 4);
+        let (missing, mut missing_answer) = commit_request("missing", 1);
+        let mut group = Vec::new();
+        writer.take(append, &mut group);
+        for request in [after_it, too_far, missing] {
+            writer.take_commit(request, &mut group);
+        }
+        assert!(after_answer.try_recv().is_err(), "not answered before");
+        writer.commit(&mut group);
+        assert!(appended.try_recv().expect("answered").is_ok());
+        assert!(after_answer.try_recv().expect("answered").is_ok());
+        assert!(matches!(
+            too_far_answer.try_recv().expect("answered"),
+            Err(StoreError::CommitOutOfRange { next_offset: 3, .. })
+        ));
+        assert!(matches!(
+            missing_answer.try_recv().expect("answered"),
+            Err(StoreError::TopicNotFound(_))
+        ));
+        let rows: Vec<(String, i64)> = writer
+            .connection
+            .prepare("SELECT group_name, offset FROM group_offsets")
+            .expect("prepare")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(rows, [("g".to_owned(), 3)]);
+    }
+
     /// After a failed commit the tables are reread from the database: a
     /// batch remembered in memory but never committed is forgotten, and the
     /// committed ones are remembered.
