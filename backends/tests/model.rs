@@ -1,6 +1,7 @@
 //! Property tests: random interleavings of appends, reads, removals,
-//! deletes, listings and (for the persistent stores) restarts give exactly
-//! the results of a simple model, on every store. CI runs a fixed number of cases
+//! deletes, listings, consumer groups' commits, fetches, descriptions,
+//! deletes and expiry, and (for the persistent stores) restarts give
+//! exactly the results of a simple model, on every store. CI runs a fixed number of cases
 //! (`MODEL_CASES`, 48 by default).
 //!
 //! Appends carry records with keys and headers, and some come from
@@ -18,9 +19,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use minikafka_backends::{
-    Batch, Durability, FileOptions, FileStore, Header, MemoryStore, OffsetRange, ProducerSequence,
-    ReadLimits, ReadResult, Record, Recovery, RetentionAge, RetentionDefaults, SettingsChange,
-    SqliteOptions, SqliteStore, Store, StoreError, Timestamp, TopicName,
+    Batch, Durability, FileOptions, FileStore, GroupName, Header, MemoryStore, OffsetCommit,
+    OffsetRange, ProducerSequence, ReadLimits, ReadResult, Record, Recovery, RetentionAge,
+    RetentionDefaults, SettingsChange, SqliteOptions, SqliteStore, Store, StoreError, Timestamp,
+    TopicName,
 };
 use proptest::prelude::*;
 
@@ -62,8 +64,33 @@ enum Op {
         max_messages: usize,
         max_bytes: usize,
     },
+    /// A sweep with this default age, and groups idle for `group_age`
+    /// removed (`None`: the 7-day default, which never passes here).
     Remove {
         age: u64,
+        group_age: Option<u64>,
+    },
+    /// A group (0..3) commits `topic`'s next offset plus `delta` (from -6,
+    /// some below 1, to 1, past the next offset).
+    Commit {
+        group: usize,
+        topic: usize,
+        delta: i64,
+        advance: u64,
+    },
+    Fetch {
+        group: usize,
+        topic: usize,
+    },
+    DescribeGroup {
+        group: usize,
+    },
+    DeleteGroup {
+        group: usize,
+    },
+    ListGroups {
+        after: Option<usize>,
+        limit: usize,
     },
     Describe {
         topic: usize,
@@ -122,7 +149,15 @@ fn op() -> impl Strategy<Value = Op> {
             }),
         4 => (0..3usize, 0..30u64, 1..8usize, 0..120usize)
             .prop_map(|(topic, from, max_messages, max_bytes)| Op::Read { topic, from, max_messages, max_bytes }),
-        1 => (0..10u64).prop_map(|age| Op::Remove { age }),
+        1 => (0..10u64, prop::option::of(0..12u64))
+            .prop_map(|(age, group_age)| Op::Remove { age, group_age }),
+        3 => (0..3usize, 0..3usize, -6..=1i64, 0..3u64)
+            .prop_map(|(group, topic, delta, advance)| Op::Commit { group, topic, delta, advance }),
+        1 => (0..3usize, 0..3usize).prop_map(|(group, topic)| Op::Fetch { group, topic }),
+        1 => (0..3usize).prop_map(|group| Op::DescribeGroup { group }),
+        1 => (0..3usize).prop_map(|group| Op::DeleteGroup { group }),
+        1 => (prop::option::of(0..3usize), 0..4usize)
+            .prop_map(|(after, limit)| Op::ListGroups { after, limit }),
         1 => (0..3usize).prop_map(|topic| Op::Describe { topic }),
         1 => (0..3usize).prop_map(|topic| Op::Delete { topic }),
         1 => (0..3usize, prop::option::of(0..10u64)).prop_map(|(topic, age)| Op::Retain { topic, age }),
@@ -177,10 +212,23 @@ struct Model {
     producers: BTreeMap<(usize, usize), Vec<Sent>>,
     /// How many fresh starts were made: each gets its own sequences.
     fresh_starts: u64,
+    /// Per group, its commit in each topic: (offset, time, metadata).
+    groups: BTreeMap<usize, BTreeMap<usize, Committed>>,
 }
+
+/// A commit as the model keeps it: offset, time, metadata.
+type Committed = (u64, u64, String);
+
+/// A comparable summary of a commit, fetch or group delete: the value, or
+/// the error's kind.
+type GroupOutcome<T> = Result<T, &'static str>;
 
 /// A comparable summary of a read: messages, earliest and next offset.
 type Outcome = Result<(Vec<Kept>, u64, u64), String>;
+
+fn group_name(i: usize) -> GroupName {
+    GroupName::new(format!("group-{i}")).expect("valid")
+}
 
 fn topic_name(i: usize) -> TopicName {
     TopicName::new(format!("topic-{i}")).expect("valid")
@@ -388,9 +436,79 @@ impl Model {
         Ok((out, earliest, *next))
     }
 
-    /// Deletes a topic: how many messages it held, `None` if unknown.
+    /// `group` commits `offset` in `topic` at `now`.
+    fn commit(
+        &mut self,
+        group: usize,
+        topic: usize,
+        offset: u64,
+        now: u64,
+        metadata: &str,
+    ) -> GroupOutcome<()> {
+        let Some((_, next)) = self.topics.get(&topic) else {
+            return Err("topic not found");
+        };
+        if !(1..=*next).contains(&offset) {
+            return Err("out of range");
+        }
+        let committed = (offset, now, metadata.to_owned());
+        self.groups
+            .entry(group)
+            .or_default()
+            .insert(topic, committed);
+        Ok(())
+    }
+
+    /// `group`'s commit in `topic`.
+    fn fetch(&self, group: usize, topic: usize) -> GroupOutcome<Option<Committed>> {
+        if !self.topics.contains_key(&topic) {
+            return Err("topic not found");
+        }
+        Ok(self.groups.get(&group).and_then(|g| g.get(&topic)).cloned())
+    }
+
+    /// `group`'s commits by topic (numbers sort as the names do).
+    fn describe_group(&self, group: usize) -> GroupOutcome<Vec<(String, Committed)>> {
+        let commits = self.groups.get(&group).ok_or("group not found")?;
+        Ok(commits
+            .iter()
+            .map(|(&topic, commit)| (topic_name(topic).to_string(), commit.clone()))
+            .collect())
+    }
+
+    /// Deletes `group`: how many commits it had.
+    fn delete_group(&mut self, group: usize) -> GroupOutcome<u64> {
+        let commits = self.groups.remove(&group).ok_or("group not found")?;
+        Ok(commits.len() as u64)
+    }
+
+    /// The names of up to `limit` groups after `after`, in name order.
+    fn list_groups(&self, after: Option<usize>, limit: usize) -> Vec<String> {
+        self.groups
+            .keys()
+            .filter(|&&g| after.is_none_or(|after| g > after))
+            .take(limit)
+            .map(|&g| group_name(g).to_string())
+            .collect()
+    }
+
+    /// Removes the groups whose newest commit is older than `cutoff`; how
+    /// many.
+    fn expire_groups(&mut self, cutoff: u64) -> u64 {
+        let before = self.groups.len();
+        self.groups
+            .retain(|_, commits| commits.values().any(|commit| commit.1 >= cutoff));
+        (before - self.groups.len()) as u64
+    }
+
+    /// Deletes a topic: how many messages it held, `None` if unknown. Its
+    /// commits go, and the groups left with none.
     fn delete(&mut self, topic: usize) -> Option<u64> {
         self.own_retention.remove(&topic);
+        self.groups.retain(|_, commits| {
+            commits.remove(&topic);
+            !commits.is_empty()
+        });
         self.producers.retain(|&(t, _), _| t != topic);
         self.topics
             .remove(&topic)
@@ -457,6 +575,32 @@ fn outcome(result: Result<ReadResult, StoreError>) -> Outcome {
         Err(StoreError::OffsetOutOfRange { .. }) => Err("out of range".into()),
         Err(other) => Err(format!("unexpected: {other}")),
     }
+}
+
+/// The kind of a group operation's error, as the model names it.
+fn group_error(error: StoreError) -> Result<&'static str, TestCaseError> {
+    match error {
+        StoreError::TopicNotFound(_) => Ok("topic not found"),
+        StoreError::GroupNotFound(_) => Ok("group not found"),
+        StoreError::CommitOutOfRange { .. } => Ok("out of range"),
+        other => Err(TestCaseError::fail(format!("unexpected: {other}"))),
+    }
+}
+
+/// A group operation's result as a [`GroupOutcome`].
+fn group_outcome<T, U>(
+    result: Result<T, StoreError>,
+    summary: impl FnOnce(T) -> U,
+) -> Result<GroupOutcome<U>, TestCaseError> {
+    match result {
+        Ok(value) => Ok(Ok(summary(value))),
+        Err(error) => Ok(Err(group_error(error)?)),
+    }
+}
+
+/// A stored commit as the model keeps it.
+fn committed(commit: OffsetCommit) -> Committed {
+    (commit.offset, commit.time.as_nanos(), commit.metadata)
 }
 
 /// What an append's result says, as an [`Answer`] and the offsets it got.
@@ -581,14 +725,95 @@ fn check(
                         op
                     );
                 }
-                Op::Remove { age } => {
-                    let defaults =
+                Op::Remove { age, group_age } => {
+                    let mut defaults =
                         RetentionDefaults::by_age(RetentionAge::MaxAge(Duration::from_nanos(*age)));
-                    store
+                    if let Some(group_age) = group_age {
+                        defaults.group_retention =
+                            RetentionAge::MaxAge(Duration::from_nanos(*group_age));
+                    }
+                    let report = store
                         .enforce_retention(Timestamp::from_nanos(clock), defaults)
                         .await
                         .expect("remove");
                     model.remove(clock, *age);
+                    let groups_removed =
+                        group_age.map_or(0, |g| model.expire_groups(clock.saturating_sub(g)));
+                    prop_assert_eq!(report.groups_removed, groups_removed, "step {}", step);
+                }
+                Op::Commit {
+                    group,
+                    topic,
+                    delta,
+                    advance,
+                } => {
+                    clock += advance;
+                    let offset = model.next_offset(*topic).saturating_add_signed(*delta);
+                    let metadata = format!("step {step}");
+                    let commit = OffsetCommit {
+                        offset,
+                        time: Timestamp::from_nanos(clock),
+                        metadata: metadata.clone(),
+                    };
+                    let got = store
+                        .commit_offset(&group_name(*group), &topic_name(*topic), commit)
+                        .await;
+                    prop_assert_eq!(
+                        group_outcome(got, |()| ())?,
+                        model.commit(*group, *topic, offset, clock, &metadata),
+                        "step {}: {:?}",
+                        step,
+                        op
+                    );
+                }
+                Op::Fetch { group, topic } => {
+                    let got = store
+                        .fetch_offset(&group_name(*group), &topic_name(*topic))
+                        .await;
+                    prop_assert_eq!(
+                        group_outcome(got, |commit| commit.map(committed))?,
+                        model.fetch(*group, *topic),
+                        "step {}: {:?}",
+                        step,
+                        op
+                    );
+                }
+                Op::DescribeGroup { group } => {
+                    let got = store.describe_group(&group_name(*group)).await;
+                    let summary = |commits: Vec<(TopicName, OffsetCommit)>| {
+                        commits
+                            .into_iter()
+                            .map(|(topic, commit)| (topic.to_string(), committed(commit)))
+                            .collect::<Vec<_>>()
+                    };
+                    prop_assert_eq!(
+                        group_outcome(got, summary)?,
+                        model.describe_group(*group),
+                        "step {}: {:?}",
+                        step,
+                        op
+                    );
+                }
+                Op::DeleteGroup { group } => {
+                    let got = store.delete_group(&group_name(*group)).await;
+                    prop_assert_eq!(
+                        group_outcome(got, |deleted| deleted)?,
+                        model.delete_group(*group),
+                        "step {}: {:?}",
+                        step,
+                        op
+                    );
+                }
+                Op::ListGroups { after, limit } => {
+                    let after_name = after.map(group_name);
+                    let got: Vec<String> = store
+                        .list_groups(after_name.as_ref(), *limit)
+                        .await
+                        .map_err(|e| TestCaseError::fail(format!("step {step}: list groups: {e}")))?
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    prop_assert_eq!(got, model.list_groups(*after, *limit), "step {}", step);
                 }
                 Op::Retain { topic, age } => {
                     let retention = match age {
