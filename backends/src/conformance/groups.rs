@@ -18,9 +18,21 @@ fn commit_at(offset: u64, seconds: u64) -> OffsetCommit {
     }
 }
 
+fn commit_with(offset: u64, seconds: u64, metadata: &str) -> OffsetCommit {
+    OffsetCommit {
+        metadata: metadata.to_owned(),
+        ..commit_at(offset, seconds)
+    }
+}
+
 async fn commit(store: &dyn Store, g: &GroupName, t: &TopicName, offset: u64, seconds: u64) {
+    commit_exactly(store, g, t, commit_at(offset, seconds)).await;
+}
+
+async fn commit_exactly(store: &dyn Store, g: &GroupName, t: &TopicName, commit: OffsetCommit) {
+    let offset = commit.offset;
     store
-        .commit_offset(g, t, commit_at(offset, seconds))
+        .commit_offset(g, t, commit)
         .await
         .unwrap_or_else(|e| panic!("commit {offset} for {g} in {t}: {e}"));
 }
@@ -79,15 +91,8 @@ pub async fn a_commit_is_fetched_back_and_the_last_one_wins(store: Arc<dyn Store
         "nothing committed"
     );
 
-    let first = OffsetCommit {
-        offset: 3,
-        time: at(10),
-        metadata: "read 1 and 2".into(),
-    };
-    store
-        .commit_offset(&billing, &t, first.clone())
-        .await
-        .expect("commit");
+    let first = commit_with(3, 10, "read 1 and 2");
+    commit_exactly(&*store, &billing, &t, first.clone()).await;
     assert_eq!(fetch(&*store, &billing, &t).await, Some(first));
 
     commit(&*store, &billing, &t, 6, 11).await;
@@ -105,14 +110,11 @@ pub async fn a_commit_is_fetched_back_and_the_last_one_wins(store: Arc<dyn Store
 
     assert_eq!(fetch(&*store, &shipping, &t).await, None, "another group");
     assert_eq!(fetch(&*store, &billing, &u).await, None, "another topic");
-    let names: Vec<String> = store
-        .list(None, usize::MAX)
-        .await
-        .expect("list topics")
-        .iter()
-        .map(|info| info.name.to_string())
-        .collect();
-    assert_eq!(names, vec!["audit", "orders"], "commits make no topics");
+    assert_eq!(
+        topic_names(&*store).await,
+        vec!["audit", "orders"],
+        "commits make no topics"
+    );
     let info = store.describe(&t).await.expect("describe");
     assert_eq!((info.next_offset, info.message_count), (6, 5));
 }
@@ -252,29 +254,22 @@ pub async fn describe_lists_a_groups_commits_in_topic_order(store: Arc<dyn Store
     for (name, offset) in [("zulu", 2), ("alpha", 1), ("mike", 3)] {
         let t = topic(name);
         append(&*store, &t, &["a", "b"], at(0)).await;
-        store
-            .commit_offset(
-                &g,
-                &t,
-                OffsetCommit {
-                    offset,
-                    time: at(offset),
-                    metadata: format!("in {name}"),
-                },
-            )
-            .await
-            .expect("commit");
+        commit_exactly(
+            &*store,
+            &g,
+            &t,
+            commit_with(offset, offset, &format!("in {name}")),
+        )
+        .await;
     }
     let described = store.describe_group(&g).await.expect("describe group");
     let expected: Vec<(TopicName, OffsetCommit)> = [("alpha", 1), ("mike", 3), ("zulu", 2)]
         .into_iter()
         .map(|(name, offset)| {
-            let commit = OffsetCommit {
-                offset,
-                time: at(offset),
-                metadata: format!("in {name}"),
-            };
-            (topic(name), commit)
+            (
+                topic(name),
+                commit_with(offset, offset, &format!("in {name}")),
+            )
         })
         .collect();
     assert_eq!(described, expected);
@@ -413,15 +408,8 @@ pub async fn commit_metadata_round_trips(store: Arc<dyn Store>) {
     ];
     for (i, metadata) in texts.into_iter().enumerate() {
         let g = group(&format!("g{i}"));
-        let sent = OffsetCommit {
-            offset: 2,
-            time: at(i as u64),
-            metadata,
-        };
-        store
-            .commit_offset(&g, &t, sent.clone())
-            .await
-            .expect("commit");
+        let sent = commit_with(2, i as u64, &metadata);
+        commit_exactly(&*store, &g, &t, sent.clone()).await;
         assert_eq!(fetch(&*store, &g, &t).await, Some(sent.clone()));
         assert_eq!(
             store.describe_group(&g).await.expect("describe"),
@@ -531,15 +519,8 @@ pub async fn commits_survive_reopening(open: Reopen<'_>) {
         commit(&*store, &g, &t, offset, 100 + offset).await;
     }
     commit(&*store, &g, &t, 2, 110).await;
-    let with_metadata = OffsetCommit {
-        offset: 2,
-        time: at(111),
-        metadata: "position ü".into(),
-    };
-    store
-        .commit_offset(&g, &u, with_metadata.clone())
-        .await
-        .expect("commit");
+    let with_metadata = commit_with(2, 111, "position ü");
+    commit_exactly(&*store, &g, &u, with_metadata.clone()).await;
     commit(&*store, &g, &gone, 2, 112).await;
     commit(&*store, &h, &gone, 1, 112).await;
     commit(&*store, &h, &t, 3, 113).await;

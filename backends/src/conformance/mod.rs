@@ -207,6 +207,17 @@ async fn read_all(store: &dyn Store, name: &TopicName, from: u64) -> Vec<(u64, B
         .collect()
 }
 
+/// The names of every topic, in the order `list` gives them.
+async fn topic_names(store: &dyn Store) -> Vec<String> {
+    store
+        .list(None, usize::MAX)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|info| info.name.to_string())
+        .collect()
+}
+
 async fn append(store: &dyn Store, name: &TopicName, texts: &[&str], now: Timestamp) -> (u64, u64) {
     let range = store
         .append(name, Batch::new(payloads(texts)), now)
@@ -581,14 +592,7 @@ pub async fn reopening_keeps_every_message_and_the_numbering(open: Reopen<'_>) {
     assert_eq!(read_all(&*store, &b, 0).await, vec![(1, "x".into())]);
     assert_eq!(append(&*store, &a, &["5"], at(4)).await, (5, 5));
     assert_eq!(append(&*store, &b, &["y", "z"], at(4)).await, (2, 3));
-    let names: Vec<String> = store
-        .list(None, usize::MAX)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    assert_eq!(names, vec!["a", "b"]);
+    assert_eq!(topic_names(&*store).await, vec!["a", "b"]);
 }
 
 /// A topic whose every message expired keeps its next offset across a

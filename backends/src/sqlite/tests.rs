@@ -435,6 +435,23 @@ fn fixture_messages() -> Vec<(&'static str, u64, u64, &'static [u8])> {
     ]
 }
 
+/// A copy of the fixture at `fixture` in a new temporary directory, as
+/// its database file: the tests never open a fixture in place.
+fn copy_of(fixture: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(DATABASE_FILE);
+    std::fs::copy(fixture, &path).expect("copy the fixture");
+    (dir, path)
+}
+
+/// The schema version of the database at `path` (`PRAGMA user_version`).
+fn schema_version(path: &Path) -> i64 {
+    Connection::open(path)
+        .expect("open")
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version")
+}
+
 /// Every message of `topic` as (offset, timestamp, payload), asserting
 /// none has a key or headers.
 async fn plain_messages(store: &dyn Store, topic: &str) -> Vec<(u64, Timestamp, Bytes)> {
@@ -457,16 +474,12 @@ async fn plain_messages(store: &dyn Store, topic: &str) -> Vec<(u64, Timestamp, 
 /// survives reopening, and producers' retries get their original offsets.
 #[tokio::test]
 async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(DATABASE_FILE);
-    std::fs::copy(V1_FIXTURE, &path).expect("copy the fixture");
-    let version = |path: &Path| -> i64 {
-        Connection::open(path)
-            .expect("open")
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version")
-    };
-    assert_eq!(version(&path), 2, "the fixture is the schema before #15");
+    let (dir, path) = copy_of(V1_FIXTURE);
+    assert_eq!(
+        schema_version(&path),
+        2,
+        "the fixture is the schema before #15"
+    );
 
     let store = store_at(dir.path(), Durability::Always);
     let expect_old = |topic: &str| -> Vec<(u64, Timestamp, Bytes)> {
@@ -553,7 +566,7 @@ async fn a_database_from_before_keys_and_producers_is_upgraded_in_place() {
         .expect("append plain");
     assert_eq!(plain.first, 5);
     drop(store);
-    assert_eq!(version(&path), MIGRATIONS.len() as i64);
+    assert_eq!(schema_version(&path), MIGRATIONS.len() as i64);
 
     let store = store_at(dir.path(), Durability::Always);
     assert_eq!(
@@ -618,16 +631,12 @@ const V3_FIXTURE: &str = concat!(
 #[tokio::test]
 async fn a_database_from_before_groups_is_upgraded_in_place() {
     use crate::{GroupName, OffsetCommit};
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(DATABASE_FILE);
-    std::fs::copy(V3_FIXTURE, &path).expect("copy the fixture");
-    let version = |path: &Path| -> i64 {
-        Connection::open(path)
-            .expect("open")
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version")
-    };
-    assert_eq!(version(&path), 3, "the fixture is the schema before #16");
+    let (dir, path) = copy_of(V3_FIXTURE);
+    assert_eq!(
+        schema_version(&path),
+        3,
+        "the fixture is the schema before #16"
+    );
 
     let store = store_at(dir.path(), Durability::Always);
     let read = |topic: &'static str| {
@@ -697,7 +706,7 @@ async fn a_database_from_before_groups_is_upgraded_in_place() {
         Err(StoreError::CommitOutOfRange { next_offset: 3, .. })
     ));
     drop(store);
-    assert_eq!(version(&path), 4);
+    assert_eq!(schema_version(&path), 4);
 
     let store = store_at(dir.path(), Durability::Always);
     assert_eq!(

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -187,10 +187,8 @@ impl Writer {
                         tables: &mut self.producers,
                         max_producers: self.max_producers,
                     };
-                    let outcome = in_savepoint(&transaction, || {
+                    let outcome = in_savepoint(&transaction, &self.path, "appending to", || {
                         insert_batch(&transaction, &append, &mut producers)
-                            .map_err(|e| sqlite_error(&self.path, "appending to", e))
-                            .and_then(|outcome| outcome)
                     });
                     match outcome {
                         Ok(outcome) => written.appends.push((append, outcome)),
@@ -201,11 +199,10 @@ impl Writer {
                     }
                 }
                 Write::Commit(commit) => {
-                    let outcome = in_savepoint(&transaction, || {
-                        insert_commit(&transaction, &commit)
-                            .map_err(|e| sqlite_error(&self.path, "committing an offset to", e))
-                            .and_then(|outcome| outcome)
-                    });
+                    let outcome =
+                        in_savepoint(&transaction, &self.path, "committing an offset to", || {
+                            insert_commit(&transaction, &commit)
+                        });
                     match outcome {
                         Ok(outcome) => written.commits.push((commit, outcome)),
                         Err(error) => {
@@ -548,15 +545,21 @@ fn remove_before(
     Ok(((keep_from - start) as u64, bytes as u64))
 }
 
-/// Runs `write` in a savepoint: what it wrote is rolled back if it refuses
-/// (its store error), so a refused write leaves nothing. The outer error is
-/// SQLite's failing the savepoint itself, which fails the transaction.
+/// Runs `write` in a savepoint: what it wrote is rolled back if it fails,
+/// refused (its store error) or by SQLite (named as `doing` the database at
+/// `path`), so a failed write leaves nothing and fails alone. The outer
+/// error is SQLite's failing the savepoint itself, which fails the
+/// transaction.
 fn in_savepoint<T>(
     transaction: &Connection,
-    write: impl FnOnce() -> Result<T, StoreError>,
+    path: &Path,
+    doing: &str,
+    write: impl FnOnce() -> rusqlite::Result<Result<T, StoreError>>,
 ) -> rusqlite::Result<Result<T, StoreError>> {
     transaction.execute_batch("SAVEPOINT write")?;
-    let outcome = write();
+    let outcome = write()
+        .map_err(|e| sqlite_error(path, doing, e))
+        .and_then(|outcome| outcome);
     if outcome.is_err() {
         transaction.execute_batch("ROLLBACK TO write")?;
     }
