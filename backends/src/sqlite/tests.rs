@@ -1,7 +1,8 @@
 //! Tests of the SQLite store on real database files: the conformance suite
 //! in every durability mode, refusing files that are not ours (and leaving
 //! them untouched), space reuse under a steady produce-and-expire load,
-//! and readers that race producers.
+//! readers that race producers, migrations from real older databases, and
+//! answered offset commits surviving a kill of the process.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -834,5 +835,107 @@ async fn damaged_headers_are_reported_not_served() {
             "topic 'damaged', offset 1: a header's name is cut short"
         ),
         other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+/// The environment variable naming the root a crash child commits in.
+const CRASH_ROOT: &str = "MINIKAFKA_TEST_CRASH_ROOT";
+/// Groups committing at once in the crash child.
+const CRASH_GROUPS: usize = 8;
+/// Messages in the crash child's topic: the highest offset a group commits
+/// is one more.
+const CRASH_MESSAGES: usize = 1000;
+
+/// Under `Durability::Always`, every commit a killed process had answered
+/// is in the database after it: a child process commits for 8 groups at
+/// once, rising offsets, printing each answer; it is killed with SIGKILL
+/// mid-stream, and reopening finds each group at or past the highest
+/// offset it was answered for.
+#[test]
+fn answered_commits_survive_a_kill() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let root = tempfile::tempdir().expect("temporary directory");
+    let binary = std::env::current_exe().expect("the test binary");
+    let mut child = std::process::Command::new(binary)
+        .args([
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+            "sqlite::tests::child_commits_until_killed",
+        ])
+        .env(CRASH_ROOT, root.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the child");
+    let stdout = child.stdout.take().expect("the child's output");
+    let mut acked = [0u64; CRASH_GROUPS];
+    let mut answers = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("a line");
+        let Some(answer) = line.strip_prefix("acked ") else {
+            continue;
+        };
+        let (group, offset) = answer.split_once(' ').expect("group and offset");
+        let group: usize = group.parse().expect("group");
+        acked[group] = acked[group].max(offset.parse().expect("offset"));
+        answers += 1;
+        if answers == 300 {
+            child.kill().expect("kill the child");
+            break;
+        }
+    }
+    let status = child.wait().expect("reap the child");
+    assert_eq!(answers, 300, "the child stopped before it was killed");
+    assert_eq!(status.signal(), Some(9), "killed mid-stream: {status}");
+
+    let store = SqliteStore::open(root.path(), SqliteOptions::default()).expect("reopen");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    for (group, &highest) in acked.iter().enumerate() {
+        let name = crate::GroupName::new(format!("g{group}")).expect("valid");
+        let stored = runtime
+            .block_on(store.fetch_offset(&name, &t("crash")))
+            .expect("fetch")
+            .map_or(0, |commit| commit.offset);
+        assert!(
+            stored >= highest,
+            "group {group}: answered {highest}, found {stored}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by answered_commits_survive_a_kill, which kills it"]
+async fn child_commits_until_killed() {
+    let root = std::env::var(CRASH_ROOT).expect("the root to commit in");
+    let store = store_at(Path::new(&root), Durability::Always);
+    let messages = vec![Bytes::from_static(b"m"); CRASH_MESSAGES];
+    store
+        .append(&t("crash"), Batch::new(messages), at(0))
+        .await
+        .expect("append");
+    let committers = (0..CRASH_GROUPS).map(|group| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let name = crate::GroupName::new(format!("g{group}")).expect("valid");
+            for offset in 1..=CRASH_MESSAGES as u64 + 1 {
+                let commit = crate::OffsetCommit {
+                    offset,
+                    time: at(offset),
+                    metadata: String::new(),
+                };
+                store
+                    .commit_offset(&name, &t("crash"), commit)
+                    .await
+                    .expect("commit");
+                println!("acked {group} {offset}");
+            }
+        })
+    });
+    for committer in futures::future::join_all(committers).await {
+        committer.expect("committer");
     }
 }
