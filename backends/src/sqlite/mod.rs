@@ -18,11 +18,11 @@
 //!   start-up.
 //!
 //! Schema: [`schema_v1.sql`](schema_v1.sql) and the migrations
-//! [`schema_v2.sql`](schema_v2.sql) (each topic's settings) and
+//! [`schema_v2.sql`](schema_v2.sql) (each topic's settings),
 //! [`schema_v3.sql`](schema_v3.sql) (keys, headers and producers' latest
 //! batches) and [`schema_v4.sql`](schema_v4.sql) (consumer groups'
-//! committed offsets), versioned with `PRAGMA user_version` and marked as ours with
-//! `PRAGMA application_id`.
+//! committed offsets), versioned with `PRAGMA user_version` and marked as
+//! ours with `PRAGMA application_id`.
 //!
 //! Safe retries: the writer thread keeps a [`ProducerTable`](crate::ProducerTable)
 //! per topic that has producers, changes it only for batches in the
