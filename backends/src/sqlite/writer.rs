@@ -1,8 +1,8 @@
 //! The SQLite writer thread: the only connection that writes. Every append
 //! and offset commit queued while it was busy is committed in one
-//! transaction, each in its own savepoint so one failing write fails alone. It also owns the
-//! producer tables: only it reads or changes them, in the order it stores
-//! batches.
+//! transaction, each in its own savepoint so one failing write fails
+//! alone. It also owns the producer tables: only it reads or changes them,
+//! in the order it stores batches.
 
 use std::collections::HashMap;
 use std::fs::File;
