@@ -279,3 +279,48 @@ async fn a_store_opens_on_a_full_disk_even_when_an_index_cannot_be_saved() {
         files(root.path())
     );
 }
+
+/// A commit that hits a full disk is refused and changes nothing: the
+/// group keeps its old position, before and after a reopen, and commits
+/// work again once space is back.
+#[tokio::test]
+async fn a_commit_on_a_full_disk_is_refused_and_changes_nothing() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let disk = Arc::new(FaultyDisk::default());
+    let store = open(&disk, root.path(), FileOptions::default());
+    store
+        .append(&t("t"), Batch::new(batch(b'a', 3)), ts(1))
+        .await
+        .expect("append");
+    let group = GroupName::new("g").expect("group");
+    let commit = |offset| OffsetCommit {
+        offset,
+        time: ts(2),
+        metadata: String::new(),
+    };
+    store
+        .commit_offset(&group, &t("t"), commit(2))
+        .await
+        .expect("commit");
+    disk.set_free(Some(0));
+    let refused = store.commit_offset(&group, &t("t"), commit(4)).await;
+    assert!(
+        matches!(refused, Err(StoreError::StorageFull { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.fetch_offset(&group, &t("t")).await.expect("fetch"),
+        Some(commit(2))
+    );
+    disk.set_free(None);
+    store
+        .commit_offset(&group, &t("t"), commit(3))
+        .await
+        .expect("commits work again with space back");
+    drop(store);
+    let store = open(&disk, root.path(), FileOptions::default());
+    assert_eq!(
+        store.fetch_offset(&group, &t("t")).await.expect("fetch"),
+        Some(commit(3))
+    );
+}

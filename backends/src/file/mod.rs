@@ -8,6 +8,7 @@
 //! ROOT/topics/<topic>/start                       first readable offset (retention)
 //! ROOT/topics/<topic>/settings                    the topic's own settings, if any
 //! ROOT/deleted/<n>/                               a deleted topic, until it is removed
+//! ROOT/groups/commits.log                         groups' committed offsets
 //! ```
 //!
 //! # Who does what
@@ -33,6 +34,7 @@
 //!   records; [`format`] is their byte layout; every change to the file
 //!   system goes through [`disk`], the fault-injection seam.
 
+mod commits;
 mod disk;
 mod format;
 mod handles;
@@ -171,7 +173,11 @@ impl FileStore {
                 recovered.push((name, topic));
             }
         }
+        let (commits, groups) = commits::CommitLog::open(&*disk, root, options.recovery, |t| {
+            recovered.iter().any(|(name, _)| name == t)
+        })?;
         let shared = Arc::new(Shared {
+            groups: RwLock::new(groups),
             files,
             notifier: AppendNotifier::new(),
             topics: RwLock::new(
@@ -187,11 +193,11 @@ impl FileStore {
         let writer = Writer::new(
             Arc::clone(&shared),
             disk,
-            topics_dir,
-            deleted_dir,
+            root,
             options,
             lock,
             recovered,
+            commits,
         );
         let writer = Arc::new(Mutex::new(writer));
         let thread = {
@@ -205,6 +211,14 @@ impl FileStore {
             writer,
             thread,
         })
+    }
+
+    /// Every group's durable commits, for reading.
+    fn groups(&self) -> std::sync::RwLockReadGuard<'_, crate::GroupTable> {
+        self.shared
+            .groups
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn topic(&self, name: &TopicName) -> Result<Arc<Topic>, StoreError> {
@@ -327,38 +341,41 @@ impl Store for FileStore {
 
     async fn commit_offset(
         &self,
-        _group: &GroupName,
-        _topic: &TopicName,
-        _commit: OffsetCommit,
+        group: &GroupName,
+        topic: &TopicName,
+        commit: OffsetCommit,
     ) -> Result<(), StoreError> {
-        todo!("issue #16: file store commits")
+        self.thread.commit_offset(group, topic, commit).await
     }
 
     async fn fetch_offset(
         &self,
-        _group: &GroupName,
-        _topic: &TopicName,
+        group: &GroupName,
+        topic: &TopicName,
     ) -> Result<Option<OffsetCommit>, StoreError> {
-        todo!("issue #16: file store commits")
+        self.topic(topic)?;
+        Ok(self.groups().fetch(group, topic).cloned())
     }
 
     async fn list_groups(
         &self,
-        _after: Option<&GroupName>,
-        _limit: usize,
+        after: Option<&GroupName>,
+        limit: usize,
     ) -> Result<Vec<GroupName>, StoreError> {
-        todo!("issue #16: file store commits")
+        Ok(self.groups().list(after, limit))
     }
 
     async fn describe_group(
         &self,
-        _group: &GroupName,
+        group: &GroupName,
     ) -> Result<Vec<(TopicName, OffsetCommit)>, StoreError> {
-        todo!("issue #16: file store commits")
+        self.groups()
+            .describe(group)
+            .ok_or_else(|| StoreError::GroupNotFound(group.clone()))
     }
 
-    async fn delete_group(&self, _group: &GroupName) -> Result<u64, StoreError> {
-        todo!("issue #16: file store commits")
+    async fn delete_group(&self, group: &GroupName) -> Result<u64, StoreError> {
+        self.thread.delete_group(group).await
     }
 
     async fn create_topic(

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::format::{SEGMENT_HEADER_LEN, SegmentFormat};
 use super::handles::{FileCache, FileIdentity};
 use super::segment::RecordCursor;
-use crate::{AppendNotifier, Timestamp, TopicName, TopicSettings};
+use crate::{AppendNotifier, GroupTable, Timestamp, TopicName, TopicSettings};
 
 /// A sealed segment's sparse index: (offset, position) pairs, ascending.
 pub type IndexEntries = Arc<Vec<(u64, u64)>>;
@@ -28,6 +28,9 @@ pub struct Shared {
     pub files: FileCache,
     /// Recently used indexes of sealed segments, by segment.
     pub index_cache: Mutex<lru::LruCache<SegmentId, IndexEntries>>,
+    /// Every group's durable commits; the writer changes them once they
+    /// are as durable as configured.
+    pub groups: RwLock<GroupTable>,
 }
 
 /// One segment as readers see it.

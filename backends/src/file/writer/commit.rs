@@ -52,7 +52,8 @@ impl Writer {
         }
     }
 
-    /// Syncs the active segment of every topic written since the last sync.
+    /// Syncs the active segment of every topic written since the last
+    /// sync, and the commit log.
     /// A topic whose sync fails stops taking writes (see
     /// `TopicWriter::stopped`); the first such failure is returned.
     pub(super) fn sync_unsynced(&mut self) -> Result<(), StoreError> {
@@ -76,6 +77,9 @@ impl Writer {
                 let stopped = topic.stop(&name, &error);
                 first_error.get_or_insert(stopped);
             }
+        }
+        if let Err(error) = self.commits.sync(&*self.disk) {
+            first_error.get_or_insert(error);
         }
         self.unsynced_since = None;
         first_error.map_or(Ok(()), Err)

@@ -45,10 +45,13 @@ impl GroupCommit for Writer {
 
     fn commit(&mut self, group: &mut Vec<WrittenAppend>) {
         self.commit_group(group);
+        self.finish_commits();
     }
 
-    fn take_commit(&mut self, _commit: CommitRequest, _group: &mut Vec<WrittenAppend>) {
-        todo!("issue #16: file store commits")
+    /// A commit is written to the commit log when taken; its sync and
+    /// answer come at the group's commit, after the appends'.
+    fn take_commit(&mut self, commit: CommitRequest, _group: &mut Vec<WrittenAppend>) {
+        self.take_offset_commit(commit);
     }
 
     fn create_topic(
@@ -68,11 +71,13 @@ impl GroupCommit for Writer {
     }
 
     fn delete_topic(&mut self, topic: &TopicName) -> Result<u64, StoreError> {
-        self.delete(topic)
+        let held = self.delete(topic)?;
+        self.forget_topic_commits(topic);
+        Ok(held)
     }
 
-    fn delete_group(&mut self, _group: &GroupName) -> Result<u64, StoreError> {
-        todo!("issue #16: file store commits")
+    fn delete_group(&mut self, group: &GroupName) -> Result<u64, StoreError> {
+        Writer::delete_group(self, group)
     }
 
     /// Runs retention on every published topic that takes writes. A topic
@@ -100,6 +105,13 @@ impl GroupCommit for Writer {
                 }
                 Err(error) if first_error.is_none() => first_error = Some(error),
                 Err(error) => tracing::error!(topic = %name, %error, "retention failed"),
+            }
+        }
+        if let Some(cutoff) = defaults.group_retention.cutoff(now) {
+            match self.expire_groups(cutoff) {
+                Ok(removed) => report.groups_removed = removed,
+                Err(error) if first_error.is_none() => first_error = Some(error),
+                Err(error) => tracing::error!(%error, "expiring groups failed"),
             }
         }
         first_error.map_or(Ok(report), Err)

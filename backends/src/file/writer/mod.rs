@@ -13,6 +13,7 @@
 //! - [`admin`]: creating, updating and deleting topics.
 //! - [`append`]: appending a batch, and creating a topic for it.
 //! - [`commit`]: syncing a group's writes and answering its appends.
+//! - [`offsets`]: groups' offset commits, through the commit log.
 //! - [`publish`]: showing what was written to readers.
 //! - [`roll`]: sealing the active segment and starting the next.
 //!
@@ -22,6 +23,7 @@ mod admin;
 mod append;
 mod commit;
 mod group;
+mod offsets;
 mod publish;
 mod roll;
 
@@ -34,11 +36,13 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use super::FileOptions;
+use super::commits::CommitLog;
 use super::disk::Disk;
 use super::format::SegmentFormat;
 use super::published::{SegmentView, Shared, Topic};
 use super::recovery::Recovered;
 use super::segment::IndexBuilder;
+use crate::writer_thread::CommitRequest;
 use crate::{ProducerTable, StoreError, Timestamp, TopicName};
 
 /// The writer's own state of one topic: ahead of the published view by
@@ -114,6 +118,10 @@ pub struct Writer {
     unsynced_since: Option<Instant>,
     /// Reused to encode each batch.
     buffer: Vec<u8>,
+    /// Groups' commits, durable in the commit log.
+    commits: CommitLog,
+    /// Commits written in the current group, answered at its end.
+    pending_commits: Vec<CommitRequest>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -126,15 +134,15 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// A writer for the recovered topics.
+    /// A writer for the recovered topics under `root`.
     pub fn new(
         shared: Arc<Shared>,
         disk: Arc<dyn Disk>,
-        topics_dir: PathBuf,
-        deleted_dir: PathBuf,
+        root: &std::path::Path,
         options: FileOptions,
         lock: File,
         recovered: Vec<(TopicName, Recovered)>,
+        commits: CommitLog,
     ) -> Self {
         let topics = recovered
             .into_iter()
@@ -170,8 +178,8 @@ impl Writer {
         Self {
             shared,
             disk,
-            topics_dir,
-            deleted_dir,
+            topics_dir: root.join(super::TOPICS_DIR),
+            deleted_dir: root.join(super::DELETED_DIR),
             tombstones: 0,
             options,
             _lock: lock,
@@ -179,6 +187,8 @@ impl Writer {
             unsynced: BTreeSet::new(),
             unsynced_since: None,
             buffer: Vec::new(),
+            commits,
+            pending_commits: Vec::new(),
         }
     }
 
