@@ -5,7 +5,9 @@
 //! stored or logged), `produce` and `consume` (topic patterns: an exact
 //! name, a prefix ending in `*`, or `*`) and `admin` (may list and describe
 //! every topic, and create, update and delete topics). Clients send
-//! `authorization: Bearer <token>`.
+//! `authorization: Bearer <token>`. `groups` (patterns of the same kind)
+//! names the consumer groups a token may commit for, start reads at, and
+//! list, describe and delete; it commits only in topics it may consume.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,10 +36,11 @@ pub struct Grant {
     pub name: String,
     produce: Vec<Pattern>,
     consume: Vec<Pattern>,
+    groups: Vec<Pattern>,
     admin: bool,
 }
 
-/// A topic pattern: `*`, a prefix ending in `*`, or an exact name.
+/// A topic (or group) pattern: `*`, a prefix ending in `*`, or an exact name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern {
     All,
@@ -87,6 +90,8 @@ struct Entry {
     #[serde(default)]
     consume: Vec<String>,
     #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
     admin: bool,
 }
 
@@ -119,6 +124,7 @@ impl Tokens {
             let grant = Grant {
                 produce: patterns(&entry.produce)?,
                 consume: patterns(&entry.consume)?,
+                groups: patterns(&entry.groups)?,
                 admin: entry.admin,
                 name: entry.name,
             };
@@ -214,6 +220,35 @@ impl Access {
         }
     }
 
+    /// May this request commit `group`'s position in `topic`, fetch it, or
+    /// start a read of `topic` at it? A token must be able to consume the
+    /// topic and have the group among its `groups`; an admin may always.
+    pub fn may_use_group(&self, group: &str, topic: &str) -> Result<(), Status> {
+        match self {
+            Self::Token(grant) if !grant.admin => {
+                self.may_consume(topic)?;
+                self.may_manage_group(group)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// May this request see, describe or delete `group`: an admin, or a
+    /// token whose `groups` patterns match it.
+    pub fn may_manage_group(&self, group: &str) -> Result<(), Status> {
+        match self {
+            Self::Token(grant)
+                if !grant.admin && !grant.groups.iter().any(|p| p.matches(group)) =>
+            {
+                Err(Status::permission_denied(format!(
+                    "token '{}' may not use group '{group}': its groups patterns do not match it",
+                    grant.name
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// May this request describe `topic` (admins, and anyone who may
     /// produce to or consume it)?
     pub fn may_describe(&self, topic: &str) -> Result<(), Status> {
@@ -279,6 +314,7 @@ mod tests {
         name = "reader"
         sha256 = "DIGEST_R"
         consume = ["orders*"]
+        groups = ["billing-*"]
 
         [[token]]
         name = "ops"
@@ -356,6 +392,39 @@ mod tests {
             denied.message()
         );
         assert!(Access::Open.may_administer("x").is_ok());
+    }
+
+    #[test]
+    fn groups_need_a_matching_pattern_and_the_topic_to_consume() {
+        let tokens = tokens();
+        let access = |t| Access::Token(tokens.authenticate(t).expect("known"));
+        assert!(
+            access("r-secret")
+                .may_use_group("billing-eu", "orders")
+                .is_ok()
+        );
+        let denied = access("r-secret")
+            .may_use_group("shipping", "orders")
+            .expect_err("group outside the patterns");
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert!(
+            denied.message().contains("'shipping'"),
+            "{}",
+            denied.message()
+        );
+        assert!(
+            access("r-secret")
+                .may_use_group("billing-eu", "payments")
+                .is_err(),
+            "a topic it may not consume"
+        );
+        assert!(access("w-secret").may_manage_group("billing-eu").is_err());
+        assert!(access("r-secret").may_manage_group("billing-eu").is_ok());
+        assert!(
+            access("a-secret").may_use_group("any", "thing").is_ok(),
+            "admin"
+        );
+        assert!(Access::Open.may_use_group("any", "thing").is_ok());
     }
 
     #[test]

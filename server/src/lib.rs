@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod lag;
 pub mod limits;
 pub mod open_files;
 pub mod routes;

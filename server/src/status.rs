@@ -17,7 +17,10 @@ use tonic::{Code, Status};
 /// as INTERNAL, without internals such as file paths.
 pub fn store_error_to_status(error: StoreError) -> Status {
     match error {
-        StoreError::TopicNotFound(_) => Status::not_found(error.to_string()),
+        StoreError::TopicNotFound(_) | StoreError::GroupNotFound(_) => {
+            Status::not_found(error.to_string())
+        }
+        StoreError::CommitOutOfRange { .. } => Status::out_of_range(error.to_string()),
         StoreError::EmptyBatch => Status::invalid_argument(error.to_string()),
         StoreError::MessageTooLarge { .. } => Status::invalid_argument(error.to_string()),
         StoreError::OffsetOutOfRange { .. } | StoreError::OffsetsExhausted { .. } => {
@@ -135,7 +138,7 @@ mod tests {
     use std::io;
     use std::time::{Duration, Instant};
 
-    use minikafka_backends::TopicName;
+    use minikafka_backends::{GroupName, TopicName};
 
     use super::*;
 
@@ -144,6 +147,19 @@ mod tests {
         let topic = TopicName::new("orders").expect("valid");
         let cases = [
             (StoreError::TopicNotFound(topic.clone()), Code::NotFound),
+            (
+                StoreError::GroupNotFound(GroupName::new("g").expect("valid")),
+                Code::NotFound,
+            ),
+            (
+                StoreError::CommitOutOfRange {
+                    group: GroupName::new("g").expect("valid"),
+                    topic: topic.clone(),
+                    offset: 9,
+                    next_offset: 3,
+                },
+                Code::OutOfRange,
+            ),
             (StoreError::EmptyBatch, Code::InvalidArgument),
             (
                 StoreError::OffsetOutOfRange {

@@ -33,6 +33,12 @@ pub async fn sweep_once(
             "retention removed messages"
         );
     }
+    if report.groups_removed > 0 {
+        tracing::info!(
+            groups = report.groups_removed,
+            "removed groups that committed nothing for MINIKAFKA_GROUP_RETENTION"
+        );
+    }
     Ok(report)
 }
 

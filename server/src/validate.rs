@@ -2,13 +2,42 @@
 //! touched, so a bad request changes nothing.
 
 use bytes::Bytes;
-use minikafka_backends::{Header, ProducerSequence, Record, TopicName};
+use minikafka_backends::{
+    GroupName, Header, MAX_COMMIT_METADATA_BYTES, ProducerSequence, Record, Timestamp, TopicName,
+};
 use minikafka_proto::v1;
 use tonic::Status;
 
 /// Validates a topic name from a request: INVALID_ARGUMENT saying why not.
 pub fn topic(name: &str) -> Result<TopicName, Status> {
     TopicName::new(name).map_err(|e| Status::invalid_argument(format!("invalid topic: {e}")))
+}
+
+/// Validates a group name from a request: INVALID_ARGUMENT saying why not.
+pub fn group(name: &str) -> Result<GroupName, Status> {
+    GroupName::new(name).map_err(|e| Status::invalid_argument(format!("invalid group: {e}")))
+}
+
+/// Checks a commit's metadata: at most 4 KiB.
+pub fn commit_metadata(metadata: Option<String>) -> Result<String, Status> {
+    let metadata = metadata.unwrap_or_default();
+    if metadata.len() > MAX_COMMIT_METADATA_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "metadata is {} bytes; a commit carries at most {MAX_COMMIT_METADATA_BYTES}",
+            metadata.len()
+        )));
+    }
+    Ok(metadata)
+}
+
+/// A time from a request (`OffsetForTime`, a read's start): absent or out
+/// of range is INVALID_ARGUMENT naming `field`; a time before 1970 is the
+/// epoch, before every message.
+pub fn time(time: Option<prost_types::Timestamp>, field: &str) -> Result<Timestamp, Status> {
+    let time = time.ok_or_else(|| Status::invalid_argument(format!("{field} is required")))?;
+    std::time::SystemTime::try_from(time)
+        .map(Timestamp::from_system_time)
+        .map_err(|e| Status::invalid_argument(format!("{field} is not a valid time: {e}")))
 }
 
 /// The server's limits on each produced message: its payload

@@ -23,7 +23,7 @@ use crate::validate;
 #[derive(Debug, Clone)]
 pub struct CheckedStore {
     pub(super) store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     /// The settings a topic follows unless it has its own; the message
     /// limit is also the most any topic may set.
     pub(super) defaults: ServerDefaults,

@@ -3,6 +3,7 @@
 
 pub mod checked_store;
 pub mod compat;
+pub mod groups;
 pub mod paging;
 pub mod reading;
 pub mod v1;

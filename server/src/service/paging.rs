@@ -1,4 +1,4 @@
-//! ListTopics paging, in the Google API style: a page size with a server
+//! ListTopics and ListGroups paging, in the Google API style: a page size with a server
 //! maximum, and an opaque token that says where the next page starts.
 //!
 //! The token is the last topic name of the previous page, base64url
@@ -8,7 +8,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use minikafka_backends::TopicName;
+use std::str::FromStr;
+
 use tonic::Status;
 
 /// Topics per page when the request leaves it to the server.
@@ -27,7 +28,7 @@ pub fn page_size(asked: u32) -> usize {
 /// Where a page starts: after the name the token holds; `None` (the
 /// first page) for an empty token. A token this server did not make is
 /// INVALID_ARGUMENT.
-pub fn start_after(page_token: &str) -> Result<Option<TopicName>, Status> {
+pub fn start_after<Name: FromStr>(page_token: &str) -> Result<Option<Name>, Status> {
     if page_token.is_empty() {
         return Ok(None);
     }
@@ -35,7 +36,7 @@ pub fn start_after(page_token: &str) -> Result<Option<TopicName>, Status> {
         .decode(page_token)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|name| TopicName::new(name.as_str()).ok())
+        .and_then(|name| name.parse().ok())
         .map(Some)
         .ok_or_else(|| {
             Status::invalid_argument(
@@ -45,13 +46,15 @@ pub fn start_after(page_token: &str) -> Result<Option<TopicName>, Status> {
         })
 }
 
-/// The token for the page after one that ended with `last`.
-pub fn next_page_token(last: &TopicName) -> String {
-    URL_SAFE_NO_PAD.encode(last.as_str())
+/// The token for the page after one that ended with `last` (a topic or
+/// group name).
+pub fn next_page_token(last: &impl AsRef<str>) -> String {
+    URL_SAFE_NO_PAD.encode(last.as_ref())
 }
 
 #[cfg(test)]
 mod tests {
+    use minikafka_backends::TopicName;
     use tonic::Code;
 
     use super::*;
@@ -69,9 +72,9 @@ mod tests {
         let token = next_page_token(&name);
         assert_ne!(token, "orders.eu-1", "opaque");
         assert_eq!(start_after(&token).expect("valid"), Some(name));
-        assert_eq!(start_after("").expect("first page"), None);
+        assert_eq!(start_after::<TopicName>("").expect("first page"), None);
         for bad in ["not base64!", "Lw", "_w"] {
-            let status = start_after(bad).expect_err("bad token");
+            let status = start_after::<TopicName>(bad).expect_err("bad token");
             assert_eq!(status.code(), Code::InvalidArgument, "{bad}");
             assert!(status.message().starts_with("page_token"), "{bad}");
         }

@@ -6,6 +6,7 @@ use minikafka_proto::v1::{self, mini_kafka_server::MiniKafka};
 use tonic::{Request, Response, Status};
 
 use super::checked_store::CheckedStore;
+use super::groups::{self, Start};
 use super::waiting::Subscription;
 use super::{paging, reading};
 use crate::auth::Access;
@@ -68,27 +69,45 @@ impl MiniKafka for V1Service {
         let access = Access::of(&request)?;
         let request = request.into_inner();
         access.may_consume(&request.topic)?;
+        if let Some(group) = groups::start_group(request.start.as_ref()) {
+            access.may_use_group(group, &request.topic)?;
+        }
         let limits = reading::read_limits(request.max_messages, request.max_bytes);
+        let start = self
+            .store
+            .resolve_start(
+                &request.topic,
+                request.start,
+                Start {
+                    read_from: request.read_from,
+                    from_end: false,
+                },
+            )
+            .await?;
+        // From the end (a group with no commit, falling back to the end):
+        // the topic's next offset now; a topic not there yet starts at 1.
+        let read_from = if start.from_end {
+            match self.store.describe(&request.topic).await {
+                Ok(info) => info.next_offset,
+                Err(status) if status.code() == tonic::Code::NotFound => 1,
+                Err(status) => return Err(status),
+            }
+        } else {
+            start.read_from
+        };
         let wait = request
             .max_wait
             .and_then(|w| std::time::Duration::try_from(w).ok())
             .filter(|w| !w.is_zero());
         let result = match wait {
-            None => {
-                self.store
-                    .read(&request.topic, request.read_from, limits)
-                    .await?
-            }
+            None => self.store.read(&request.topic, read_from, limits).await?,
             Some(wait) => {
                 self.store
-                    .read_waiting(&request.topic, request.read_from, limits, wait)
+                    .read_waiting(&request.topic, read_from, limits, wait)
                     .await?
             }
         };
-        Ok(Response::new(reading::poll_response(
-            request.read_from,
-            result,
-        )))
+        Ok(Response::new(reading::poll_response(read_from, result)))
     }
 
     type SubscribeStream = Subscription;
@@ -100,10 +119,24 @@ impl MiniKafka for V1Service {
         let access = Access::of(&request)?;
         let request = request.into_inner();
         access.may_consume(&request.topic)?;
+        if let Some(group) = groups::start_group(request.start.as_ref()) {
+            access.may_use_group(group, &request.topic)?;
+        }
         let limits = reading::read_limits(request.max_batch, 0);
+        let start = self
+            .store
+            .resolve_start(
+                &request.topic,
+                request.start,
+                Start {
+                    read_from: request.read_from,
+                    from_end: request.from_end,
+                },
+            )
+            .await?;
         let stream =
             self.store
-                .subscribe(&request.topic, request.read_from, request.from_end, limits)?;
+                .subscribe(&request.topic, start.read_from, start.from_end, limits)?;
         Ok(Response::new(stream))
     }
 
@@ -190,43 +223,121 @@ impl MiniKafka for V1Service {
 
     async fn commit_offset(
         &self,
-        _request: Request<v1::CommitOffsetRequest>,
+        request: Request<v1::CommitOffsetRequest>,
     ) -> Result<Response<v1::CommitOffsetResponse>, Status> {
-        Err(Status::unimplemented("issue #16: CommitOffset"))
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_use_group(&request.group, &request.topic)?;
+        let group = validate::group(&request.group)?;
+        let topic = validate::topic(&request.topic)?;
+        let metadata = validate::commit_metadata(request.metadata)?;
+        self.store
+            .commit_offset(&group, &topic, request.offset, metadata)
+            .await?;
+        Ok(Response::new(v1::CommitOffsetResponse {}))
     }
 
     async fn fetch_offset(
         &self,
-        _request: Request<v1::FetchOffsetRequest>,
+        request: Request<v1::FetchOffsetRequest>,
     ) -> Result<Response<v1::FetchOffsetResponse>, Status> {
-        Err(Status::unimplemented("issue #16: FetchOffset"))
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_use_group(&request.group, &request.topic)?;
+        let group = validate::group(&request.group)?;
+        let topic = validate::topic(&request.topic)?;
+        let commit = self.store.fetch_offset(&group, &topic).await?;
+        Ok(Response::new(v1::FetchOffsetResponse {
+            commit: commit.map(groups::offset_commit),
+        }))
     }
 
     async fn list_groups(
         &self,
-        _request: Request<v1::ListGroupsRequest>,
+        request: Request<v1::ListGroupsRequest>,
     ) -> Result<Response<v1::ListGroupsResponse>, Status> {
-        Err(Status::unimplemented("issue #16: ListGroups"))
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size);
+        let mut after = paging::start_after(&request.page_token)?;
+        // A token sees only its groups: store pages are read until the
+        // reply's page is full of those, or the store has no more.
+        let mut groups = Vec::new();
+        let mut store_has_more = true;
+        while store_has_more && groups.len() < page_size {
+            let page = self.store.list_groups(after.as_ref(), page_size).await?;
+            store_has_more = page.len() == page_size;
+            for group in page {
+                after = Some(group.clone());
+                if access.may_manage_group(group.as_str()).is_ok() {
+                    groups.push(group);
+                    if groups.len() == page_size {
+                        break;
+                    }
+                }
+            }
+        }
+        // Another page follows if any group sorts after this one's last
+        // (for a token, that page may turn out to hold none of its groups).
+        let next_page_token = match &after {
+            Some(last) if groups.len() == page_size => {
+                let beyond = self.store.list_groups(Some(last), 1).await?;
+                if beyond.is_empty() {
+                    String::new()
+                } else {
+                    paging::next_page_token(last)
+                }
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(v1::ListGroupsResponse {
+            groups: groups.into_iter().map(|g| g.to_string()).collect(),
+            next_page_token,
+        }))
     }
 
     async fn describe_group(
         &self,
-        _request: Request<v1::DescribeGroupRequest>,
+        request: Request<v1::DescribeGroupRequest>,
     ) -> Result<Response<v1::GroupInfo>, Status> {
-        Err(Status::unimplemented("issue #16: DescribeGroup"))
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_manage_group(&request.group)?;
+        let group = validate::group(&request.group)?;
+        // A token sees the group's position in the topics it may describe.
+        let lags = self
+            .store
+            .describe_group(&group, |topic| access.may_describe(topic.as_str()).is_ok())
+            .await?;
+        Ok(Response::new(v1::GroupInfo {
+            name: group.to_string(),
+            topics: lags.into_iter().map(groups::group_topic).collect(),
+        }))
     }
 
     async fn delete_group(
         &self,
-        _request: Request<v1::DeleteGroupRequest>,
+        request: Request<v1::DeleteGroupRequest>,
     ) -> Result<Response<v1::DeleteGroupResponse>, Status> {
-        Err(Status::unimplemented("issue #16: DeleteGroup"))
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_manage_group(&request.group)?;
+        let group = validate::group(&request.group)?;
+        let commits_deleted = self.store.delete_group(&group).await?;
+        tracing::info!(%group, commits_deleted, "group deleted");
+        Ok(Response::new(v1::DeleteGroupResponse { commits_deleted }))
     }
 
     async fn offset_for_time(
         &self,
-        _request: Request<v1::OffsetForTimeRequest>,
+        request: Request<v1::OffsetForTimeRequest>,
     ) -> Result<Response<v1::OffsetForTimeResponse>, Status> {
-        Err(Status::unimplemented("issue #16: OffsetForTime"))
+        let access = Access::of(&request)?;
+        let request = request.into_inner();
+        access.may_consume(&request.topic)?;
+        let topic = validate::topic(&request.topic)?;
+        let time = validate::time(request.time, "time")?;
+        let offset = self.store.offset_for_time(&topic, time).await?;
+        Ok(Response::new(v1::OffsetForTimeResponse { offset }))
     }
 }
