@@ -138,7 +138,7 @@ pub struct EffectiveSettings {
 /// tokens). Made by [`Client::admin`]; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Client {

@@ -1,6 +1,6 @@
 //! [`Consumer`]: reads one topic from a position it keeps.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use minikafka_proto::v1;
@@ -20,6 +20,8 @@ pub enum Position {
     /// After the last message stored when reading starts: only messages
     /// stored from then on.
     End,
+    /// The first message stored at or after this time.
+    Time(SystemTime),
 }
 
 /// One message read.
@@ -79,8 +81,28 @@ pub struct Polled {
 
 /// Reads one topic, keeping its own position.
 ///
-/// The server remembers nothing about consumers: save [`position`](Self::position)
-/// wherever suits the application and start from it next time.
+/// Save [`position`](Self::position) wherever suits the application and
+/// start from it next time, or let the server keep it for a group:
+/// [`group`](Self::group) starts at the group's committed position, and
+/// [`commit`](Self::commit) (or [auto-commit](Self::with_auto_commit))
+/// stores the position after the messages already returned.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), minikafka_client::ClientError> {
+/// use std::time::Duration;
+/// use minikafka_client::{Consumer, Position};
+///
+/// // Resumes where "billing" left off; the earliest message if it never committed.
+/// let mut consumer = Consumer::connect("127.0.0.1:9999", "orders", Position::Earliest)
+///     .await?
+///     .group("billing");
+/// let polled = consumer.poll(Some(Duration::from_secs(10))).await?;
+/// for message in &polled.messages {
+///     println!("{}: {:?}", message.offset, message.payload);
+/// }
+/// consumer.commit().await?; // the next poll after a restart starts after these
+/// # Ok(()) }
+/// ```
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), minikafka_client::ClientError> {
@@ -113,14 +135,29 @@ pub struct Consumer {
     max_bytes: u32,
     /// The longest wait between a stream's attempts to resubscribe.
     max_backoff: Duration,
+    /// Where the first read starts when that is the server's to resolve
+    /// (a time, a group's position); sent while `position` is 0.
+    start: Option<v1::StartPosition>,
+    /// The group this consumer commits for.
+    group: Option<String>,
+    /// Commit on this interval (checked at each poll) and on close.
+    auto_commit: Option<Duration>,
+    /// The position last committed, and when.
+    committed: Option<(u64, Instant)>,
 }
 
 impl Consumer {
     pub(crate) fn new(client: Client, topic: String, from: Position) -> Self {
         let (position, from_end) = match from {
-            Position::Earliest => (0, false),
+            Position::Earliest | Position::Time(_) => (0, false),
             Position::Offset(offset) => (offset, false),
             Position::End => (0, true),
+        };
+        let start = match from {
+            Position::Time(time) => Some(v1::start_position::Position::Time(
+                crate::groups::timestamp(time),
+            )),
+            _ => None,
         };
         Self {
             client,
@@ -130,7 +167,72 @@ impl Consumer {
             max_messages: 0,
             max_bytes: 0,
             max_backoff: MAX_BACKOFF,
+            start: start.map(|position| v1::StartPosition {
+                position: Some(position),
+            }),
+            group: None,
+            auto_commit: None,
+            committed: None,
         }
+    }
+
+    /// Reads and commits as `group`: the first read starts at the group's
+    /// committed position; where the group has none, at the end if this
+    /// consumer was made to start at [`Position::End`], else at the
+    /// earliest. Consumers that share a group share one position, and the
+    /// last commit wins.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        let group = group.into();
+        let no_commit = if self.from_end {
+            v1::NoCommit::End
+        } else {
+            v1::NoCommit::Earliest
+        };
+        self.start = Some(v1::StartPosition {
+            position: Some(v1::start_position::Position::Group(v1::GroupStart {
+                group: group.clone(),
+                no_commit: no_commit as i32,
+            })),
+        });
+        self.position = 0;
+        self.from_end = false;
+        self.group = Some(group);
+        self
+    }
+
+    /// Commits the position every `interval` (when a poll finds it due)
+    /// and on [`close`](Self::close). Only the position after messages
+    /// already returned by a poll is committed, so delivery is
+    /// at-least-once: messages returned but not processed before a crash
+    /// are read again, none is skipped.
+    pub fn with_auto_commit(mut self, interval: Duration) -> Self {
+        self.auto_commit = Some(interval);
+        self
+    }
+
+    /// Commits this consumer's position for its group: the next poll
+    /// after a restart starts after every message returned so far. Does
+    /// nothing before the first message; fails with
+    /// [`ClientError::NoGroup`] without a group.
+    pub async fn commit(&mut self) -> Result<(), ClientError> {
+        let group = self.group.as_deref().ok_or(ClientError::NoGroup)?;
+        if self.position == 0 || self.committed.is_some_and(|(at, _)| at == self.position) {
+            return Ok(());
+        }
+        self.client
+            .commit_offset(group, &self.topic, self.position, None)
+            .await?;
+        self.committed = Some((self.position, Instant::now()));
+        Ok(())
+    }
+
+    /// Ends the consumer, committing its position first when auto-commit
+    /// is on.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        if self.auto_commit.is_some() {
+            self.commit().await?;
+        }
+        Ok(())
     }
 
     /// Connects to `address` and reads `topic` from `from`.
@@ -192,6 +294,13 @@ impl Consumer {
     /// created), up to the wait (the server caps it at 30 s); the client's
     /// timeout, if set, counts from the end of the wait.
     pub async fn poll(&mut self, wait: Option<Duration>) -> Result<Polled, ClientError> {
+        if let Some(interval) = self.auto_commit
+            && self
+                .committed
+                .is_none_or(|(_, at)| at.elapsed() >= interval)
+        {
+            self.commit().await?;
+        }
         if self.from_end {
             self.position = match self.client.describe_topic(&self.topic).await {
                 Ok(info) => info.next_offset,
@@ -210,7 +319,11 @@ impl Consumer {
                 seconds: wait.as_secs() as i64,
                 nanos: wait.subsec_nanos() as i32,
             }),
-            start: None,
+            start: if self.position == 0 {
+                self.start.clone()
+            } else {
+                None
+            },
         };
         let reply = self
             .client
@@ -254,6 +367,7 @@ impl Consumer {
             self.topic.clone(),
             self.position,
             self.from_end,
+            self.start.clone(),
             self.max_messages,
             self.max_backoff,
         )

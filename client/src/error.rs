@@ -30,6 +30,10 @@ pub enum ClientError {
     /// The token holds characters a header cannot carry.
     #[error("the token must be printable ASCII")]
     InvalidToken,
+    /// [`Consumer::commit`](crate::Consumer::commit) on a consumer with no
+    /// group.
+    #[error("this consumer has no group to commit for: give it one with Consumer::group")]
+    NoGroup,
     /// No connection could be made, or the one in use was lost: retrying
     /// later can succeed.
     #[error("cannot connect to {address}: {cause}")]
@@ -108,7 +112,7 @@ impl ClientError {
             }
             Self::Timeout(_) => Code::DeadlineExceeded,
             Self::Connect { .. } | Self::Tls { .. } => Code::Unavailable,
-            Self::InvalidAddress(_) | Self::MissingCa(_) | Self::InvalidToken => {
+            Self::InvalidAddress(_) | Self::MissingCa(_) | Self::InvalidToken | Self::NoGroup => {
                 Code::InvalidArgument
             }
         }
@@ -190,6 +194,7 @@ impl ClientError {
             Self::InvalidAddress(address) => Self::InvalidAddress(address.clone()),
             Self::MissingCa(address) => Self::MissingCa(address.clone()),
             Self::InvalidToken => Self::InvalidToken,
+            Self::NoGroup => Self::NoGroup,
             Self::Connect { address, cause } => Self::Connect {
                 address: address.clone(),
                 cause: cause.clone(),

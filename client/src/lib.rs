@@ -27,7 +27,12 @@
 //! - [`Admin`] — creates, configures, deletes and lists topics
 //!   ([`Client::admin`]).
 //! - [`Consumer`] — reads one topic from a position it keeps: polls, long
-//!   polls, or a [`Subscription`] stream that the server pushes to.
+//!   polls, or a [`Subscription`] stream that the server pushes to; from
+//!   an offset, a time, or a group's committed position
+//!   ([`Consumer::group`], [`Consumer::commit`], auto-commit).
+//! - Groups: [`Client::commit_offset`], [`Client::fetch_offset`],
+//!   [`Admin::list_groups`], [`Admin::describe_group`] (lag),
+//!   [`Admin::delete_group`]; [`Client::offset_for_time`].
 //! - [`ClientError`] — what can go wrong, each cause said once: the gRPC
 //!   status when the server answered, [`ClientError::DataLoss`] with the
 //!   offsets when a read reached damaged records, [`ClientError::Connect`]
@@ -41,6 +46,7 @@ mod batcher;
 mod client;
 mod consumer;
 mod error;
+mod groups;
 mod producer;
 mod record;
 mod sender;
@@ -57,6 +63,7 @@ pub use consumer::{Consumer, Gap, Message, Polled, Position};
 pub use error::{
     ClientError, DAMAGED_FIRST_OFFSET, EXPECTED_SEQUENCE, NEXT_GOOD_OFFSET, NEXT_OFFSET,
 };
+pub use groups::{Commit, GroupInfo, GroupTopic};
 pub use producer::{OffsetRange, Producer};
 pub use record::{Header, Record};
 pub use subscription::{ConnectionEvent, Subscription};

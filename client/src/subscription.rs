@@ -70,6 +70,7 @@ impl Subscription {
         topic: String,
         position: u64,
         from_end: bool,
+        start: Option<v1::StartPosition>,
         max_batch: u32,
         max_backoff: Duration,
     ) -> Self {
@@ -80,6 +81,7 @@ impl Subscription {
             topic,
             position: Arc::clone(&position),
             from_end,
+            start,
             max_batch,
             stream: None,
             received: VecDeque::new(),
@@ -125,6 +127,9 @@ struct State {
     topic: String,
     position: Arc<AtomicU64>,
     from_end: bool,
+    /// Where to start (a time, a group's position) until the first
+    /// message sets the position.
+    start: Option<v1::StartPosition>,
     max_batch: u32,
     stream: Option<Streaming<v1::PollResponse>>,
     /// Messages received but not yet yielded.
@@ -213,7 +218,11 @@ impl State {
             read_from,
             max_batch: self.max_batch,
             from_end: self.from_end && read_from == 0,
-            start: None,
+            start: if read_from == 0 {
+                self.start.clone()
+            } else {
+                None
+            },
         }
     }
 }

@@ -458,3 +458,93 @@ admin = true
         .expect_err("a read at another group's position");
     assert_eq!(status.code(), Code::PermissionDenied);
 }
+
+/// The Rust client: a consumer in a group resumes where the group's last
+/// commit left it, auto-commit commits what polls returned (on the
+/// interval and on close), and the admin calls list, describe and delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_consumer_resumes_at_its_groups_commit() {
+    use minikafka_client::{Client, ClientError, Position};
+
+    let (server, clock, mut grpc) = server().await;
+    produce(&mut grpc, &clock, "orders", 1, 10).await;
+    let client = Client::connect(&server.address).await.expect("connect");
+
+    let mut consumer = client
+        .consumer("orders", Position::Earliest)
+        .with_limits(4, 0)
+        .group("billing");
+    let polled = consumer.poll(None).await.expect("poll");
+    let offsets: Vec<u64> = polled.messages.iter().map(|m| m.offset).collect();
+    assert_eq!(offsets, [1, 2, 3, 4], "no commit yet: the earliest");
+    consumer.commit().await.expect("commit");
+    assert_eq!(
+        client
+            .fetch_offset("billing", "orders")
+            .await
+            .expect("fetch")
+            .map(|c| c.offset),
+        Some(5),
+        "the next offset to read"
+    );
+
+    let mut resumed = client
+        .consumer("orders", Position::Earliest)
+        .with_limits(4, 0)
+        .group("billing")
+        .with_auto_commit(Duration::ZERO);
+    let polled = resumed.poll(None).await.expect("poll");
+    assert_eq!(polled.messages.first().map(|m| m.offset), Some(5));
+    resumed
+        .poll(None)
+        .await
+        .expect("a poll commits what the last returned");
+    assert_eq!(
+        client
+            .fetch_offset("billing", "orders")
+            .await
+            .expect("fetch")
+            .map(|c| c.offset),
+        Some(9)
+    );
+    resumed.close().await.expect("close commits");
+    assert_eq!(
+        client
+            .fetch_offset("billing", "orders")
+            .await
+            .expect("fetch")
+            .map(|c| c.offset),
+        Some(11)
+    );
+
+    let mut from_end = client.consumer("orders", Position::End).group("fresh");
+    assert!(from_end.poll(None).await.expect("poll").messages.is_empty());
+    let mut no_group = client.consumer("orders", Position::Earliest);
+    assert!(matches!(no_group.commit().await, Err(ClientError::NoGroup)));
+
+    let mut from_time = client.consumer("orders", Position::Time(at(7).to_system_time()));
+    let polled = from_time.poll(None).await.expect("poll");
+    assert_eq!(polled.messages.first().map(|m| m.offset), Some(7));
+    assert_eq!(
+        client
+            .offset_for_time("orders", at(3).to_system_time())
+            .await
+            .expect("offset for time"),
+        3
+    );
+
+    let admin = client.admin();
+    assert_eq!(admin.list_groups().await.expect("list"), ["billing"]);
+    let info = admin.describe_group("billing").await.expect("describe");
+    assert_eq!(
+        (
+            info.topics[0].topic.as_str(),
+            info.topics[0].lag,
+            info.topics[0].commit.offset
+        ),
+        ("orders", 0, 11)
+    );
+    assert_eq!(admin.delete_group("billing").await.expect("delete"), 1);
+    let error = admin.describe_group("billing").await.expect_err("gone");
+    assert_eq!(error.code(), Code::NotFound);
+}

@@ -55,6 +55,30 @@ type MiniKafkaClient interface {
 	// 1 again. Unknown topic: NOT_FOUND. Needs an admin token when the server
 	// has tokens.
 	DeleteTopic(ctx context.Context, in *DeleteTopicRequest, opts ...grpc.CallOption) (*DeleteTopicResponse, error)
+	// Records the group's position in the topic: `offset` is the next offset
+	// the group will read (after processing 1 to 10, commit 11). A lower
+	// offset than before is allowed: it is how a group rewinds. Stored as
+	// durably as a produce. Past the topic's next_offset, or 0: OUT_OF_RANGE.
+	// Unknown topic: NOT_FOUND. Needs a token that may read the topic and
+	// whose groups patterns match the group.
+	CommitOffset(ctx context.Context, in *CommitOffsetRequest, opts ...grpc.CallOption) (*CommitOffsetResponse, error)
+	// The group's committed offset in the topic, or none. Unknown topic:
+	// NOT_FOUND.
+	FetchOffset(ctx context.Context, in *FetchOffsetRequest, opts ...grpc.CallOption) (*FetchOffsetResponse, error)
+	// Lists the groups (those with a commit in some topic), sorted by name, a
+	// page at a time, as ListTopics. A token sees only the groups its groups
+	// patterns match.
+	ListGroups(ctx context.Context, in *ListGroupsRequest, opts ...grpc.CallOption) (*ListGroupsResponse, error)
+	// The group's position in each topic it committed in, with the topic's
+	// next offset, the lag and the age of the oldest unread message. Unknown
+	// group: NOT_FOUND.
+	DescribeGroup(ctx context.Context, in *DescribeGroupRequest, opts ...grpc.CallOption) (*GroupInfo, error)
+	// Removes the group's commits in every topic. Unknown group: NOT_FOUND.
+	DeleteGroup(ctx context.Context, in *DeleteGroupRequest, opts ...grpc.CallOption) (*DeleteGroupResponse, error)
+	// The offset where a read from a time starts: the first message stored at
+	// or after it; the topic's next_offset when none is that new. Costs about
+	// what a read from an offset does. Unknown topic: NOT_FOUND.
+	OffsetForTime(ctx context.Context, in *OffsetForTimeRequest, opts ...grpc.CallOption) (*OffsetForTimeResponse, error)
 }
 
 type miniKafkaClient struct {
@@ -160,6 +184,60 @@ func (c *miniKafkaClient) DeleteTopic(ctx context.Context, in *DeleteTopicReques
 	return out, nil
 }
 
+func (c *miniKafkaClient) CommitOffset(ctx context.Context, in *CommitOffsetRequest, opts ...grpc.CallOption) (*CommitOffsetResponse, error) {
+	out := new(CommitOffsetResponse)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/CommitOffset", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) FetchOffset(ctx context.Context, in *FetchOffsetRequest, opts ...grpc.CallOption) (*FetchOffsetResponse, error) {
+	out := new(FetchOffsetResponse)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/FetchOffset", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) ListGroups(ctx context.Context, in *ListGroupsRequest, opts ...grpc.CallOption) (*ListGroupsResponse, error) {
+	out := new(ListGroupsResponse)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/ListGroups", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) DescribeGroup(ctx context.Context, in *DescribeGroupRequest, opts ...grpc.CallOption) (*GroupInfo, error) {
+	out := new(GroupInfo)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/DescribeGroup", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) DeleteGroup(ctx context.Context, in *DeleteGroupRequest, opts ...grpc.CallOption) (*DeleteGroupResponse, error) {
+	out := new(DeleteGroupResponse)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/DeleteGroup", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *miniKafkaClient) OffsetForTime(ctx context.Context, in *OffsetForTimeRequest, opts ...grpc.CallOption) (*OffsetForTimeResponse, error) {
+	out := new(OffsetForTimeResponse)
+	err := c.cc.Invoke(ctx, "/minikafka.v1.MiniKafka/OffsetForTime", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MiniKafkaServer is the server API for MiniKafka service.
 // All implementations must embed UnimplementedMiniKafkaServer
 // for forward compatibility
@@ -202,6 +280,30 @@ type MiniKafkaServer interface {
 	// 1 again. Unknown topic: NOT_FOUND. Needs an admin token when the server
 	// has tokens.
 	DeleteTopic(context.Context, *DeleteTopicRequest) (*DeleteTopicResponse, error)
+	// Records the group's position in the topic: `offset` is the next offset
+	// the group will read (after processing 1 to 10, commit 11). A lower
+	// offset than before is allowed: it is how a group rewinds. Stored as
+	// durably as a produce. Past the topic's next_offset, or 0: OUT_OF_RANGE.
+	// Unknown topic: NOT_FOUND. Needs a token that may read the topic and
+	// whose groups patterns match the group.
+	CommitOffset(context.Context, *CommitOffsetRequest) (*CommitOffsetResponse, error)
+	// The group's committed offset in the topic, or none. Unknown topic:
+	// NOT_FOUND.
+	FetchOffset(context.Context, *FetchOffsetRequest) (*FetchOffsetResponse, error)
+	// Lists the groups (those with a commit in some topic), sorted by name, a
+	// page at a time, as ListTopics. A token sees only the groups its groups
+	// patterns match.
+	ListGroups(context.Context, *ListGroupsRequest) (*ListGroupsResponse, error)
+	// The group's position in each topic it committed in, with the topic's
+	// next offset, the lag and the age of the oldest unread message. Unknown
+	// group: NOT_FOUND.
+	DescribeGroup(context.Context, *DescribeGroupRequest) (*GroupInfo, error)
+	// Removes the group's commits in every topic. Unknown group: NOT_FOUND.
+	DeleteGroup(context.Context, *DeleteGroupRequest) (*DeleteGroupResponse, error)
+	// The offset where a read from a time starts: the first message stored at
+	// or after it; the topic's next_offset when none is that new. Costs about
+	// what a read from an offset does. Unknown topic: NOT_FOUND.
+	OffsetForTime(context.Context, *OffsetForTimeRequest) (*OffsetForTimeResponse, error)
 	mustEmbedUnimplementedMiniKafkaServer()
 }
 
@@ -232,6 +334,24 @@ func (UnimplementedMiniKafkaServer) UpdateTopic(context.Context, *UpdateTopicReq
 }
 func (UnimplementedMiniKafkaServer) DeleteTopic(context.Context, *DeleteTopicRequest) (*DeleteTopicResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteTopic not implemented")
+}
+func (UnimplementedMiniKafkaServer) CommitOffset(context.Context, *CommitOffsetRequest) (*CommitOffsetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CommitOffset not implemented")
+}
+func (UnimplementedMiniKafkaServer) FetchOffset(context.Context, *FetchOffsetRequest) (*FetchOffsetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FetchOffset not implemented")
+}
+func (UnimplementedMiniKafkaServer) ListGroups(context.Context, *ListGroupsRequest) (*ListGroupsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListGroups not implemented")
+}
+func (UnimplementedMiniKafkaServer) DescribeGroup(context.Context, *DescribeGroupRequest) (*GroupInfo, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DescribeGroup not implemented")
+}
+func (UnimplementedMiniKafkaServer) DeleteGroup(context.Context, *DeleteGroupRequest) (*DeleteGroupResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteGroup not implemented")
+}
+func (UnimplementedMiniKafkaServer) OffsetForTime(context.Context, *OffsetForTimeRequest) (*OffsetForTimeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method OffsetForTime not implemented")
 }
 func (UnimplementedMiniKafkaServer) mustEmbedUnimplementedMiniKafkaServer() {}
 
@@ -393,6 +513,114 @@ func _MiniKafka_DeleteTopic_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MiniKafka_CommitOffset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommitOffsetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).CommitOffset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/CommitOffset",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).CommitOffset(ctx, req.(*CommitOffsetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_FetchOffset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchOffsetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).FetchOffset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/FetchOffset",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).FetchOffset(ctx, req.(*FetchOffsetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_ListGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).ListGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/ListGroups",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).ListGroups(ctx, req.(*ListGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_DescribeGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribeGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).DescribeGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/DescribeGroup",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).DescribeGroup(ctx, req.(*DescribeGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_DeleteGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).DeleteGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/DeleteGroup",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).DeleteGroup(ctx, req.(*DeleteGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MiniKafka_OffsetForTime_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OffsetForTimeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MiniKafkaServer).OffsetForTime(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/minikafka.v1.MiniKafka/OffsetForTime",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MiniKafkaServer).OffsetForTime(ctx, req.(*OffsetForTimeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _MiniKafka_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "minikafka.v1.MiniKafka",
 	HandlerType: (*MiniKafkaServer)(nil),
@@ -424,6 +652,30 @@ var _MiniKafka_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteTopic",
 			Handler:    _MiniKafka_DeleteTopic_Handler,
+		},
+		{
+			MethodName: "CommitOffset",
+			Handler:    _MiniKafka_CommitOffset_Handler,
+		},
+		{
+			MethodName: "FetchOffset",
+			Handler:    _MiniKafka_FetchOffset_Handler,
+		},
+		{
+			MethodName: "ListGroups",
+			Handler:    _MiniKafka_ListGroups_Handler,
+		},
+		{
+			MethodName: "DescribeGroup",
+			Handler:    _MiniKafka_DescribeGroup_Handler,
+		},
+		{
+			MethodName: "DeleteGroup",
+			Handler:    _MiniKafka_DeleteGroup_Handler,
+		},
+		{
+			MethodName: "OffsetForTime",
+			Handler:    _MiniKafka_OffsetForTime_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
