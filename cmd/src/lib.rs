@@ -130,3 +130,18 @@ pub fn runtime_with_workers(
         .inspect_err(|error| eprintln!("{program}: cannot start the async runtime: {error}"))
         .ok()
 }
+
+/// Installs the SIGINT and SIGTERM handlers now, and returns a future that
+/// completes when either signal arrives (logged at `info`).
+pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use anyhow::Context;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("watching SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("watching SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}

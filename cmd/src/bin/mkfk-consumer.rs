@@ -2,10 +2,10 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::{FutureExt, StreamExt};
-use minikafka_client::{ClientError, Code, ConnectionEvent, Consumer, Message, Position};
+use minikafka_client::{Client, ClientError, Code, ConnectionEvent, Consumer, Message, Position};
 use minikafka_cmd::Target;
 use minikafka_cmd::output::{Format, Output, write_message};
 
@@ -21,15 +21,27 @@ use minikafka_cmd::output::{Format, Output, write_message};
 ///
 /// Records damaged on the server's disk stop it (exit status 1) with the
 /// offsets they span, unless --skip-damaged is given.
+///
+/// With --group it resumes where the group left off, commits the position
+/// after each batch it has written and flushed, and commits on SIGINT or
+/// SIGTERM before exiting: every message is printed at least once, in
+/// order, none skipped.
 #[derive(clap::Parser)]
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Cli {
     #[command(flatten)]
     target: Target,
     /// Where to start: an offset; 0, `earliest` or `start` for the earliest
-    /// retained message; or `end` for only messages stored from now on
+    /// retained message; `end` for only messages stored from now on; an
+    /// RFC 3339 time (2026-11-23T10:00:00Z) or a duration ago (15m) for the
+    /// first message stored since. With --group, only when the group has
+    /// no commit yet
     #[arg(long, default_value = "0", value_parser = parse_from)]
     from: Position,
+    /// Read and commit as this consumer group: start at its committed
+    /// position, and commit after each batch written
+    #[arg(long)]
+    group: Option<String>,
     /// Exit at the end of the topic instead of following it
     #[arg(long)]
     no_follow: bool,
@@ -55,15 +67,28 @@ struct Cli {
 
 fn parse_from(value: &str) -> Result<Position, String> {
     match value {
-        "end" => Ok(Position::End),
-        "0" | "earliest" | "start" => Ok(Position::Earliest),
-        offset => offset.parse().map(Position::Offset).map_err(|_| {
-            format!(
-                "'{offset}' is not a position: give an offset (1 or more); 0, 'earliest' or \
-                 'start' for the earliest retained message; or 'end' for only new messages"
-            )
-        }),
+        "end" => return Ok(Position::End),
+        "0" | "earliest" | "start" => return Ok(Position::Earliest),
+        _ => {}
     }
+    if let Ok(offset) = value.parse() {
+        return Ok(Position::Offset(offset));
+    }
+    if let Ok(ago) = humantime::parse_duration(value) {
+        let since = SystemTime::now()
+            .checked_sub(ago)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        return Ok(Position::Time(since));
+    }
+    humantime::parse_rfc3339_weak(value)
+        .map(Position::Time)
+        .map_err(|_| {
+            format!(
+                "'{value}' is not a position: give an offset (1 or more); 0, 'earliest' or \
+                 'start' for the earliest retained message; 'end' for only new messages; an \
+                 RFC 3339 time such as 2026-11-23T10:00:00Z; or a duration ago such as 15m"
+            )
+        })
 }
 
 fn main() -> ExitCode {
@@ -97,6 +122,35 @@ struct Printer {
     /// The offset expected next, once known: a message past it means
     /// retention removed the ones in between.
     expected: Option<u64>,
+    /// With --group: where to commit what has been flushed.
+    group: Option<GroupCommits>,
+}
+
+/// Commits the position after what was flushed, for `--group`.
+struct GroupCommits {
+    client: Client,
+    group: String,
+    topic: String,
+    /// The position last committed.
+    committed: Option<u64>,
+}
+
+impl Printer {
+    /// Flushes what was printed, then commits the position after it for
+    /// the group: a commit never covers a message not yet written out.
+    async fn flush_and_commit(&mut self) -> anyhow::Result<()> {
+        self.out.flush()?;
+        if let (Some(commits), Some(next)) = (self.group.as_mut(), self.expected)
+            && commits.committed != Some(next)
+        {
+            commits
+                .client
+                .commit_offset(&commits.group, &commits.topic, next, None)
+                .await?;
+            commits.committed = Some(next);
+        }
+        Ok(())
+    }
 }
 
 impl Printer {
@@ -124,16 +178,58 @@ fn report_gap(first: u64, last: u64) {
     );
 }
 
+/// Where a `--group` consumer starts: the group's committed position, or
+/// `from` when it has none. A follower waits for an unreachable server.
+async fn group_start(
+    client: &Client,
+    group: &str,
+    topic: &str,
+    from: Position,
+    follow: bool,
+    interval: Duration,
+) -> anyhow::Result<Position> {
+    let mut said = false;
+    loop {
+        match client.fetch_offset(group, topic).await {
+            Ok(Some(commit)) => return Ok(Position::Offset(commit.offset)),
+            Ok(None) => return Ok(from),
+            Err(error) if error.code() == Code::NotFound => return Ok(from),
+            Err(error) if follow && error.is_transient() => {
+                if !said {
+                    eprintln!("mkfk-consumer: {error} (retrying until it answers)");
+                    said = true;
+                }
+                tokio::time::sleep(interval).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let stop = minikafka_cmd::shutdown_signal()?;
     // A follower waits for the server; a one-off read fails at once.
     let client = if cli.no_follow {
         cli.target.server.connect().await?
     } else {
         cli.target.server.connect_lazily()?
     };
-    let consumer = client
-        .consumer(cli.target.topic.as_str(), cli.from)
-        .with_max_backoff(cli.interval);
+    let topic = cli.target.topic.as_str();
+    let from = match &cli.group {
+        Some(group) => {
+            group_start(
+                &client,
+                group,
+                topic,
+                cli.from,
+                !cli.no_follow,
+                cli.interval,
+            )
+            .await?
+        }
+        None => cli.from,
+    };
+    let consumer = client.consumer(topic, from).with_max_backoff(cli.interval);
     let mut printer = Printer {
         out: io::BufWriter::new(io::stdout()),
         output: Output {
@@ -141,20 +237,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_key: cli.print_key,
         },
         remaining: cli.max.unwrap_or(u64::MAX),
-        expected: match cli.from {
+        expected: match from {
             Position::Offset(offset) => Some(offset),
-            Position::Earliest | Position::End => None,
+            Position::Earliest | Position::End | Position::Time(_) => None,
         },
+        group: cli.group.map(|group| GroupCommits {
+            client: client.clone(),
+            group,
+            topic: topic.to_owned(),
+            committed: None,
+        }),
     };
     let damage = Damage {
         skip: cli.skip_damaged,
         topic: &cli.target.topic,
     };
-    if cli.no_follow {
-        print_to_the_end(consumer, &mut printer, damage).await
-    } else {
-        follow(consumer, &mut printer, damage, &cli.target.server.host).await
+    let work = async {
+        if cli.no_follow {
+            print_to_the_end(consumer, &mut printer, damage).await
+        } else {
+            follow(consumer, &mut printer, damage, &cli.target.server.host).await
+        }
+    };
+    // On SIGINT or SIGTERM the reading stops where it is (between
+    // messages: printing does not wait), and what was printed is flushed
+    // and committed before exiting.
+    tokio::select! {
+        done = work => done?,
+        () = stop => {}
     }
+    printer.flush_and_commit().await
 }
 
 /// What to do on reaching records damaged on the server's disk.
@@ -219,7 +331,7 @@ async fn print_to_the_end(
                 break;
             }
         }
-        printer.out.flush()?;
+        printer.flush_and_commit().await?;
     }
     Ok(())
 }
@@ -274,13 +386,13 @@ async fn print_stream(
             match messages.next().now_or_never() {
                 Some(Some(Ok(message))) => printer.print(&message)?,
                 Some(Some(Err(error))) => {
-                    printer.out.flush()?;
+                    printer.flush_and_commit().await?;
                     return Ok(Some(error));
                 }
                 _ => break,
             }
         }
-        printer.out.flush()?;
+        printer.flush_and_commit().await?;
     }
     Ok(None)
 }

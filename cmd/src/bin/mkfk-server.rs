@@ -88,7 +88,7 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives once we say we are listening
     // must drain and sync, not kill the process.
-    let shutdown = shutdown_signal()?;
+    let shutdown = minikafka_cmd::shutdown_signal()?;
     if config.limits.outgrow_default_clients() {
         tracing::warn!(
             "MINIKAFKA_MAX_MESSAGE_BYTES={} makes poll replies above 4 MiB ({CLIENT_DEFAULT_RECEIVE_LIMIT} bytes), \
@@ -144,20 +144,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     Server::new(config, store).run(listener, shutdown).await?;
     Ok(())
-}
-
-/// Installs the SIGINT and SIGTERM handlers now, and returns a future that
-/// completes when either signal arrives.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("watching SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("watching SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
-        }
-    })
 }
 
 /// `mkfk-server hash-token`: the digest of the token on standard input
