@@ -145,3 +145,19 @@ pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>
         }
     })
 }
+
+/// A point in time from the command line: an RFC 3339 time
+/// (`2026-11-23T10:00:00Z`) or a duration ago (`15m`, `2h`).
+pub fn parse_time(value: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(ago) = humantime::parse_duration(value) {
+        return Ok(std::time::SystemTime::now()
+            .checked_sub(ago)
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH));
+    }
+    humantime::parse_rfc3339_weak(value).map_err(|_| {
+        format!(
+            "'{value}' is not a time: give an RFC 3339 time such as 2026-11-23T10:00:00Z, or a \
+             duration ago such as 15m"
+        )
+    })
+}

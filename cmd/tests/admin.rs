@@ -150,6 +150,86 @@ fn topics_are_created_described_altered_listed_and_deleted() {
 }
 
 #[test]
+fn groups_are_listed_described_reset_and_deleted() {
+    let server = Server::start();
+    let produced = run(
+        &mut server.producer("orders"),
+        "mkfk-producer",
+        Some(b"a\nb\nc\nd\n".to_vec()),
+    );
+    assert!(produced.status.success(), "{}", produced.stderr);
+    let reset = |args: &[&str]| {
+        let mut all = vec!["groups", "reset", "billing", "--topic", "orders"];
+        all.extend_from_slice(args);
+        succeeded(&admin(&server, &all))
+    };
+    assert_eq!(
+        reset(&["--to-offset", "3"]),
+        "group 'billing' in topic 'orders': now at offset 3 (was no commit)\n"
+    );
+    assert_eq!(
+        reset(&["--to-end"]),
+        "group 'billing' in topic 'orders': now at offset 5 (was offset 3)\n"
+    );
+    assert_eq!(
+        reset(&["--to-earliest"]),
+        "group 'billing' in topic 'orders': now at offset 1 (was offset 5)\n"
+    );
+    assert_eq!(
+        reset(&["--to-time", "2999-01-01T00:00:00Z"]),
+        "group 'billing' in topic 'orders': now at offset 5 (was offset 1)\n",
+        "a time after every message: the end"
+    );
+    reset(&["--to-time", "1h"]);
+
+    assert_eq!(
+        succeeded(&admin(&server, &["groups", "list"])),
+        "GROUP\nbilling\n"
+    );
+    assert_eq!(
+        json(&admin(&server, &["groups", "list", "--json"])),
+        serde_json::json!(["billing"])
+    );
+    let table = succeeded(&admin(&server, &["groups", "describe", "billing"]));
+    let mut lines = table.lines();
+    assert_eq!(lines.next(), Some("group: billing"));
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("TOPIC")),
+        "{table}"
+    );
+    let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+    assert_eq!(&row[..4], ["orders", "1", "5", "4"], "{table}");
+    let described = json(&admin(
+        &server,
+        &["groups", "describe", "billing", "--json"],
+    ));
+    assert_eq!(described["topics"][0]["lag"], 4);
+    assert_eq!(described["topics"][0]["committed_offset"], 1);
+    assert!(described["topics"][0]["oldest_unread_age_seconds"].is_number());
+
+    let error = failed_with(&admin(
+        &server,
+        &[
+            "groups",
+            "reset",
+            "billing",
+            "--topic",
+            "orders",
+            "--to-offset",
+            "9",
+        ],
+    ));
+    assert!(error.contains("out of range"), "{error}");
+    let error = failed_with(&admin(&server, &["groups", "describe", "nobody"]));
+    assert!(error.contains("group 'nobody' not found"), "{error}");
+    assert_eq!(
+        succeeded(&admin(&server, &["groups", "delete", "billing"])),
+        "deleted group 'billing' and its commits in 1 topics\n"
+    );
+    assert_eq!(succeeded(&admin(&server, &["groups", "list"])), "GROUP\n");
+}
+
+#[test]
 fn a_delete_without_a_terminal_needs_yes_and_changes_nothing_without_it() {
     let server = Server::start();
     succeeded(&admin(&server, &["topics", "create", "keep"]));

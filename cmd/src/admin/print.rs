@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use minikafka_client::{Effective, SettingSource, TopicInfo};
+use minikafka_client::{Effective, GroupInfo, SettingSource, TopicInfo};
 use serde::Serialize;
 
 use super::topics::{retention_seconds, retention_text};
@@ -110,7 +110,8 @@ pub fn print_topics(out: &mut impl Write, output: Output, topics: &[TopicInfo]) 
         "RETENTION BYTES",
         "MAX MESSAGE",
     ]
-    .map(str::to_owned);
+    .map(str::to_owned)
+    .to_vec();
     let mut rows = vec![header];
     for topic in topics {
         let (retention, retention_bytes, max_message) = match topic.settings {
@@ -121,7 +122,7 @@ pub fn print_topics(out: &mut impl Write, output: Output, topics: &[TopicInfo]) 
             ),
             None => ("-".into(), "-".into(), "-".into()),
         };
-        rows.push([
+        rows.push(vec![
             topic.name.clone(),
             topic.message_count.to_string(),
             size(topic.size_bytes),
@@ -131,17 +132,7 @@ pub fn print_topics(out: &mut impl Write, output: Output, topics: &[TopicInfo]) 
             max_message,
         ]);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(text, width)| format!("{text:<width$}"))
-            .collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
-    }
+    write_table(out, &rows)?;
     if topics.iter().any(|t| t.settings.is_some()) {
         writeln!(
             out,
@@ -198,6 +189,146 @@ pub fn print_topic(out: &mut impl Write, output: Output, topic: &TopicInfo) -> i
         writeln!(out, "{:<18} {value}", format!("{label}:"))?;
     }
     Ok(())
+}
+
+/// Writes `rows` (the first is the header) as left-aligned columns.
+fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(text, width)| format!("{text:<width$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+/// Prints group names: one per line, or a JSON array.
+pub fn print_groups(out: &mut impl Write, output: Output, groups: &[String]) -> io::Result<()> {
+    match output {
+        Output::Json => write_json(out, &groups),
+        Output::Table => {
+            writeln!(out, "GROUP")?;
+            groups.iter().try_for_each(|group| writeln!(out, "{group}"))
+        }
+    }
+}
+
+/// A group's position in one topic as JSON.
+#[derive(Serialize)]
+struct JsonGroupTopic<'a> {
+    topic: &'a str,
+    committed_offset: u64,
+    /// RFC 3339.
+    commit_time: String,
+    metadata: &'a str,
+    next_offset: u64,
+    earliest_offset: u64,
+    lag: u64,
+    /// Absent when the group has read everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oldest_unread_age_seconds: Option<f64>,
+    expired_unread: u64,
+}
+
+/// Prints a group: a table with a row per topic, or a JSON object.
+pub fn print_group(out: &mut impl Write, output: Output, group: &GroupInfo) -> io::Result<()> {
+    let rfc3339 = |t| humantime::format_rfc3339_seconds(t).to_string();
+    if output == Output::Json {
+        let topics: Vec<JsonGroupTopic<'_>> = group
+            .topics
+            .iter()
+            .map(|t| JsonGroupTopic {
+                topic: &t.topic,
+                committed_offset: t.commit.offset,
+                commit_time: rfc3339(t.commit.time),
+                metadata: &t.commit.metadata,
+                next_offset: t.next_offset,
+                earliest_offset: t.earliest_offset,
+                lag: t.lag,
+                oldest_unread_age_seconds: t.oldest_unread_age.map(|age| age.as_secs_f64()),
+                expired_unread: t.expired_unread,
+            })
+            .collect();
+        return write_json(
+            out,
+            &serde_json::json!({ "group": group.name, "topics": topics }),
+        );
+    }
+    let header = [
+        "TOPIC",
+        "COMMITTED",
+        "NEXT",
+        "LAG",
+        "OLDEST UNREAD",
+        "EXPIRED UNREAD",
+        "COMMITTED AT",
+    ];
+    let mut rows = vec![header.map(str::to_owned).to_vec()];
+    for t in &group.topics {
+        let age = t.oldest_unread_age.map_or("-".to_owned(), |age| {
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs())).to_string()
+        });
+        rows.push(vec![
+            t.topic.clone(),
+            t.commit.offset.to_string(),
+            t.next_offset.to_string(),
+            t.lag.to_string(),
+            age,
+            t.expired_unread.to_string(),
+            rfc3339(t.commit.time),
+        ]);
+    }
+    writeln!(out, "group: {}", group.name)?;
+    write_table(out, &rows)
+}
+
+/// Prints what a group delete removed.
+pub fn print_group_deleted(
+    out: &mut impl Write,
+    output: Output,
+    group: &str,
+    commits_deleted: u64,
+) -> io::Result<()> {
+    match output {
+        Output::Json => write_json(
+            out,
+            &serde_json::json!({ "group": group, "commits_deleted": commits_deleted }),
+        ),
+        Output::Table => writeln!(
+            out,
+            "deleted group '{group}' and its commits in {commits_deleted} topics"
+        ),
+    }
+}
+
+/// Prints where a reset moved a group.
+pub fn print_reset(
+    out: &mut impl Write,
+    output: Output,
+    group: &str,
+    topic: &str,
+    before: Option<u64>,
+    offset: u64,
+) -> io::Result<()> {
+    match output {
+        Output::Json => write_json(
+            out,
+            &serde_json::json!({ "group": group, "topic": topic, "previous_offset": before, "offset": offset }),
+        ),
+        Output::Table => {
+            let before = before.map_or("no commit".to_owned(), |o| format!("offset {o}"));
+            writeln!(
+                out,
+                "group '{group}' in topic '{topic}': now at offset {offset} (was {before})"
+            )
+        }
+    }
 }
 
 /// Prints what a delete removed.

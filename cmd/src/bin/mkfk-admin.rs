@@ -1,14 +1,16 @@
-//! `mkfk-admin`: manages topics (and, later, consumer groups).
+//! `mkfk-admin`: manages topics and consumer groups.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use minikafka_cmd::Connection;
+use minikafka_cmd::admin::groups::{self, GroupsCommand};
 use minikafka_cmd::admin::print::Output;
 use minikafka_cmd::admin::topics::{self, TopicsCommand};
 
-/// Manages a minikafka server's topics: list, describe, create, alter and
-/// delete them.
+/// Manages a minikafka server's topics (list, describe, create, alter and
+/// delete them) and consumer groups (list, describe with lag, delete,
+/// reset).
 ///
 /// Creating, altering and deleting need a token with `admin = true` on a
 /// server with tokens. Errors are one line on standard error, with exit
@@ -31,6 +33,9 @@ enum Command {
     /// Topics: list, describe, create, alter, delete
     #[command(subcommand)]
     Topics(TopicsCommand),
+    /// Consumer groups: list, describe, delete, reset
+    #[command(subcommand)]
+    Groups(GroupsCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,5 +62,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = cli.server.connect().await?;
     match cli.command {
         Command::Topics(command) => topics::run(&client, command, output).await,
+        Command::Groups(command) => groups::run(&client, command, output).await,
     }
 }

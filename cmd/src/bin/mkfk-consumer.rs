@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use minikafka_client::{Client, ClientError, Code, ConnectionEvent, Consumer, Message, Position};
@@ -74,19 +74,13 @@ fn parse_from(value: &str) -> Result<Position, String> {
     if let Ok(offset) = value.parse() {
         return Ok(Position::Offset(offset));
     }
-    if let Ok(ago) = humantime::parse_duration(value) {
-        let since = SystemTime::now()
-            .checked_sub(ago)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        return Ok(Position::Time(since));
-    }
-    humantime::parse_rfc3339_weak(value)
+    minikafka_cmd::parse_time(value)
         .map(Position::Time)
         .map_err(|_| {
             format!(
                 "'{value}' is not a position: give an offset (1 or more); 0, 'earliest' or \
-                 'start' for the earliest retained message; 'end' for only new messages; an \
-                 RFC 3339 time such as 2026-11-23T10:00:00Z; or a duration ago such as 15m"
+             'start' for the earliest retained message; 'end' for only new messages; an \
+             RFC 3339 time such as 2026-11-23T10:00:00Z; or a duration ago such as 15m"
             )
         })
 }
