@@ -158,3 +158,78 @@ fn from_applies_only_while_the_group_has_no_commit() {
     );
     assert_eq!(read(&["--from", "2999-01-01T00:00:00Z", "--no-follow"]), "");
 }
+
+/// 8 groups commit as fast as they can to a real server with
+/// `MINIKAFKA_FSYNC=always`, which is killed with SIGKILL mid-stream: after
+/// a restart every group is at the last commit it was answered for (or
+/// the one in flight), on the file store and on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_commit_survives_a_kill() {
+    for backend in ["file", "sqlite"] {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let root = root.path().to_str().expect("UTF-8").to_owned();
+        let env = [
+            ("MINIKAFKA_BACKEND", backend),
+            ("MINIKAFKA_ROOT_DIR", root.as_str()),
+            ("MINIKAFKA_FSYNC", "always"),
+        ];
+        let mut server = Server::start_with(&env);
+        let client = server.client().await;
+        let payloads: Vec<String> = (0..1_000).map(|i| format!("m{i}")).collect();
+        client
+            .producer("events")
+            .send_batch(payloads)
+            .await
+            .expect("produce");
+
+        let committers: Vec<_> = (0..8)
+            .map(|group| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let group = format!("g{group}");
+                    let mut acknowledged = 0;
+                    for offset in 1..=1_001 {
+                        match client.commit_offset(&group, "events", offset, None).await {
+                            Ok(()) => acknowledged = offset,
+                            Err(_) => break,
+                        }
+                    }
+                    (group, acknowledged)
+                })
+            })
+            .collect();
+        // Kill once every group has some commits answered.
+        loop {
+            let mut all = true;
+            for group in 0..8 {
+                let committed = client
+                    .fetch_offset(&format!("g{group}"), "events")
+                    .await
+                    .expect("fetch");
+                all &= committed.is_some_and(|c| c.offset >= 20);
+            }
+            if all {
+                break;
+            }
+        }
+        server.crash();
+        let mut acknowledged = Vec::new();
+        for committer in committers {
+            acknowledged.push(committer.await.expect("a committer"));
+        }
+
+        let server = Server::start_with(&env);
+        let client = server.client().await;
+        for (group, acked) in acknowledged {
+            let found = client
+                .fetch_offset(&group, "events")
+                .await
+                .expect("fetch")
+                .map_or(0, |c| c.offset);
+            assert!(
+                found == acked || found == acked + 1,
+                "{backend}: {group} was answered for {acked}, found {found} after the kill"
+            );
+        }
+    }
+}
