@@ -10,7 +10,10 @@ Messages may carry a key and headers (:class:`Record`); a producer made
 with ``idempotent=True`` retries lost answers without storing a batch
 twice, and ``expected_next_offset`` makes a produce conditional.
 
-Topics are created, configured, deleted and listed with :class:`Admin`.
+Topics are created, configured, deleted and listed with :class:`Admin`,
+which also lists, describes (with lag) and deletes consumer groups; a
+:class:`Consumer` made with ``group=`` starts at the group's committed
+position and commits with :meth:`Consumer.commit` or ``auto_commit``.
 The same operations, awaitable, are in :mod:`minikafka_client.aio`.
 
 The generated gRPC code (``minikafka_client._generated``, made when the
@@ -19,6 +22,7 @@ Go project's ``protocol`` service.
 """
 
 from minikafka_client._connection import DEFAULT_HOST, resolve_host
+from minikafka_client._groups import Commit, GroupInfo, GroupTopic
 from minikafka_client._reading import Start
 from minikafka_client._topics import (
     FOREVER,
@@ -47,12 +51,15 @@ __all__ = [
     "DEFAULT_HOST",
     "FOREVER",
     "Admin",
+    "Commit",
     "Consumer",
     "DataLossError",
     "Effective",
     "EffectiveSettings",
     "Forever",
     "Gap",
+    "GroupInfo",
+    "GroupTopic",
     "Header",
     "Message",
     "MiniKafkaError",

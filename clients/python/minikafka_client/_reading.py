@@ -5,18 +5,21 @@ calls themselves (blocking or awaited) differ."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from typing import Literal
 
 import grpc
 
 from minikafka_client._generated.minikafka.v1 import minikafka_pb2 as pb
+from minikafka_client._groups import commit_request, start_at_group, start_at_time
 from minikafka_client.errors import MiniKafkaError
 from minikafka_client.messages import Gap, Message, PollResult
 
 #: Where a consumer starts: an offset (0: the earliest retained message),
-#: ``"earliest"``, or ``"end"`` (only messages stored from now on).
-Start = int | Literal["earliest", "end"]
+#: ``"earliest"``, ``"end"`` (only messages stored from now on), or a
+#: ``datetime`` (the first message stored at or after it).
+Start = int | Literal["earliest", "end"] | datetime
 
 #: Errors after which subscribing again can succeed.
 TRANSIENT = frozenset(
@@ -47,14 +50,32 @@ class Reader:
         timeout: float | None = 10.0,
         max_backoff: float = 5.0,
         token: str | None = None,
+        group: str | None = None,
+        auto_commit: float | None = None,
     ) -> None:
         if start == "earliest":
             start = 0
+        #: Where the first read starts when the server resolves it (a time,
+        #: a group's position); sent while :attr:`position` is 0.
+        self._start: pb.StartPosition | None = None
+        if isinstance(start, datetime):
+            self._start = start_at_time(start)
+            start = 0
         self._from_end = start == "end"
+        if group is not None:
+            self._start = start_at_group(group, self._from_end)
+            self._from_end = False
+            start = 0
+        #: The group this consumer reads and commits as, if any.
+        self.group = group
+        self.auto_commit = auto_commit
+        self._committed: tuple[int, float] | None = None
         if not self._from_end and (
             not isinstance(start, int) or isinstance(start, bool) or start < 0
         ):
-            raise ValueError(f"start must be an offset >= 0, 'earliest' or 'end', not {start!r}")
+            raise ValueError(
+                f"start must be an offset >= 0, 'earliest', 'end' or a datetime, not {start!r}"
+            )
         self.topic = topic
         self.timeout = timeout
         self.max_backoff = max_backoff
@@ -89,6 +110,8 @@ class Reader:
             max_messages=max_messages,
             max_bytes=max_bytes,
         )
+        if self.position == 0 and self._start is not None:
+            request.start.CopyFrom(self._start)
         if wait:
             request.max_wait.FromTimedelta(timedelta(seconds=wait))
         return request, None if self.timeout is None else self.timeout + (wait or 0.0)
@@ -105,11 +128,34 @@ class Reader:
     def _subscribe_request(self, max_batch: int) -> pb.SubscribeRequest:
         """A subscription from :attr:`position`, or from the end while none
         is known."""
-        return pb.SubscribeRequest(
+        request = pb.SubscribeRequest(
             topic=self.topic,
             read_from=self.position,
             max_batch=max_batch,
             from_end=self._from_end and self.position == 0,
+        )
+        if self.position == 0 and self._start is not None:
+            request.start.CopyFrom(self._start)
+        return request
+
+    def _commit_request(self) -> pb.CommitOffsetRequest | None:
+        """The commit of :attr:`position` for the group; ``None`` when there
+        is nothing new to commit (nothing read yet, or committed already)."""
+        if self.group is None:
+            raise ValueError("this consumer has no group to commit for: pass group=...")
+        if self.position == 0 or (
+            self._committed is not None and self._committed[0] == self.position
+        ):
+            return None
+        return commit_request(self.group, self.topic, self.position, None)
+
+    def _committed_now(self, request: pb.CommitOffsetRequest) -> None:
+        self._committed = (request.offset, time.monotonic())
+
+    def _auto_commit_due(self) -> bool:
+        """Whether auto-commit should commit before the next poll."""
+        return self.auto_commit is not None and (
+            self._committed is None or time.monotonic() - self._committed[1] >= self.auto_commit
         )
 
     def _streamed(self, proto: pb.Message) -> Message:

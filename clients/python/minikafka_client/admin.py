@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from minikafka_client._connection import Closeable, Connection, converted_errors
 from minikafka_client._generated.minikafka.v1 import minikafka_pb2 as pb
+from minikafka_client._groups import Commit, GroupInfo, commit_request, fetched, time_request
 from minikafka_client._topics import (
     SettingName,
     TopicInfo,
@@ -97,6 +99,65 @@ class Admin(Closeable):
             if not page.next_page_token:
                 return topics
             token = page.next_page_token
+
+    def commit_offset(
+        self, group: str, topic: str, offset: int, metadata: str | None = None
+    ) -> None:
+        """Stores ``group``'s position in ``topic``: ``offset`` is the next
+        offset it will read (1 to the topic's next offset; lower than before
+        rewinds it), with optional ``metadata`` (at most 4 KiB)."""
+        with converted_errors():
+            self._connection.stub.CommitOffset(
+                commit_request(group, topic, offset, metadata), timeout=self.timeout
+            )
+
+    def fetch_offset(self, group: str, topic: str) -> Commit | None:
+        """``group``'s commit in ``topic``; ``None`` when it has none."""
+        with converted_errors():
+            reply = self._connection.stub.FetchOffset(
+                pb.FetchOffsetRequest(group=group, topic=topic), timeout=self.timeout
+            )
+        return fetched(reply)
+
+    def offset_for_time(self, topic: str, when: datetime) -> int:
+        """Where a read of ``topic`` from ``when`` starts: the first message
+        stored at or after it (the topic's next offset when none is)."""
+        with converted_errors():
+            reply = self._connection.stub.OffsetForTime(
+                time_request(topic, when), timeout=self.timeout
+            )
+        return int(reply.offset)
+
+    def list_groups(self) -> list[str]:
+        """Every group's name, sorted, fetched a page at a time."""
+        groups: list[str] = []
+        token = ""
+        while True:
+            with converted_errors():
+                reply = self._connection.stub.ListGroups(
+                    pb.ListGroupsRequest(page_token=token), timeout=self.timeout
+                )
+            groups.extend(reply.groups)
+            if not reply.next_page_token:
+                return groups
+            token = reply.next_page_token
+
+    def describe_group(self, group: str) -> GroupInfo:
+        """``group``'s position, lag and oldest unread message's age in each
+        topic; ``NOT_FOUND`` for a group with no commit."""
+        with converted_errors():
+            reply = self._connection.stub.DescribeGroup(
+                pb.DescribeGroupRequest(group=group), timeout=self.timeout
+            )
+        return GroupInfo.from_proto(reply)
+
+    def delete_group(self, group: str) -> int:
+        """Removes ``group``'s commits in every topic; returns how many."""
+        with converted_errors():
+            reply = self._connection.stub.DeleteGroup(
+                pb.DeleteGroupRequest(group=group), timeout=self.timeout
+            )
+        return int(reply.commits_deleted)
 
     def close(self) -> None:
         """Closes the connection."""

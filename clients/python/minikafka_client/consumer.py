@@ -17,8 +17,15 @@ from minikafka_client.messages import Message, PollResult
 class Consumer(Reader, Closeable):
     """Reads ``topic`` from ``start``, keeping its own position.
 
-    The server remembers nothing about consumers: save :attr:`position`
-    and start from it next time. ``host`` is ``host:port`` (``None``:
+    Save :attr:`position` and start from it next time, or read as a
+    ``group``: the server keeps the group's position, the first read starts
+    there (where the group has none: the earliest, or the end with
+    ``start="end"``), and :meth:`commit` stores the position after the
+    messages returned so far. With ``auto_commit`` seconds, a poll commits
+    when that long has passed since the last commit, and :meth:`close`
+    commits: at-least-once, since only messages already returned are
+    committed. A ``datetime`` start reads from the first message stored at
+    or after it. ``host`` is ``host:port`` (``None``:
     ``$MINIKAFKA_HOST`` or ``127.0.0.1:9999``); ``timeout`` is each unary
     call's deadline in seconds (a long poll's deadline adds its wait);
     ``token`` is sent on every call and stream to a server with tokens
@@ -48,6 +55,8 @@ class Consumer(Reader, Closeable):
         server's defaults, 1,000 messages and 1 MiB; one message is always
         returned if any is available).
         """
+        if self._auto_commit_due():
+            self.commit()
         if self._from_end:
             try:
                 self._found_end(self.describe_topic(), None)
@@ -90,7 +99,21 @@ class Consumer(Reader, Closeable):
             time.sleep(backoff)
             backoff = next_backoff
 
+    def commit(self) -> None:
+        """Commits :attr:`position` for the consumer's group: a restart then
+        reads on after every message returned so far. ``ValueError`` without
+        a group."""
+        request = self._commit_request()
+        if request is None:
+            return
+        with converted_errors():
+            self._connection.stub.CommitOffset(request, timeout=self.timeout)
+        self._committed_now(request)
+
     def close(self) -> None:
-        """Closes the connection; a :meth:`subscribe` in progress ends."""
+        """Commits first with ``auto_commit``; closes the connection; a
+        :meth:`subscribe` in progress ends."""
+        if self.auto_commit is not None and not self._closed:
+            self.commit()
         self._closed = True
         self._connection.close()

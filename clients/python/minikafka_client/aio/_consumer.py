@@ -36,6 +36,8 @@ class Consumer(Reader, AsyncCloseable):
     ) -> PollResult:
         """Reads the next messages and moves :attr:`position` past them; the
         arguments are those of :meth:`minikafka_client.Consumer.poll`."""
+        if self._auto_commit_due():
+            await self.commit()
         if self._from_end:
             try:
                 self._found_end(await self.describe_topic(), None)
@@ -70,7 +72,20 @@ class Consumer(Reader, AsyncCloseable):
             await asyncio.sleep(backoff)
             backoff = next_backoff
 
+    async def commit(self) -> None:
+        """Commits :attr:`position` for the group, as
+        :meth:`minikafka_client.Consumer.commit` does."""
+        request = self._commit_request()
+        if request is None:
+            return
+        with converted_errors():
+            await self._connection.stub.CommitOffset(request, timeout=self.timeout)
+        self._committed_now(request)
+
     async def close(self) -> None:
-        """Closes the connection; a :meth:`subscribe` in progress ends."""
+        """Commits first with ``auto_commit``; closes the connection; a
+        :meth:`subscribe` in progress ends."""
+        if self.auto_commit is not None and not self._closed:
+            await self.commit()
         self._closed = True
         await self._connection.close()
