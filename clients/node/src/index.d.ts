@@ -170,8 +170,36 @@ export interface TopicPage {
   nextPageToken: string;
 }
 
-/** Where a consumer starts: the earliest retained message, the end, or an offset (0: the earliest). */
-export type Start = 'earliest' | 'end' | bigint | number;
+/** Where a consumer starts: the earliest retained message, the end, an offset (0: the earliest), or a time. */
+export type Start = 'earliest' | 'end' | bigint | number | Date;
+
+/** A group's committed position in one topic: `offset` is the next offset the group reads. */
+export interface Commit {
+  offset: bigint;
+  /** When the server stored the commit. */
+  time: Date | null;
+  metadata: string;
+}
+
+/** A group's position in one topic, and how far behind it is. */
+export interface GroupTopic {
+  topic: string;
+  commit: Commit;
+  nextOffset: bigint;
+  earliestOffset: bigint;
+  /** Retained messages the group has not read. */
+  lag: bigint;
+  /** How long ago the oldest unread message was stored; null when the group has read everything. */
+  oldestUnreadAgeMs: number | null;
+  /** Messages retention removed before the group read them. */
+  expiredUnread: bigint;
+}
+
+/** A group's position and lag in each topic it committed in. */
+export interface GroupInfo {
+  name: string;
+  topics: GroupTopic[];
+}
 
 /** Where the .proto files are: MINIKAFKA_PROTO_DIR, the package's own copy, or the repository's proto/. */
 export declare function protoRoot(): string;
@@ -209,15 +237,26 @@ export declare class Consumer {
   /** The offset the next read starts from (0n: the earliest retained). Setting it seeks. */
   position: bigint;
   /** `token`: sent to a server with tokens; undefined: MINIKAFKA_TOKEN, if set. */
-  constructor(host: string | undefined, topic: string, options?: { start?: Start; timeoutMs?: number; token?: string });
+  /**
+   * `group`: start at the group's committed position (where it has none: the earliest, or
+   * the end with start 'end') and commit for it; `autoCommitMs`: a poll commits when this
+   * long has passed since the last commit, and close() commits (at-least-once).
+   */
+  constructor(
+    host: string | undefined,
+    topic: string,
+    options?: { start?: Start; timeoutMs?: number; token?: string; group?: string; autoCommitMs?: number },
+  );
+  /** Commits the position for the group: a restart reads on after every message returned so far. */
+  commit(): Promise<void>;
   /** Reads the next messages; `waitMs` makes a long poll. */
   poll(options?: { waitMs?: number; maxMessages?: number; maxBytes?: number }): Promise<Polled>;
   /** Follows the topic from `position`; ending the loop cancels the call. */
   subscribe(options?: { maxBatch?: number }): AsyncGenerator<Message, void, undefined>;
   /** Describes the topic (NOT_FOUND if it does not exist). */
   describe(): Promise<TopicInfo>;
-  /** Ends open subscriptions and closes the connection. */
-  close(): void;
+  /** Ends open subscriptions and closes the connection; with `autoCommitMs`, commits first. */
+  close(): Promise<void>;
 }
 
 /**
@@ -245,5 +284,17 @@ export declare class Admin {
   listTopicsPage(options?: { pageSize?: number; pageToken?: string }): Promise<TopicPage>;
   /** Every topic, sorted by name, fetched a page at a time. */
   listTopics(options?: { pageSize?: number }): Promise<TopicInfo[]>;
+  /** Stores a group's position in a topic: `offset` is the next offset it reads. */
+  commitOffset(group: string, topic: string, offset: bigint | number, options?: { metadata?: string }): Promise<void>;
+  /** A group's commit in a topic, or null. */
+  fetchOffset(group: string, topic: string): Promise<Commit | null>;
+  /** Where a read from `time` starts. */
+  offsetForTime(topic: string, time: Date): Promise<bigint>;
+  /** Every group's name, sorted. */
+  listGroups(): Promise<string[]>;
+  /** A group's position and lag in each topic (NOT_FOUND for a group with no commit). */
+  describeGroup(group: string): Promise<GroupInfo>;
+  /** Removes a group's commits; resolves with how many it had. */
+  deleteGroup(group: string): Promise<bigint>;
   close(): void;
 }

@@ -49,6 +49,10 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
  *   maxMessageBytes?: bigint | number}} TopicSettings
  * @typedef {'retention' | 'retentionBytes' | 'maxMessageBytes'} SettingName
  * @typedef {'serverDefault' | 'topic'} SettingSource
+ * @typedef {{offset: bigint, time: Date | null, metadata: string}} Commit  offset: the next to read
+ * @typedef {{topic: string, commit: Commit, nextOffset: bigint, earliestOffset: bigint, lag: bigint,
+ *   oldestUnreadAgeMs: number | null, expiredUnread: bigint}} GroupTopic
+ * @typedef {{name: string, topics: GroupTopic[]}} GroupInfo
  * @typedef {{retention: {value: Retention, source: SettingSource},
  *   retentionBytes: {value: bigint | null, source: SettingSource},
  *   maxMessageBytes: {value: bigint, source: SettingSource}}} EffectiveSettings
@@ -244,6 +248,33 @@ function unary(client, method, request, timeoutMs) {
 /** @param {{seconds: string, nanos: number} | null} timestamp */
 function toDate(timestamp) {
   return timestamp ? new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6)) : null;
+}
+
+/** @param {Date} date @returns {{seconds: string, nanos: number}} a Timestamp */
+function toTimestamp(date) {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: String(seconds), nanos: (ms - seconds * 1000) * 1e6 };
+}
+
+/** @param {any} commit the reply's OffsetCommit @returns {Commit} */
+function toCommit(commit) {
+  return { offset: BigInt(commit.offset), time: toDate(commit.commit_time), metadata: commit.metadata };
+}
+
+/** @param {any} t the reply's GroupTopic @returns {GroupTopic} */
+function toGroupTopic(t) {
+  return {
+    topic: t.topic,
+    commit: toCommit(t.commit),
+    nextOffset: BigInt(t.next_offset),
+    earliestOffset: BigInt(t.earliest_offset),
+    lag: BigInt(t.lag),
+    oldestUnreadAgeMs: t.oldest_unread_age
+      ? Number(t.oldest_unread_age.seconds) * 1000 + Math.floor(t.oldest_unread_age.nanos / 1e6)
+      : null,
+    expiredUnread: BigInt(t.expired_unread),
+  };
 }
 
 /** @param {number} ms @returns {{seconds: string, nanos: number}} a Duration, signs alike */
@@ -513,13 +544,25 @@ export class Producer {
   }
 }
 
-/** Reads one topic from a position it keeps (the server keeps none). */
+/**
+ * Reads one topic from a position it keeps, or, as a `group`, from the
+ * position the server keeps for the group: commit() stores the position
+ * after the messages returned so far; with `autoCommitMs` a poll commits
+ * when that long has passed since the last commit, and close() commits
+ * (at-least-once: only messages already returned are committed).
+ */
 export class Consumer {
   #client;
   #timeoutMs;
   #position = 0n;
   /** Start at the end, until the position is known. */
   #fromEnd = false;
+  /** Where the first read starts when the server resolves it (a time, a group's position). */
+  #start = null;
+  #group = null;
+  #autoCommitMs = null;
+  /** The position last committed, and when (Date.now()). */
+  #committed = null;
   /** Open subscriptions, cancelled by close(). */
   #calls = new Set();
   #closed = false;
@@ -527,16 +570,45 @@ export class Consumer {
   /**
    * @param {string | undefined} host `host:port`; default MINIKAFKA_HOST or 127.0.0.1:9999
    * @param {string} topic
-   * @param {{start?: Start, timeoutMs?: number, token?: string}} [options] `start`: 'earliest'
-   *   (the default, also 0n), 'end' (only messages stored from now on) or an offset;
-   *   `token`: for a server with tokens (default MINIKAFKA_TOKEN)
+   * @param {{start?: Start, timeoutMs?: number, token?: string, group?: string, autoCommitMs?: number}} [options]
+   *   `start`: 'earliest' (the default, also 0n), 'end' (only messages stored from now on), an
+   *   offset, or a Date (the first message stored at or after it); `token`: for a server with
+   *   tokens (default MINIKAFKA_TOKEN); `group`: start at the group's committed position
+   *   (where it has none: the earliest, or the end with start 'end') and commit for it
    */
-  constructor(host, topic, { start = 'earliest', timeoutMs = DEFAULT_TIMEOUT_MS, token } = {}) {
+  constructor(host, topic, { start = 'earliest', timeoutMs = DEFAULT_TIMEOUT_MS, token, group, autoCommitMs } = {}) {
     this.topic = topic;
     this.#client = connect(host, token);
     this.#timeoutMs = timeoutMs;
-    if (start === 'end') this.#fromEnd = true;
+    if (start instanceof Date) this.#start = { time: toTimestamp(start) };
+    else if (start === 'end') this.#fromEnd = true;
     else if (start !== 'earliest') this.#position = BigInt(start);
+    if (group !== undefined) {
+      this.#start = { group: { group, no_commit: this.#fromEnd ? 'NO_COMMIT_END' : 'NO_COMMIT_EARLIEST' } };
+      this.#fromEnd = false;
+      this.#position = 0n;
+      this.#group = group;
+    }
+    this.#autoCommitMs = autoCommitMs ?? null;
+  }
+
+  /** The start position to send while the position is not known yet. */
+  #startRequest() {
+    return this.#position === 0n ? this.#start : null;
+  }
+
+  /**
+   * Commits the position for the consumer's group: a restart then reads on
+   * after every message returned so far. Rejects without a group.
+   * @returns {Promise<void>}
+   */
+  async commit() {
+    if (this.#group === null) throw new Error('this consumer has no group to commit for: pass { group }');
+    if (this.#position === 0n || this.#committed?.offset === this.#position) return;
+    const offset = this.#position;
+    const request = { group: this.#group, topic: this.topic, offset: offset.toString() };
+    await unary(this.#client, 'CommitOffset', request, this.#timeoutMs);
+    this.#committed = { offset, at: Date.now() };
   }
 
   /**
@@ -563,6 +635,9 @@ export class Consumer {
    * @returns {Promise<Polled>}
    */
   async poll({ waitMs = 0, maxMessages = 0, maxBytes = 0 } = {}) {
+    if (this.#autoCommitMs !== null && (this.#committed === null || Date.now() - this.#committed.at >= this.#autoCommitMs)) {
+      await this.commit();
+    }
     if (this.#fromEnd) {
       try {
         this.#position = (await this.describe()).nextOffset;
@@ -579,6 +654,7 @@ export class Consumer {
       max_messages: maxMessages,
       max_bytes: maxBytes,
       max_wait: waitMs > 0 ? toDuration(waitMs) : null,
+      start: this.#startRequest(),
     };
     const reply = await unary(this.#client, 'Poll', request, this.#timeoutMs + waitMs);
     const earliest = BigInt(reply.earliest_offset);
@@ -603,6 +679,7 @@ export class Consumer {
       read_from: this.#position.toString(),
       max_batch: maxBatch,
       from_end: this.#fromEnd,
+      start: this.#startRequest(),
     });
     call.on('error', () => {}); // the loop below gets errors; this catches a late CANCELLED
     this.#calls.add(call);
@@ -631,11 +708,19 @@ export class Consumer {
     return toTopicInfo(await unary(this.#client, 'DescribeTopic', { topic: this.topic }, this.#timeoutMs));
   }
 
-  /** Ends open subscriptions and closes the connection. */
-  close() {
-    this.#closed = true;
-    for (const call of this.#calls) call.cancel();
-    this.#client.close();
+  /**
+   * Ends open subscriptions and closes the connection; with `autoCommitMs`,
+   * commits first (await it to know the commit is stored).
+   * @returns {Promise<void>}
+   */
+  async close() {
+    try {
+      if (this.#autoCommitMs !== null && !this.#closed) await this.commit();
+    } finally {
+      this.#closed = true;
+      for (const call of this.#calls) call.cancel();
+      this.#client.close();
+    }
   }
 }
 
@@ -735,6 +820,75 @@ export class Admin {
       pageToken = page.nextPageToken;
     } while (pageToken);
     return topics;
+  }
+
+  /**
+   * Stores `group`'s position in `topic`: `offset` is the next offset it
+   * will read (1 to the topic's next offset; lower than before rewinds it).
+   * @param {string} group @param {string} topic @param {bigint | number} offset
+   * @param {{metadata?: string}} [options] at most 4 KiB stored with the commit
+   * @returns {Promise<void>}
+   */
+  async commitOffset(group, topic, offset, { metadata } = {}) {
+    const request = { group, topic, offset: BigInt(offset).toString(), metadata };
+    await unary(this.#client, 'CommitOffset', request, this.#timeoutMs);
+  }
+
+  /**
+   * `group`'s commit in `topic`, or null when it has none.
+   * @param {string} group @param {string} topic
+   * @returns {Promise<Commit | null>}
+   */
+  async fetchOffset(group, topic) {
+    const reply = await unary(this.#client, 'FetchOffset', { group, topic }, this.#timeoutMs);
+    return reply.commit ? toCommit(reply.commit) : null;
+  }
+
+  /**
+   * Where a read of `topic` from `time` starts: the first message stored at
+   * or after it (the topic's next offset when none is).
+   * @param {string} topic @param {Date} time
+   * @returns {Promise<bigint>}
+   */
+  async offsetForTime(topic, time) {
+    const reply = await unary(this.#client, 'OffsetForTime', { topic, time: toTimestamp(time) }, this.#timeoutMs);
+    return BigInt(reply.offset);
+  }
+
+  /**
+   * Every group's name, sorted, fetched a page at a time.
+   * @returns {Promise<string[]>}
+   */
+  async listGroups() {
+    const groups = [];
+    let pageToken = '';
+    do {
+      const reply = await unary(this.#client, 'ListGroups', { page_size: 0, page_token: pageToken }, this.#timeoutMs);
+      groups.push(...reply.groups);
+      pageToken = reply.next_page_token;
+    } while (pageToken);
+    return groups;
+  }
+
+  /**
+   * A group's position, lag and oldest unread message's age in each topic
+   * (NOT_FOUND for a group with no commit).
+   * @param {string} group
+   * @returns {Promise<GroupInfo>}
+   */
+  async describeGroup(group) {
+    const reply = await unary(this.#client, 'DescribeGroup', { group }, this.#timeoutMs);
+    return { name: reply.name, topics: reply.topics.map(toGroupTopic) };
+  }
+
+  /**
+   * Removes a group's commits in every topic.
+   * @param {string} group
+   * @returns {Promise<bigint>} how many it had
+   */
+  async deleteGroup(group) {
+    const reply = await unary(this.#client, 'DeleteGroup', { group }, this.#timeoutMs);
+    return BigInt(reply.commits_deleted);
   }
 
   /** Closes the connection. */
