@@ -149,8 +149,9 @@ async fn from_accepts_earliest_start_0_an_offset_and_end_and_names_them_all() {
     assert_eq!(
         first,
         "error: invalid value 'soon' for '--from <FROM>': 'soon' is not a position: give an \
-         offset (1 or more); 0, 'earliest' or 'start' for the earliest retained message; or \
-         'end' for only new messages"
+         offset (1 or more); 0, 'earliest' or 'start' for the earliest retained message; 'end' \
+         for only new messages; an RFC 3339 time such as 2026-11-23T10:00:00Z; or a duration \
+         ago such as 15m"
     );
 }
 
