@@ -166,3 +166,42 @@ fn the_listening_line_says_the_open_file_limit_raised_to_the_hard_one() {
         assert_eq!(limit, hard, "{line}");
     }
 }
+
+/// `MINIKAFKA_LOG_FORMAT=json`: every line the server writes, from the
+/// first, is one JSON object with a timestamp, a level and a message; a
+/// bad value stops start-up with one plain line naming the variable.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let mut server = command(SERVER);
+    server
+        .env("MINIKAFKA_HOST", "127.0.0.1:0")
+        .env("MINIKAFKA_BACKEND", "memory")
+        .env("MINIKAFKA_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped());
+    let mut process = Running::spawn(&mut server, "mkfk-server");
+    let log = process.stderr();
+    log.wait_for_line("listening on ")
+        .unwrap_or_else(|| panic!("no 'listening on' line:\n{}", log.text()));
+    process.child.kill().expect("stop the server");
+    process.wait();
+    let text = log.text();
+    let mut listening = false;
+    for line in text.lines() {
+        let event: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        assert!(event["timestamp"].is_string(), "{line}");
+        assert!(event["level"].is_string(), "{line}");
+        let message = event["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{line}"));
+        listening |= message.starts_with("listening on 127.0.0.1:");
+    }
+    assert!(listening, "{text}");
+
+    let failed = failed_start(&[("MINIKAFKA_LOG_FORMAT", "xml")]);
+    assert_eq!(failed.status.code(), Some(2));
+    assert_eq!(
+        only_line(&failed),
+        "mkfk-server: MINIKAFKA_LOG_FORMAT=\"xml\" is not valid: expected text or json"
+    );
+}

@@ -60,7 +60,8 @@ fn main() -> ExitCode {
         Some(Command::Verify { root }) => return verify(&root),
         None => {}
     }
-    minikafka_cmd::logging::init("info");
+    // The configuration first: it says how to log (a bad value is one
+    // plain line on standard error either way).
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    minikafka_cmd::logging::init_as("info", config.log_format);
     for name in config::unknown_variables(std::env::vars()) {
         tracing::warn!(
             "ignoring {name}: no minikafka setting has that name (see mkfk-server --help)"

@@ -53,6 +53,18 @@ pub struct Config {
     /// Tokens and their topic permissions (`MINIKAFKA_AUTH_FILE`); `None`
     /// lets every client do everything.
     pub auth: Option<Arc<Tokens>>,
+    /// How log lines are written (`MINIKAFKA_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// How the server writes its log lines to standard error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Where and how clients connect.
@@ -259,6 +271,7 @@ impl Config {
                 group_retention: values.group_retention,
             },
             auth: values.auth.map(Arc::new),
+            log_format: values.log_format,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use minikafka_backends::{Durability, Recovery, StoreKind};
 
-use super::MAX_STREAMS_PER_CONNECTION;
+use super::{LogFormat, MAX_STREAMS_PER_CONNECTION};
 use crate::auth::Tokens;
 use crate::tls::{self, Pem};
 
@@ -70,6 +70,14 @@ pub(super) fn parse_store_kind(value: &str) -> Result<StoreKind, Problem> {
         let names: Vec<&str> = StoreKind::ALL.iter().map(|kind| kind.name()).collect();
         Problem::Expected(format!("one of {}", names.join(", ")))
     })
+}
+
+pub(super) fn parse_log_format(value: &str) -> Result<LogFormat, &'static str> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("text or json"),
+    }
 }
 
 pub(super) fn parse_dir(value: &str) -> Result<PathBuf, &'static str> {

@@ -11,6 +11,7 @@ fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 #[test]
 fn defaults_match_the_documented_table() {
     let c = config(&[("PATH", "/bin")]).expect("defaults are valid");
+    assert_eq!(c.log_format, LogFormat::Text);
     assert_eq!(c.listener.address, "127.0.0.1:9999".parse().expect("addr"));
     assert_eq!(c.listener.tls, None);
     assert_eq!(c.listener.keepalive_interval, Duration::from_secs(30));

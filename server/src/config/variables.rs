@@ -12,7 +12,7 @@ use std::time::Duration;
 use minikafka_backends::{Durability, Recovery, StoreKind};
 
 use super::parse::*;
-use super::{ConfigError, PREFIX};
+use super::{ConfigError, LogFormat, PREFIX};
 use crate::auth::Tokens;
 use crate::tls::Pem;
 
@@ -32,17 +32,20 @@ pub enum Group {
     Retention,
     /// Who may do what.
     Auth,
+    /// What the server tells its operator: logs.
+    Observability,
 }
 
 impl Group {
     /// Every group, in the order the help text lists them.
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 7] = [
         Self::Listener,
         Self::Limits,
         Self::Store,
         Self::Topics,
         Self::Retention,
         Self::Auth,
+        Self::Observability,
     ];
 
     /// The group's heading in the help text.
@@ -54,6 +57,7 @@ impl Group {
             Self::Topics => "Topics",
             Self::Retention => "Retention",
             Self::Auth => "Auth",
+            Self::Observability => "Observability",
         }
     }
 }
@@ -257,6 +261,10 @@ variables! {
 
     auth: Option<Tokens> = "MINIKAFKA_AUTH_FILE", Auth, Off, load_auth_file,
         "TOML file of [[token]] tables: tokens and topic permissions";
+
+    log_format: LogFormat = "MINIKAFKA_LOG_FORMAT", Observability, Value("text"),
+        parse_log_format,
+        "text (one readable line per event) or json (one JSON object per line)";
 }
 
 impl Variable {
